@@ -1,0 +1,79 @@
+// Every error Outrigger raises on purpose is created here, with a stable code.
+// Callers and tests match on `code`, never on message text.
+
+export class OutriggerError extends Error {
+  readonly code: string;
+  /** HTTP status the webhook answers with when this error ends a request. */
+  readonly statusCode: number;
+
+  constructor(code: string, message: string, statusCode: number) {
+    super(message);
+    this.name = 'OutriggerError';
+    this.code = code;
+    this.statusCode = statusCode;
+  }
+}
+
+type Factory<A extends unknown[]> = ((...args: A) => OutriggerError) & { readonly code: string };
+
+function define<A extends unknown[]>(
+  code: string,
+  statusCode: number,
+  message: (...args: A) => string,
+): Factory<A> {
+  const make = (...args: A) => new OutriggerError(code, message(...args), statusCode);
+  return Object.assign(make, { code });
+}
+
+export function isOutriggerError(err: unknown, factory?: { code: string }): err is OutriggerError {
+  return err instanceof OutriggerError && (factory === undefined || err.code === factory.code);
+}
+
+// ── Admission review (webhook input) ──────────────────────────────────────────
+export const errors = {
+  NOT_ADMISSION_REVIEW: define(
+    'OUTRIGGER_NOT_ADMISSION_REVIEW',
+    400,
+    (detail: string) => `request body is not an admission.k8s.io/v1 AdmissionReview: ${detail}`,
+  ),
+  NOT_A_POD: define(
+    'OUTRIGGER_NOT_A_POD',
+    400,
+    (what: string) => `AdmissionReview carries no Pod to inject: ${what}`,
+  ),
+
+  // ── Pod override annotations ────────────────────────────────────────────────
+  INVALID_ANNOTATION: define(
+    'OUTRIGGER_INVALID_ANNOTATION',
+    400,
+    (key: string, value: string, expected: string) =>
+      `annotation ${key}: invalid value ${JSON.stringify(value)}: ${expected}`,
+  ),
+
+  // ── Configuration ───────────────────────────────────────────────────────────
+  INVALID_CONFIG: define(
+    'OUTRIGGER_INVALID_CONFIG',
+    500,
+    (source: string, detail: string) => `invalid configuration in ${source}: ${detail}`,
+  ),
+
+  // ── CLI input ───────────────────────────────────────────────────────────────
+  INVALID_MANIFEST: define(
+    'OUTRIGGER_INVALID_MANIFEST',
+    400,
+    (source: string, detail: string) => `cannot read manifest ${source}: ${detail}`,
+  ),
+  INVALID_FLAG: define(
+    'OUTRIGGER_INVALID_FLAG',
+    400,
+    (flag: string, value: string, expected: string) =>
+      `flag ${flag}: invalid value ${JSON.stringify(value)}: ${expected}`,
+  ),
+
+  // ── Certificates ────────────────────────────────────────────────────────────
+  TLS_MATERIAL: define(
+    'OUTRIGGER_TLS_MATERIAL',
+    500,
+    (source: string, detail: string) => `cannot load TLS material from ${source}: ${detail}`,
+  ),
+} as const;
