@@ -76,4 +76,17 @@ export const errors = {
     500,
     (source: string, detail: string) => `cannot load TLS material from ${source}: ${detail}`,
   ),
+
+  // ── Traffic capture (outrigger-iptables) ────────────────────────────────────
+  IPTABLES_UNAVAILABLE: define(
+    'OUTRIGGER_IPTABLES_UNAVAILABLE',
+    500,
+    (detail: string) => `no working iptables back end in this network namespace: ${detail}`,
+  ),
+  IPTABLES_COMMAND_FAILED: define(
+    'OUTRIGGER_IPTABLES_COMMAND_FAILED',
+    500,
+    (command: string, detail: string) => `${command} failed: ${detail}`,
+  ),
 } as const;
+
