@@ -89,4 +89,3 @@ export const errors = {
     (command: string, detail: string) => `${command} failed: ${detail}`,
   ),
 } as const;
-
