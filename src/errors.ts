@@ -50,6 +50,20 @@ export const errors = {
       `annotation ${key}: invalid value ${JSON.stringify(value)}: ${expected}`,
   ),
 
+  INVALID_LABEL: define(
+    'OUTRIGGER_INVALID_LABEL',
+    400,
+    (key: string, value: string, expected: string) =>
+      `label ${key}: invalid value ${JSON.stringify(value)}: ${expected}`,
+  ),
+
+  NAME_CONFLICT: define(
+    'OUTRIGGER_NAME_CONFLICT',
+    400,
+    (what: string, name: string) =>
+      `the pod already has a ${what} named ${name}, which Outrigger needs for its own; rename it or opt the pod out`,
+  ),
+
   // ── Configuration ───────────────────────────────────────────────────────────
   INVALID_CONFIG: define(
     'OUTRIGGER_INVALID_CONFIG',
@@ -68,6 +82,19 @@ export const errors = {
     400,
     (flag: string, value: string, expected: string) =>
       `flag ${flag}: invalid value ${JSON.stringify(value)}: ${expected}`,
+  ),
+
+  // ── Proxy (outrigger-proxy) ────────────────────────────────────────────────
+  INVALID_PROXY_SETTING: define(
+    'OUTRIGGER_INVALID_PROXY_SETTING',
+    400,
+    (source: string, value: string, expected: string) =>
+      `${source}: invalid value ${JSON.stringify(value)}: ${expected}`,
+  ),
+  ORIGINAL_DESTINATION_UNAVAILABLE: define(
+    'OUTRIGGER_ORIGINAL_DESTINATION_UNAVAILABLE',
+    500,
+    (detail: string) => `cannot recover the original destination: ${detail}`,
   ),
 
   // ── Certificates ────────────────────────────────────────────────────────────

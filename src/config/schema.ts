@@ -1,0 +1,126 @@
+// The injection configuration: one schema from which both the TypeScript type
+// and the validator come, so the two cannot drift. Every key has a default, so
+// an empty file (or no file) is a complete configuration.
+import { type Static, Type } from '@sinclair/typebox';
+import { PORTS, PROXY_GID, PROXY_UID } from '../contract.ts';
+import { QUANTITY } from './values.ts';
+
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+/** A Kubernetes resource quantity such as `100m`, `64Mi`, `1.5`, `2G`. */
+const Quantity = Type.String({ pattern: QUANTITY.source });
+
+const ResourceList = Type.Object(
+  { cpu: Type.Optional(Quantity), memory: Type.Optional(Quantity) },
+  { additionalProperties: false },
+);
+
+const resources = (defaults: { requests?: object; limits?: object }) =>
+  Type.Object(
+    { requests: Type.Optional(ResourceList), limits: Type.Optional(ResourceList) },
+    { additionalProperties: false, default: defaults },
+  );
+
+const LabelSelectorRequirement = Type.Object(
+  {
+    key: Type.String({ minLength: 1 }),
+    operator: Type.Union([
+      Type.Literal('In'),
+      Type.Literal('NotIn'),
+      Type.Literal('Exists'),
+      Type.Literal('DoesNotExist'),
+    ]),
+    values: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: false },
+);
+
+/** A metav1.LabelSelector: all of matchLabels and matchExpressions must hold. */
+export const LabelSelectorSchema = Type.Object(
+  {
+    matchLabels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement)),
+  },
+  { additionalProperties: false },
+);
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'off'] as const;
+const LogLevel = Type.Union(
+  LOG_LEVELS.map((level) => Type.Literal(level)),
+  { default: 'info' },
+);
+
+const ImagePullPolicy = Type.Union(
+  [Type.Literal('Always'), Type.Literal('IfNotPresent'), Type.Literal('Never')],
+  { default: 'IfNotPresent' },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    /** Native sidecars (proxy as an init container with restartPolicy Always). */
+    nativeSidecars: Type.Boolean({ default: true }),
+    /** Pods matching any of these are never injected (unless the pod opts in explicitly). */
+    neverInjectSelector: Type.Array(LabelSelectorSchema, { default: [] }),
+    /** Pods matching any of these are injected even if `defaultInject` is false. */
+    alwaysInjectSelector: Type.Array(LabelSelectorSchema, { default: [] }),
+    /** Whether a pod in an enabled namespace that says nothing is injected. */
+    defaultInject: Type.Boolean({ default: true }),
+    /** Extra namespaces never injected, beside kube-system, kube-public, kube-node-lease. */
+    ignoredNamespaces: Type.Array(Type.String(), { default: [] }),
+    /** Add prometheus.io/* scrape annotations pointing at the proxy's metrics port. */
+    prometheusScrape: Type.Boolean({ default: true }),
+
+    proxy: Type.Object(
+      {
+        image: Type.String({ minLength: 1, default: 'ghcr.io/outrigger/proxy:0.1.0' }),
+        imagePullPolicy: ImagePullPolicy,
+        logLevel: LogLevel,
+        accessLog: Type.Boolean({ default: false }),
+        uid: Type.Integer({ minimum: 1, default: PROXY_UID }),
+        gid: Type.Integer({ minimum: 1, default: PROXY_GID }),
+        outboundPort: Type.Integer({ minimum: 1, maximum: 65535, default: PORTS.outboundCapture }),
+        inboundPort: Type.Integer({ minimum: 1, maximum: 65535, default: PORTS.inboundCapture }),
+        drainTimeoutSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 20 }),
+        resources: resources({
+          requests: { cpu: '100m', memory: '64Mi' },
+          limits: { memory: '256Mi' },
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+
+    init: Type.Object(
+      {
+        image: Type.String({ minLength: 1, default: 'ghcr.io/outrigger/init:0.1.0' }),
+        imagePullPolicy: ImagePullPolicy,
+        resources: resources({
+          requests: { cpu: '10m', memory: '32Mi' },
+          limits: { cpu: '500m', memory: '128Mi' },
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+
+    /** Which traffic the init container sends through the proxy (istio-iptables' lists). */
+    interception: Type.Object(
+      {
+        /** `*` for every port, or a comma list; empty captures no inbound traffic. */
+        includeInboundPorts: Type.String({ default: '*' }),
+        excludeInboundPorts: Type.Array(Port, { default: [] }),
+        /** `*` for every destination, or a comma list of CIDRs; empty captures none. */
+        includeOutboundIPRanges: Type.String({ default: '*' }),
+        excludeOutboundIPRanges: Type.Array(Type.String(), { default: [] }),
+        includeOutboundPorts: Type.Array(Port, { default: [] }),
+        excludeOutboundPorts: Type.Array(Port, { default: [] }),
+        excludeInterfaces: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type InjectionConfig = Static<typeof ConfigSchema>;
+export type LabelSelector = Static<typeof LabelSelectorSchema>;
+export type ResourceRequirements = InjectionConfig['proxy']['resources'];
+export type LogLevel = (typeof LOG_LEVELS)[number];

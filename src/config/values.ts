@@ -1,0 +1,163 @@
+// Value grammars shared by the configuration file and the pod override
+// annotations. Each parser returns the parsed value or a sentence saying what
+// was expected, so the caller can name the key and the value in its message.
+import ipaddr from 'ipaddr.js';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = <T>(expected: string): Parsed<T> => ({ ok: false, expected });
+
+/** Splits a comma (or newline) separated list, dropping blanks around items. */
+export function splitList(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+export function parseBoolean(text: string): Parsed<boolean> {
+  if (text === 'true') return ok(true);
+  if (text === 'false') return ok(false);
+  return fail('expected "true" or "false"');
+}
+
+export function parsePort(text: string): Parsed<number> {
+  if (!/^[0-9]{1,5}$/.test(text)) return fail('expected a port number from 1 to 65535');
+  const port = Number(text);
+  if (port < 1 || port > 65535) return fail('expected a port number from 1 to 65535');
+  return ok(port);
+}
+
+/** A comma list of ports; an empty string is an empty list. */
+export function parsePortList(text: string): Parsed<number[]> {
+  const ports: number[] = [];
+  for (const item of splitList(text)) {
+    const port = parsePort(item);
+    if (!port.ok)
+      return fail(`${JSON.stringify(item)} is not a port: a comma-separated list of ports 1-65535`);
+    ports.push(port.value);
+  }
+  return ok(ports);
+}
+
+/** `*` (every port) or a port list; an empty string captures nothing. */
+export function parsePortSelection(text: string): Parsed<'*' | number[]> {
+  if (text.trim() === '*') return ok('*');
+  const list = parsePortList(text);
+  return list.ok ? list : fail(`expected "*" or ${list.expected.replace(/^.*?: /, '')}`);
+}
+
+/**
+ * An IPv4 or IPv6 CIDR in canonical form (`10.0.0.0/8`, `2001:db8::/32`). A bare
+ * address is taken as a host route (/32 or /128), as istio-iptables does.
+ */
+export function parseCidr(text: string): Parsed<string> {
+  const [address = '', prefix, ...rest] = text.split('/');
+  if (rest.length > 0) return fail('expected an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8');
+  const v4 = ipaddr.IPv4.isValidFourPartDecimal(address);
+  if (!v4 && !ipaddr.IPv6.isValid(address)) {
+    return fail('expected an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8');
+  }
+  const max = v4 ? 32 : 128;
+  if (prefix !== undefined && !/^[0-9]{1,3}$/.test(prefix)) {
+    return fail(`expected a prefix length from 0 to ${max} after "/"`);
+  }
+  const bits = prefix === undefined ? max : Number(prefix);
+  if (bits > max) return fail(`expected a prefix length from 0 to ${max} after "/"`);
+  return ok(`${ipaddr.parse(address).toString()}/${bits}`);
+}
+
+/** A comma list of CIDRs; an empty string is an empty list. */
+export function parseCidrList(text: string): Parsed<string[]> {
+  const cidrs: string[] = [];
+  for (const item of splitList(text)) {
+    const cidr = parseCidr(item);
+    if (!cidr.ok) return fail(`${JSON.stringify(item)} is not a CIDR: ${cidr.expected}`);
+    cidrs.push(cidr.value);
+  }
+  return ok(cidrs);
+}
+
+/** `*` (every destination) or a CIDR list; an empty string captures nothing. */
+export function parseCidrSelection(text: string): Parsed<'*' | string[]> {
+  if (text.trim() === '*') return ok('*');
+  return parseCidrList(text);
+}
+
+export const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[mkMGTPE]|[KMGTPE]i)?$/;
+const SUFFIX_SCALE: Record<string, number> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/**
+ * A Kubernetes resource quantity (`250m`, `64Mi`, `1.5`, `1e3`), returned as its
+ * numeric value so requests and limits can be compared.
+ */
+export function parseQuantity(text: string): Parsed<number> {
+  const match = QUANTITY.exec(text);
+  if (!match) return fail('expected a Kubernetes quantity such as 100m, 0.5, 128Mi or 1Gi');
+  const number = Number(match[1]);
+  const suffix = match[3] ?? '';
+  if (/^[eE]/.test(suffix)) return ok(number * 10 ** Number(suffix.slice(1)));
+  return ok(number * (SUFFIX_SCALE[suffix] ?? 1));
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Header names the proxy must never add: they change how the message is framed.
+const FRAMING_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'host',
+]);
+
+/**
+ * `name: value` pairs, one per line or comma-separated, as the
+ * addRequestHeaders / addResponseHeaders annotations take them.
+ */
+export function parseHeaderPairs(text: string): Parsed<Array<[string, string]>> {
+  const pairs: Array<[string, string]> = [];
+  for (const item of splitList(text)) {
+    const colon = item.indexOf(':');
+    const name = colon === -1 ? item : item.slice(0, colon).trim();
+    const value = colon === -1 ? '' : item.slice(colon + 1).trim();
+    if (colon === -1 || !HEADER_NAME.test(name)) {
+      return fail(
+        `${JSON.stringify(item)} is not a header: expected "name: value" pairs, one per line or comma-separated`,
+      );
+    }
+    if (FRAMING_HEADERS.has(name.toLowerCase())) {
+      return fail(`header ${name} controls message framing and cannot be added`);
+    }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 9110 §5.5 forbids these in field values
+    if (/[\0-\x08\x0a-\x1f\x7f]/.test(value)) {
+      return fail(`header ${name} has a control character in its value`);
+    }
+    pairs.push([name, value]);
+  }
+  return ok(pairs);
+}
+
+/** A container image reference: no whitespace, not empty. */
+export function parseImage(text: string): Parsed<string> {
+  if (text === '' || /\s/.test(text))
+    return fail(
+      'expected a container image reference such as registry.example/outrigger/proxy:1.0',
+    );
+  return ok(text);
+}

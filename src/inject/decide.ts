@@ -1,0 +1,127 @@
+// Whether a pod gets the sidecar. Pure: the webhook, `outrigger inject` and
+// `outrigger check` all ask this one function.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { InjectionConfig } from '../config/schema.ts';
+import { parseBoolean } from '../config/values.ts';
+import {
+  INIT_CONTAINER_NAME,
+  NAMESPACE_INJECTION_LABEL,
+  POD_INJECT_KEY,
+  PROXY_CONTAINER_NAME,
+  STATUS_ANNOTATION,
+  SYSTEM_NAMESPACES,
+} from '../contract.ts';
+import { errors } from '../errors.ts';
+import { matchesLabelSelector } from './label-selector.ts';
+import type { SkipReason } from './skip-reasons.ts';
+
+export interface InjectionContext {
+  /** The namespace the pod is created in (the AdmissionReview's, or the manifest's). */
+  namespace: string;
+  /**
+   * Labels of that namespace, when known (`outrigger check --namespace-labels`).
+   * The webhook leaves this unset: the apiserver's namespaceSelector has already
+   * filtered on them, and reading namespaces would need wider RBAC.
+   */
+  namespaceLabels?: Readonly<Record<string, string>>;
+  /** The injector's own namespace, never injected. */
+  injectorNamespace?: string;
+}
+
+export type InjectReason =
+  | 'enabled_by_label'
+  | 'enabled_by_annotation'
+  | 'always_inject_selector'
+  | 'default_inject';
+
+export type Decision =
+  | { inject: true; reason: InjectReason }
+  | { inject: false; reason: SkipReason };
+
+/**
+ * The first row that matches decides. Throws a coded error when the pod's
+ * inject label or annotation is neither "true" nor "false".
+ *
+ * | # | condition                                              | result                               |
+ * |---|--------------------------------------------------------|--------------------------------------|
+ * | 1 | namespace is a system one, the injector's, or ignored  | skip ignored_namespace               |
+ * | 2 | namespace labels known: outrigger-injection=disabled   | skip namespace_disabled              |
+ * | 3 | namespace labels known: not outrigger-injection=enabled| skip namespace_not_enabled           |
+ * | 4 | status annotation or outrigger-proxy already present   | skip sidecar_already_exists          |
+ * | 5 | spec.hostNetwork                                       | skip host_network_enabled            |
+ * | 6 | label sidecar.outrigger.dev/inject=false               | skip injection_disabled_by_label     |
+ * | 7 | label sidecar.outrigger.dev/inject=true                | inject enabled_by_label              |
+ * | 8 | annotation sidecar.outrigger.dev/inject: "false"       | skip injection_disabled_by_annotation|
+ * | 9 | annotation sidecar.outrigger.dev/inject: "true"        | inject enabled_by_annotation         |
+ * |10 | pod labels match a neverInjectSelector                 | skip never_inject_selector           |
+ * |11 | pod labels match an alwaysInjectSelector               | inject always_inject_selector        |
+ * |12 | defaultInject is false                                 | skip not_default_injected            |
+ * |13 | otherwise                                              | inject default_inject                |
+ *
+ * The label wins over the annotation because the apiserver's objectSelector can
+ * only see labels: deciding on the label first keeps the two filters in step.
+ */
+export function decideInjection(
+  pod: V1Pod,
+  context: InjectionContext,
+  config: InjectionConfig,
+): Decision {
+  const { namespace, namespaceLabels, injectorNamespace } = context;
+  if (
+    (SYSTEM_NAMESPACES as readonly string[]).includes(namespace) ||
+    namespace === injectorNamespace ||
+    config.ignoredNamespaces.includes(namespace)
+  ) {
+    return { inject: false, reason: 'ignored_namespace' };
+  }
+  if (namespaceLabels !== undefined) {
+    const value = namespaceLabels[NAMESPACE_INJECTION_LABEL];
+    if (value === 'disabled') return { inject: false, reason: 'namespace_disabled' };
+    if (value !== 'enabled') return { inject: false, reason: 'namespace_not_enabled' };
+  }
+  if (isInjected(pod)) return { inject: false, reason: 'sidecar_already_exists' };
+  if (pod.spec?.hostNetwork === true) return { inject: false, reason: 'host_network_enabled' };
+
+  const labels = pod.metadata?.labels ?? {};
+  const label = explicitChoice(labels, 'label');
+  if (label !== undefined) {
+    return label
+      ? { inject: true, reason: 'enabled_by_label' }
+      : { inject: false, reason: 'injection_disabled_by_label' };
+  }
+  const annotation = explicitChoice(pod.metadata?.annotations ?? {}, 'annotation');
+  if (annotation !== undefined) {
+    return annotation
+      ? { inject: true, reason: 'enabled_by_annotation' }
+      : { inject: false, reason: 'injection_disabled_by_annotation' };
+  }
+  if (config.neverInjectSelector.some((selector) => matchesLabelSelector(selector, labels))) {
+    return { inject: false, reason: 'never_inject_selector' };
+  }
+  if (config.alwaysInjectSelector.some((selector) => matchesLabelSelector(selector, labels))) {
+    return { inject: true, reason: 'always_inject_selector' };
+  }
+  if (!config.defaultInject) return { inject: false, reason: 'not_default_injected' };
+  return { inject: true, reason: 'default_inject' };
+}
+
+/** Injected before: our status annotation, or our containers, are already there. */
+export function isInjected(pod: V1Pod): boolean {
+  if (pod.metadata?.annotations?.[STATUS_ANNOTATION] !== undefined) return true;
+  const names = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map(
+    (c) => c.name,
+  );
+  return names.includes(PROXY_CONTAINER_NAME) || names.includes(INIT_CONTAINER_NAME);
+}
+
+function explicitChoice(
+  map: Record<string, string>,
+  kind: 'label' | 'annotation',
+): boolean | undefined {
+  const value = map[POD_INJECT_KEY];
+  if (value === undefined) return undefined;
+  const parsed = parseBoolean(value);
+  if (parsed.ok) return parsed.value;
+  const make = kind === 'label' ? errors.INVALID_LABEL : errors.INVALID_ANNOTATION;
+  throw make(POD_INJECT_KEY, value, parsed.expected);
+}

@@ -1,0 +1,115 @@
+// The pod annotations that override the injection configuration, each with
+// the grammar its value must follow. A bad value, or an unknown key under one of
+// our prefixes (usually a typo), stops injection with a message naming the
+// annotation and the value, so the user learns at `kubectl apply` time.
+import type { V1Pod } from '@kubernetes/client-node';
+import { LOG_LEVELS, type LogLevel } from '../config/schema.ts';
+import {
+  type Parsed,
+  parseBoolean,
+  parseCidrList,
+  parseCidrSelection,
+  parseHeaderPairs,
+  parseImage,
+  parsePortList,
+  parsePortSelection,
+  parseQuantity,
+} from '../config/values.ts';
+import { POD_INJECT_KEY, STATUS_ANNOTATION } from '../contract.ts';
+import { errors } from '../errors.ts';
+
+export const SIDECAR_PREFIX = 'sidecar.outrigger.dev/';
+export const TRAFFIC_PREFIX = 'traffic.sidecar.outrigger.dev/';
+
+export interface Overrides {
+  includeInboundPorts?: '*' | number[];
+  excludeInboundPorts?: number[];
+  includeOutboundPorts?: number[];
+  excludeOutboundPorts?: number[];
+  includeOutboundIPRanges?: '*' | string[];
+  excludeOutboundIPRanges?: string[];
+  proxyImage?: string;
+  proxyCPU?: string;
+  proxyMemory?: string;
+  proxyCPULimit?: string;
+  proxyMemoryLimit?: string;
+  logLevel?: LogLevel;
+  nativeSidecar?: boolean;
+  accessLog?: boolean;
+  forwardPodIdentity?: boolean;
+  addRequestHeaders?: Array<[string, string]>;
+  addResponseHeaders?: Array<[string, string]>;
+}
+
+const quantity = (text: string): Parsed<string> => {
+  const parsed = parseQuantity(text);
+  return parsed.ok ? { ok: true, value: text } : parsed;
+};
+
+const logLevel = (text: string): Parsed<LogLevel> =>
+  (LOG_LEVELS as readonly string[]).includes(text)
+    ? { ok: true, value: text as LogLevel }
+    : { ok: false, expected: `expected one of ${LOG_LEVELS.join(', ')}` };
+
+type Grammars = {
+  [K in keyof Overrides]-?: readonly [
+    key: string,
+    parse: (text: string) => Parsed<NonNullable<Overrides[K]>>,
+  ];
+};
+
+/** Every override annotation: the field it sets, its key, and its grammar. */
+export const OVERRIDE_ANNOTATIONS: Grammars = {
+  includeInboundPorts: [`${TRAFFIC_PREFIX}includeInboundPorts`, parsePortSelection],
+  excludeInboundPorts: [`${TRAFFIC_PREFIX}excludeInboundPorts`, parsePortList],
+  includeOutboundPorts: [`${TRAFFIC_PREFIX}includeOutboundPorts`, parsePortList],
+  excludeOutboundPorts: [`${TRAFFIC_PREFIX}excludeOutboundPorts`, parsePortList],
+  includeOutboundIPRanges: [`${TRAFFIC_PREFIX}includeOutboundIPRanges`, parseCidrSelection],
+  excludeOutboundIPRanges: [`${TRAFFIC_PREFIX}excludeOutboundIPRanges`, parseCidrList],
+  proxyImage: [`${SIDECAR_PREFIX}proxyImage`, parseImage],
+  proxyCPU: [`${SIDECAR_PREFIX}proxyCPU`, quantity],
+  proxyMemory: [`${SIDECAR_PREFIX}proxyMemory`, quantity],
+  proxyCPULimit: [`${SIDECAR_PREFIX}proxyCPULimit`, quantity],
+  proxyMemoryLimit: [`${SIDECAR_PREFIX}proxyMemoryLimit`, quantity],
+  logLevel: [`${SIDECAR_PREFIX}logLevel`, logLevel],
+  nativeSidecar: [`${SIDECAR_PREFIX}nativeSidecar`, parseBoolean],
+  accessLog: [`${SIDECAR_PREFIX}accessLog`, parseBoolean],
+  forwardPodIdentity: [`${SIDECAR_PREFIX}forwardPodIdentity`, parseBoolean],
+  addRequestHeaders: [`${SIDECAR_PREFIX}addRequestHeaders`, parseHeaderPairs],
+  addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],
+};
+
+const KNOWN_KEYS = new Set<string>([
+  POD_INJECT_KEY,
+  STATUS_ANNOTATION,
+  ...Object.values(OVERRIDE_ANNOTATIONS).map(([key]) => key),
+]);
+
+/** Reads and validates the pod's override annotations; throws on the first bad one. */
+export function readOverrides(pod: V1Pod): Overrides {
+  const annotations = pod.metadata?.annotations ?? {};
+  for (const key of Object.keys(annotations)) {
+    if (
+      (key.startsWith(SIDECAR_PREFIX) || key.startsWith(TRAFFIC_PREFIX)) &&
+      !KNOWN_KEYS.has(key)
+    ) {
+      const near = [...KNOWN_KEYS].find((known) => known.toLowerCase() === key.toLowerCase());
+      throw errors.INVALID_ANNOTATION(
+        key,
+        annotations[key] ?? '',
+        near
+          ? `unknown annotation; did you mean ${near}?`
+          : 'unknown annotation under an Outrigger prefix',
+      );
+    }
+  }
+  const overrides: Record<string, unknown> = {};
+  for (const [field, [key, parse]] of Object.entries(OVERRIDE_ANNOTATIONS)) {
+    const text = annotations[key];
+    if (text === undefined) continue;
+    const parsed = parse(text);
+    if (!parsed.ok) throw errors.INVALID_ANNOTATION(key, text, parsed.expected);
+    overrides[field] = parsed.value;
+  }
+  return overrides as Overrides;
+}

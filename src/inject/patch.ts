@@ -1,0 +1,53 @@
+// The RFC 6902 patch that turns the pod the apiserver sent into the injected
+// pod. Add operations only: missing arrays and maps are created first, ours are
+// inserted at the front of initContainers or appended elsewhere, and nothing the
+// user wrote is replaced, removed or reordered.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Injection } from './render.ts';
+
+export interface AddOperation {
+  op: 'add';
+  path: string;
+  value: unknown;
+}
+
+/** RFC 6901 §3: `~` becomes `~0` and `/` becomes `~1` inside a reference token. */
+export function escapePointerToken(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+export function buildPatch(pod: V1Pod, injection: Injection): AddOperation[] {
+  const ops: AddOperation[] = [];
+  const spec = pod.spec;
+
+  if (injection.initContainers.length > 0) {
+    if (spec?.initContainers === undefined)
+      ops.push({ op: 'add', path: '/spec/initContainers', value: [] });
+    // Inserting at index i shifts the user's init containers right, keeping their order.
+    injection.initContainers.forEach((container, i) => {
+      ops.push({ op: 'add', path: `/spec/initContainers/${i}`, value: container });
+    });
+  }
+  for (const container of injection.containers) {
+    ops.push({ op: 'add', path: '/spec/containers/-', value: container });
+  }
+  if (injection.volumes.length > 0) {
+    if (spec?.volumes === undefined) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
+    for (const volume of injection.volumes)
+      ops.push({ op: 'add', path: '/spec/volumes/-', value: volume });
+  }
+  const keys = Object.keys(injection.annotations);
+  if (keys.length > 0) {
+    if (pod.metadata === undefined) ops.push({ op: 'add', path: '/metadata', value: {} });
+    if (pod.metadata?.annotations === undefined)
+      ops.push({ op: 'add', path: '/metadata/annotations', value: {} });
+    for (const key of keys) {
+      ops.push({
+        op: 'add',
+        path: `/metadata/annotations/${escapePointerToken(key)}`,
+        value: injection.annotations[key],
+      });
+    }
+  }
+  return ops;
+}
