@@ -6,10 +6,7 @@ import { CommanderError } from 'commander';
 import { isOutriggerError } from '../errors.ts';
 import { type Applied, applyCapture, cleanupCapture } from './apply.ts';
 import { parseInvocation } from './flags.ts';
-import { expectedJumps, renderCapture, renderCleanup } from './rules.ts';
-import type { Family } from './settings.ts';
-
-const BOTH_FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
+import { expectedJumps, FAMILIES, renderCapture, renderCleanup } from './rules.ts';
 
 /** Exit status for a bad flag or value, as commander uses for usage errors. */
 const EXIT_USAGE = 2;
@@ -29,13 +26,11 @@ function main(args: readonly string[]): number {
   try {
     switch (action) {
       case 'dry-run':
-        process.stdout.write(
-          BOTH_FAMILIES.map((family) => renderCapture(settings, family)).join('\n'),
-        );
+        process.stdout.write(FAMILIES.map((family) => renderCapture(settings, family)).join('\n'));
         return 0;
       case 'dry-run-cleanup':
         process.stdout.write(
-          BOTH_FAMILIES.map((family) => renderCleanup(family, expectedJumps(settings))).join('\n'),
+          FAMILIES.map((family) => renderCleanup(family, expectedJumps(settings))).join('\n'),
         );
         return 0;
       case 'apply':

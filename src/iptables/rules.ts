@@ -13,6 +13,9 @@ export const CHAINS = {
 
 const OWN_CHAINS: readonly string[] = Object.values(CHAINS);
 
+/** Every family renders its own restore input; the CLI prints them in this order. */
+export const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
+
 const FAMILY_LABEL: Record<Family, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
 
 /**
