@@ -1,0 +1,66 @@
+// The three small HTTP servers beside the data path: admin (localhost only:
+// /stats, /config, /ready), health (/healthz/ready for the kubelet) and
+// Prometheus (/stats/prometheus). Plain node:http keeps them light.
+import http from 'node:http';
+import { HEALTH_READY_PATH, PROMETHEUS_PATH } from '../../../src/contract.ts';
+import type { ProxyConfig } from '../config.ts';
+import type { ProxyStats } from '../stats/proxy-stats.ts';
+
+export interface Readiness {
+  /** Every capture listener is bound and the proxy is not draining. */
+  ready(): boolean;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+
+function serve(routes: Record<string, Handler>): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    const handler = routes[path];
+    if (handler === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      reply(res, 404, 'text/plain', 'not found\n');
+      return;
+    }
+    Promise.resolve(handler(req, res)).catch((err: unknown) => {
+      reply(res, 500, 'text/plain', `${String(err)}\n`);
+    });
+  });
+}
+
+function reply(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  reply(res, status, 'application/json', `${JSON.stringify(value)}\n`);
+}
+
+export function createAdminServer(
+  stats: ProxyStats,
+  config: ProxyConfig,
+  readiness: Readiness,
+): http.Server {
+  return serve({
+    '/stats': (_req, res) => json(res, 200, stats.snapshot()),
+    '/config': (_req, res) => json(res, 200, config),
+    '/ready': (_req, res) => readyAnswer(res, readiness),
+  });
+}
+
+export function createHealthServer(readiness: Readiness): http.Server {
+  return serve({ [HEALTH_READY_PATH]: (_req, res) => readyAnswer(res, readiness) });
+}
+
+export function createPrometheusServer(stats: ProxyStats): http.Server {
+  return serve({
+    [PROMETHEUS_PATH]: async (_req, res) => {
+      reply(res, 200, stats.registry.contentType, await stats.registry.metrics());
+    },
+  });
+}
+
+function readyAnswer(res: http.ServerResponse, readiness: Readiness): void {
+  if (readiness.ready()) reply(res, 200, 'text/plain', 'ready\n');
+  else reply(res, 503, 'text/plain', 'not ready\n');
+}

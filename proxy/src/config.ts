@@ -1,0 +1,285 @@
+// The proxy's whole configuration, resolved once at start from the OUTRIGGER_*
+// environment the injector sets and from command-line flags (flags win). Nothing
+// on the data path reads the environment or parses a setting again.
+import { Command, Option } from 'commander';
+import { PORTS, PROXY_ENV } from '../../src/contract.ts';
+import { errors } from '../../src/errors.ts';
+import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ProxyConfig {
+  pod: {
+    name: string;
+    namespace: string;
+    ip: string;
+    nodeName: string;
+    serviceAccount: string;
+  };
+  ports: {
+    outbound: number;
+    inbound: number;
+    admin: number;
+    health: number;
+    prometheus: number;
+  };
+  /** Address the admin server binds; localhost only by contract. */
+  adminAddress: string;
+  logLevel: LogLevel;
+  accessLog: boolean;
+  forwardPodIdentity: boolean;
+  /** Added to outbound HTTP requests. */
+  addRequestHeaders: HeaderPair[];
+  /** Added to inbound HTTP responses. */
+  addResponseHeaders: HeaderPair[];
+  connectTimeoutMs: number;
+  /** 0 disables the idle timeout. */
+  idleTimeoutMs: number;
+  drainTimeoutMs: number;
+  /**
+   * Debug/test only: send every captured connection here instead of its
+   * SO_ORIGINAL_DST (for loopback tests without iptables).
+   */
+  fixedDestination: { host: string; port: number } | undefined;
+}
+
+export const DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  idleTimeoutMs: 3_600_000,
+  drainTimeoutMs: 5_000,
+  logLevel: 'info' as LogLevel,
+  adminAddress: '127.0.0.1',
+} as const;
+
+/** One setting: its flag, its environment variable, and how to read a value. */
+interface Setting<T> {
+  flag: string;
+  env: string | undefined;
+  description: string;
+  read: (raw: string, source: string) => T;
+}
+
+function invalid(source: string, raw: string, expected: string): never {
+  throw errors.INVALID_PROXY_SETTING(source, raw, expected);
+}
+
+function port(raw: string, source: string): number {
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) invalid(source, raw, 'a TCP port 0-65535');
+  return Number(raw);
+}
+
+function millis(raw: string, source: string): number {
+  if (!/^\d{1,10}$/.test(raw)) invalid(source, raw, 'a whole number of milliseconds');
+  return Number(raw);
+}
+
+function bool(raw: string, source: string): boolean {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  return invalid(source, raw, '"true" or "false"');
+}
+
+function text(raw: string): string {
+  return raw;
+}
+
+function logLevel(raw: string, source: string): LogLevel {
+  if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw as LogLevel;
+  return invalid(source, raw, `one of ${LOG_LEVELS.join(', ')}`);
+}
+
+function headers(raw: string, source: string): HeaderPair[] {
+  const parsed = parseHeaderList(raw);
+  if (typeof parsed === 'string') invalid(source, raw, parsed);
+  return parsed;
+}
+
+function hostPort(raw: string, source: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(raw);
+  if (!match) return invalid(source, raw, 'host:port');
+  return { host: match[1]!, port: port(match[2]!, source) };
+}
+
+const SETTINGS = {
+  podName: { flag: 'pod-name', env: PROXY_ENV.podName, description: 'pod name', read: text },
+  podNamespace: {
+    flag: 'pod-namespace',
+    env: PROXY_ENV.podNamespace,
+    description: 'pod namespace',
+    read: text,
+  },
+  podIp: { flag: 'pod-ip', env: PROXY_ENV.podIp, description: 'pod IP', read: text },
+  nodeName: { flag: 'node-name', env: PROXY_ENV.nodeName, description: 'node name', read: text },
+  serviceAccount: {
+    flag: 'service-account',
+    env: PROXY_ENV.serviceAccount,
+    description: 'service account',
+    read: text,
+  },
+  outboundPort: {
+    flag: 'outbound-port',
+    env: PROXY_ENV.outboundPort,
+    description: `outbound capture port (default ${PORTS.outboundCapture})`,
+    read: port,
+  },
+  inboundPort: {
+    flag: 'inbound-port',
+    env: PROXY_ENV.inboundPort,
+    description: `inbound capture port (default ${PORTS.inboundCapture})`,
+    read: port,
+  },
+  adminPort: {
+    flag: 'admin-port',
+    env: PROXY_ENV.adminPort,
+    description: `admin port on localhost (default ${PORTS.admin})`,
+    read: port,
+  },
+  healthPort: {
+    flag: 'health-port',
+    env: PROXY_ENV.healthPort,
+    description: `health port (default ${PORTS.health})`,
+    read: port,
+  },
+  prometheusPort: {
+    flag: 'prometheus-port',
+    env: PROXY_ENV.prometheusPort,
+    description: `Prometheus port (default ${PORTS.prometheus})`,
+    read: port,
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: PROXY_ENV.logLevel,
+    description: `log level: ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})`,
+    read: logLevel,
+  },
+  accessLog: {
+    flag: 'access-log',
+    env: PROXY_ENV.accessLog,
+    description: '"true" writes one JSON line per HTTP request on stdout',
+    read: bool,
+  },
+  forwardPodIdentity: {
+    flag: 'forward-pod-identity',
+    env: PROXY_ENV.forwardPodIdentity,
+    description: '"true" adds X-Forwarded-For and X-Client-Hostname to outbound HTTP',
+    read: bool,
+  },
+  addRequestHeaders: {
+    flag: 'add-request-headers',
+    env: PROXY_ENV.addRequestHeaders,
+    description: '"name: value" pairs added to outbound HTTP requests',
+    read: headers,
+  },
+  addResponseHeaders: {
+    flag: 'add-response-headers',
+    env: PROXY_ENV.addResponseHeaders,
+    description: '"name: value" pairs added to inbound HTTP responses',
+    read: headers,
+  },
+  connectTimeoutMs: {
+    flag: 'connect-timeout-ms',
+    env: PROXY_ENV.connectTimeoutMs,
+    description: `upstream connect timeout (default ${DEFAULTS.connectTimeoutMs})`,
+    read: millis,
+  },
+  idleTimeoutMs: {
+    flag: 'idle-timeout-ms',
+    env: PROXY_ENV.idleTimeoutMs,
+    description: `idle connection timeout, 0 = none (default ${DEFAULTS.idleTimeoutMs})`,
+    read: millis,
+  },
+  drainTimeoutMs: {
+    flag: 'drain-timeout-ms',
+    env: PROXY_ENV.drainTimeoutMs,
+    description: `how long SIGTERM waits for open connections (default ${DEFAULTS.drainTimeoutMs})`,
+    read: millis,
+  },
+  adminAddress: {
+    flag: 'admin-address',
+    env: undefined,
+    description: `address the admin server binds (default ${DEFAULTS.adminAddress})`,
+    read: text,
+  },
+  fixedDestination: {
+    flag: 'fixed-destination',
+    env: undefined,
+    description: 'debug/test only: forward every connection to host:port, ignoring SO_ORIGINAL_DST',
+    read: hostPort,
+  },
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+type Resolved = { [K in keyof Settings]: ReturnType<Settings[K]['read']> | undefined };
+
+/** Builds the commander program; exported so `--help` lists every setting. */
+export function buildCommand(): Command {
+  const command = new Command('outrigger-proxy')
+    .description('Transparent sidecar proxy: splices redirected TCP and records HTTP statistics.')
+    .allowExcessArguments(false)
+    .exitOverride();
+  for (const setting of Object.values(SETTINGS) as Setting<unknown>[]) {
+    const env = setting.env ? ` [env ${setting.env}]` : '';
+    command.addOption(new Option(`--${setting.flag} <value>`, `${setting.description}${env}`));
+  }
+  return command;
+}
+
+/**
+ * Resolves the configuration from argv (without node and script) and an
+ * environment. Throws OUTRIGGER_INVALID_PROXY_SETTING naming the flag or
+ * variable and the value when one is wrong.
+ */
+export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ProxyConfig {
+  const command = buildCommand();
+  command.parse([...argv], { from: 'user' });
+  const flags = command.opts<Record<string, string | undefined>>();
+  const resolved = {} as Record<string, unknown>;
+  for (const [key, setting] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
+    const flagValue = flags[camel(setting.flag)];
+    if (flagValue !== undefined) {
+      resolved[key] = setting.read(flagValue, `flag --${setting.flag}`);
+    } else if (setting.env !== undefined && env[setting.env] !== undefined) {
+      resolved[key] = setting.read(env[setting.env]!, `environment variable ${setting.env}`);
+    }
+  }
+  return assemble(resolved as Resolved);
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function assemble(r: Resolved): ProxyConfig {
+  return {
+    pod: {
+      name: r.podName ?? '',
+      namespace: r.podNamespace ?? '',
+      ip: r.podIp ?? '',
+      nodeName: r.nodeName ?? '',
+      serviceAccount: r.serviceAccount ?? '',
+    },
+    ports: {
+      outbound: r.outboundPort ?? PORTS.outboundCapture,
+      inbound: r.inboundPort ?? PORTS.inboundCapture,
+      admin: r.adminPort ?? PORTS.admin,
+      health: r.healthPort ?? PORTS.health,
+      prometheus: r.prometheusPort ?? PORTS.prometheus,
+    },
+    adminAddress: r.adminAddress ?? DEFAULTS.adminAddress,
+    logLevel: r.logLevel ?? DEFAULTS.logLevel,
+    accessLog: r.accessLog ?? false,
+    forwardPodIdentity: r.forwardPodIdentity ?? false,
+    addRequestHeaders: r.addRequestHeaders ?? [],
+    addResponseHeaders: r.addResponseHeaders ?? [],
+    connectTimeoutMs: r.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    idleTimeoutMs: r.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    drainTimeoutMs: r.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+    fixedDestination: r.fixedDestination,
+  };
+}
+
+/** A configuration with every default, for tests and embedding. */
+export function defaultConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
+  return { ...resolveConfig([], {}), ...overrides };
+}

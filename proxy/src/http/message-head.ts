@@ -1,0 +1,281 @@
+// Parses one HTTP/1.1 header block (start line + fields, RFC 9112 §3-§5) in
+// place, into a reusable MessageHead. Only what framing and statistics need is
+// extracted; everything else is validated just enough to tell HTTP from garbage.
+
+export const PARSE_OK = 0;
+export const PARSE_MALFORMED = 1;
+export type ParseResult = typeof PARSE_OK | typeof PARSE_MALFORMED;
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HT = 0x09;
+const COLON = 0x3a;
+
+/** tchar (RFC 9110 §5.6.2) lookup. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+
+/** Longest method token accepted when sniffing a connection's first bytes. */
+export const MAX_METHOD_LENGTH = 20;
+
+export class MessageHead {
+  // request
+  method = '';
+  target = '';
+  authority = '';
+  // response
+  status = 0;
+  // framing
+  contentLength = -1;
+  hasTransferEncoding = false;
+  chunked = false;
+  connectionClose = false;
+  connectionUpgrade = false;
+  hasUpgrade = false;
+  http10 = false;
+
+  reset(): void {
+    this.method = '';
+    this.target = '';
+    this.authority = '';
+    this.status = 0;
+    this.contentLength = -1;
+    this.hasTransferEncoding = false;
+    this.chunked = false;
+    this.connectionClose = false;
+    this.connectionUpgrade = false;
+    this.hasUpgrade = false;
+    this.http10 = false;
+  }
+}
+
+/**
+ * Sniffs a connection's first bytes: `upper-case token + SP` is HTTP, anything
+ * else is not. Returns 1 (HTTP), 0 (not HTTP) or -1 (need more bytes).
+ */
+export function looksLikeRequest(buf: Uint8Array, start: number, end: number): 1 | 0 | -1 {
+  const limit = Math.min(end, start + MAX_METHOD_LENGTH + 1);
+  for (let i = start; i < limit; i++) {
+    const c = buf[i]!;
+    if (c === SP) return i > start ? 1 : 0;
+    if (c < 0x41 || c > 0x5a) return 0;
+  }
+  return limit - start > MAX_METHOD_LENGTH ? 0 : -1;
+}
+
+const COMMON_METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT'];
+const METHOD_BYTES = COMMON_METHODS.map((m) => Buffer.from(m, 'latin1'));
+
+/** Interned method strings so the common ones allocate nothing. */
+function methodString(buf: Buffer, start: number, end: number): string {
+  const length = end - start;
+  for (let m = 0; m < METHOD_BYTES.length; m++) {
+    const bytes = METHOD_BYTES[m]!;
+    if (bytes.length !== length) continue;
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (buf[start + i] !== bytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return COMMON_METHODS[m]!;
+  }
+  return buf.toString('latin1', start, end);
+}
+
+/** True when buf[start..end) is `HTTP/1.0` or `HTTP/1.1`; sets head.http10. */
+function isHttp1Version(buf: Buffer, start: number, end: number, head: MessageHead): boolean {
+  if (end - start !== 8) return false;
+  if (
+    buf[start] !== 0x48 ||
+    buf[start + 1] !== 0x54 ||
+    buf[start + 2] !== 0x54 ||
+    buf[start + 3] !== 0x50 ||
+    buf[start + 4] !== 0x2f ||
+    buf[start + 5] !== 0x31 ||
+    buf[start + 6] !== 0x2e
+  ) {
+    return false;
+  }
+  const minor = buf[start + 7];
+  if (minor !== 0x30 && minor !== 0x31) return false;
+  head.http10 = minor === 0x30;
+  return true;
+}
+
+/** End of a line's content: before the CR of CRLF (a bare LF is tolerated, RFC 9112 §2.2). */
+function contentEnd(buf: Buffer, lineStart: number, lf: number): number {
+  return lf > lineStart && buf[lf - 1] === CR ? lf - 1 : lf;
+}
+
+/** Validates a request line `method SP target SP HTTP/1.x` in buf[start..end). */
+export function parseRequestLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  head: MessageHead,
+): ParseResult {
+  let sp1 = start;
+  while (sp1 < end && TCHAR[buf[sp1]!] === 1) sp1++;
+  if (sp1 === start || sp1 >= end || buf[sp1] !== SP) return PARSE_MALFORMED;
+  const sp2 = buf.lastIndexOf(SP, end - 1);
+  if (sp2 <= sp1 + 1) return PARSE_MALFORMED;
+  if (!isHttp1Version(buf, sp2 + 1, end, head)) return PARSE_MALFORMED;
+  for (let i = sp1 + 1; i < sp2; i++) {
+    const c = buf[i]!;
+    if (c <= SP || c === 0x7f) return PARSE_MALFORMED;
+  }
+  head.method = methodString(buf, start, sp1);
+  head.target = buf.toString('latin1', sp1 + 1, sp2);
+  return PARSE_OK;
+}
+
+/** Validates a status line `HTTP/1.x SP 3DIGIT SP reason` in buf[start..end). */
+export function parseStatusLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  head: MessageHead,
+): ParseResult {
+  if (end - start < 12 || !isHttp1Version(buf, start, start + 8, head)) return PARSE_MALFORMED;
+  if (buf[start + 8] !== SP) return PARSE_MALFORMED;
+  let status = 0;
+  for (let i = start + 9; i < start + 12; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) return PARSE_MALFORMED;
+    status = status * 10 + d;
+  }
+  if (status < 100 || (end - start > 12 && buf[start + 12] !== SP)) return PARSE_MALFORMED;
+  head.status = status;
+  return PARSE_OK;
+}
+
+// Lower-case field names the proxy looks at.
+const CONTENT_LENGTH = Buffer.from('content-length');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+const CONNECTION = Buffer.from('connection');
+const UPGRADE = Buffer.from('upgrade');
+const HOST = Buffer.from('host');
+const CHUNKED = Buffer.from('chunked');
+const CLOSE = Buffer.from('close');
+
+function nameIs(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    if ((buf[start + i]! | 0x20) !== lower[i]) return false;
+  }
+  return true;
+}
+
+/** Case-insensitive search for a token inside a comma-separated field value. */
+function hasToken(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
+  let i = start;
+  while (i < end) {
+    while (i < end && (buf[i] === SP || buf[i] === HT || buf[i] === 0x2c)) i++;
+    let j = i;
+    while (j < end && buf[j] !== 0x2c) j++;
+    let k = j;
+    while (k > i && (buf[k - 1] === SP || buf[k - 1] === HT)) k--;
+    if (nameIs(buf, i, k, lower)) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+/** True when the last transfer coding of a Transfer-Encoding value is `chunked`. */
+function endsWithChunked(buf: Buffer, start: number, end: number): boolean {
+  let k = end;
+  while (k > start && (buf[k - 1] === SP || buf[k - 1] === HT)) k--;
+  let i = k;
+  while (i > start && buf[i - 1] !== 0x2c && buf[i - 1] !== SP && buf[i - 1] !== HT) i--;
+  return nameIs(buf, i, k, CHUNKED);
+}
+
+/**
+ * Parses the header block buf[start..end) (ending with the empty line) into
+ * head. `isRequest` selects the start-line grammar.
+ */
+export function parseHead(
+  buf: Buffer,
+  start: number,
+  end: number,
+  isRequest: boolean,
+  head: MessageHead,
+): ParseResult {
+  head.reset();
+  let lf = buf.indexOf(LF, start);
+  if (lf < 0 || lf >= end) return PARSE_MALFORMED;
+  const lineEnd = contentEnd(buf, start, lf);
+  const startLine = isRequest
+    ? parseRequestLine(buf, start, lineEnd, head)
+    : parseStatusLine(buf, start, lineEnd, head);
+  if (startLine !== PARSE_OK) return PARSE_MALFORMED;
+
+  let lineStart = lf + 1;
+  while (lineStart < end) {
+    lf = buf.indexOf(LF, lineStart);
+    if (lf < 0 || lf >= end) return PARSE_MALFORMED;
+    const valueEnd0 = contentEnd(buf, lineStart, lf);
+    if (valueEnd0 === lineStart) break; // the empty line ends the block
+    const first = buf[lineStart];
+    if (first === SP || first === HT) return PARSE_MALFORMED; // obs-fold (RFC 9112 §5.2)
+    const colon = buf.indexOf(COLON, lineStart);
+    if (colon < 0 || colon >= valueEnd0 || colon === lineStart) return PARSE_MALFORMED;
+    for (let i = lineStart; i < colon; i++) if (TCHAR[buf[i]!] !== 1) return PARSE_MALFORMED;
+    let valueStart = colon + 1;
+    while (valueStart < valueEnd0 && (buf[valueStart] === SP || buf[valueStart] === HT))
+      valueStart++;
+    let valueEnd = valueEnd0;
+    while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HT))
+      valueEnd--;
+    for (let i = valueStart; i < valueEnd; i++) {
+      const c = buf[i]!;
+      if ((c < SP && c !== HT) || c === 0x7f) return PARSE_MALFORMED;
+    }
+
+    const nameLength = colon - lineStart;
+    if (nameLength === 14 && nameIs(buf, lineStart, colon, CONTENT_LENGTH)) {
+      if (valueEnd === valueStart || valueEnd - valueStart > 15) return PARSE_MALFORMED;
+      let length = 0;
+      for (let i = valueStart; i < valueEnd; i++) {
+        const d = buf[i]! - 0x30;
+        if (d < 0 || d > 9) return PARSE_MALFORMED;
+        length = length * 10 + d;
+      }
+      if (head.contentLength >= 0 && head.contentLength !== length) return PARSE_MALFORMED;
+      head.contentLength = length;
+    } else if (nameLength === 17 && nameIs(buf, lineStart, colon, TRANSFER_ENCODING)) {
+      head.hasTransferEncoding = true;
+      head.chunked = endsWithChunked(buf, valueStart, valueEnd);
+    } else if (nameLength === 10 && nameIs(buf, lineStart, colon, CONNECTION)) {
+      if (hasToken(buf, valueStart, valueEnd, CLOSE)) head.connectionClose = true;
+      if (hasToken(buf, valueStart, valueEnd, UPGRADE)) head.connectionUpgrade = true;
+    } else if (nameLength === 7 && nameIs(buf, lineStart, colon, UPGRADE)) {
+      head.hasUpgrade = true;
+    } else if (nameLength === 4 && isRequest && nameIs(buf, lineStart, colon, HOST)) {
+      head.authority = buf.toString('latin1', valueStart, valueEnd);
+    }
+    lineStart = lf + 1;
+  }
+  if (isRequest) absoluteFormAuthority(head);
+  return PARSE_OK;
+}
+
+/** absolute-form (`http://host/path`) and authority-form (CONNECT) targets carry the authority. */
+function absoluteFormAuthority(head: MessageHead): void {
+  if (head.method === 'CONNECT') {
+    if (head.authority === '') head.authority = head.target;
+    return;
+  }
+  const target = head.target;
+  if (target.charCodeAt(0) === 0x2f) return; // origin-form, the common case
+  const scheme = target.indexOf('://');
+  if (scheme < 0) return;
+  const slash = target.indexOf('/', scheme + 3);
+  head.authority = target.slice(scheme + 3, slash < 0 ? undefined : slash);
+  head.target = slash < 0 ? '/' : target.slice(slash);
+}

@@ -1,0 +1,418 @@
+// One direction of a connection seen as a sequence of HTTP/1.1 messages. It
+// finds message boundaries (RFC 9112 §6) by scanning each chunk in place: head
+// bytes are copied only when a head spans chunks, bodies are never copied. When
+// the direction adds headers, a head is held until complete and re-emitted with
+// the added lines before its final CRLF; all other bytes pass through untouched.
+import {
+  looksLikeRequest,
+  MessageHead,
+  PARSE_OK,
+  parseHead,
+  parseRequestLine,
+  parseStatusLine,
+} from './message-head.ts';
+
+export const S_DETECT = 0;
+export const S_HEAD = 1;
+const S_LENGTH = 2;
+const S_CHUNK_SIZE = 3;
+const S_CHUNK_DATA = 4;
+const S_CHUNK_END = 5;
+const S_TRAILERS = 6;
+export const S_UNTIL_CLOSE = 7;
+export const S_AWAIT_SWITCH = 8;
+export const S_OPAQUE = 9;
+
+/** What follows a parsed head, as decided by the pairing logic. */
+export const NEXT_COMPLETE = -1;
+export const NEXT_MALFORMED = -2;
+export const NEXT_OPAQUE = -3;
+export const NEXT_LENGTH = S_LENGTH;
+export const NEXT_CHUNKED = S_CHUNK_SIZE;
+export const NEXT_UNTIL_CLOSE = S_UNTIL_CLOSE;
+
+/** Longest header block accepted before the bytes are treated as not HTTP. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_CHUNK_SIZE = 2 ** 48;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const CRLF = Buffer.from('\r\n');
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** The connection-level logic a stream reports to (implemented by HttpSniffer). */
+export interface MessageOwner {
+  /** A head was parsed; returns the next state or a NEXT_* verdict. `messageStart` is performance.now(). */
+  onHead(stream: MessageStream, head: MessageHead, headBytes: number, messageStart: number): number;
+  /** Headers to insert into the head just parsed, or undefined. */
+  insertFor(stream: MessageStream, head: MessageHead): Buffer | undefined;
+  /** Body or framing bytes consumed for the current message. */
+  onBodyBytes(stream: MessageStream, wireBytes: number, payloadBytes: number): void;
+  onMessageComplete(stream: MessageStream): void;
+  onMalformed(stream: MessageStream): void;
+  /** The first bytes are not HTTP at all (no parse error). */
+  onNotHttp(stream: MessageStream): void;
+}
+
+export class MessageStream {
+  readonly isRequest: boolean;
+  state: number;
+  /** Whether heads are held back to insert headers (decided per connection). */
+  readonly holdsHeads: boolean;
+  /** True until the first message's head is parsed. */
+  firstMessage = true;
+
+  private readonly owner: MessageOwner;
+  private readonly emit: (bytes: Buffer) => void;
+  private readonly head = new MessageHead();
+
+  private remaining = 0;
+  private chunkSizeDigits = 0;
+  private chunkSizeDone = false;
+  private sawCR = false;
+  private trailerLineLength = 0;
+  private messageStart = 0;
+  private startLineChecked = false;
+
+  /** Partial head bytes when a head spans chunks. */
+  private pending: Buffer | undefined;
+  private pendingLength = 0;
+  /** Index in the current chunk up to which bytes have been emitted. */
+  private flushed = 0;
+
+  constructor(
+    isRequest: boolean,
+    holdsHeads: boolean,
+    owner: MessageOwner,
+    emit: (bytes: Buffer) => void,
+  ) {
+    this.isRequest = isRequest;
+    this.holdsHeads = holdsHeads;
+    this.state = isRequest ? S_DETECT : S_HEAD;
+    this.owner = owner;
+    this.emit = emit;
+  }
+
+  /** True when a message has started but not finished (bytes would be cut). */
+  get midMessage(): boolean {
+    return this.state !== S_HEAD || this.pendingLength > 0;
+  }
+
+  /** Scans one chunk and forwards it (possibly with headers inserted). */
+  push(chunk: Buffer): void {
+    const length = chunk.length;
+    let at = 0;
+    this.flushed = 0;
+    while (at < length) {
+      switch (this.state) {
+        case S_OPAQUE:
+        case S_UNTIL_CLOSE:
+          this.onUntilCloseBytes(length - at);
+          at = length;
+          break;
+        case S_DETECT: {
+          const verdict = looksLikeRequest(chunk, at, length);
+          if (verdict === 0) {
+            this.owner.onNotHttp(this);
+            this.state = S_OPAQUE;
+          } else {
+            this.state = S_HEAD;
+          }
+          break;
+        }
+        case S_HEAD:
+          at = this.scanHead(chunk, at, length);
+          break;
+        case S_LENGTH: {
+          const n = Math.min(this.remaining, length - at);
+          this.remaining -= n;
+          at += n;
+          this.owner.onBodyBytes(this, n, n);
+          if (this.remaining === 0) this.complete();
+          break;
+        }
+        case S_CHUNK_SIZE:
+          at = this.scanChunkSize(chunk, at, length);
+          break;
+        case S_CHUNK_DATA: {
+          const n = Math.min(this.remaining, length - at);
+          this.remaining -= n;
+          at += n;
+          this.owner.onBodyBytes(this, n, n);
+          if (this.remaining === 0) {
+            this.state = S_CHUNK_END;
+            this.sawCR = false;
+          }
+          break;
+        }
+        case S_CHUNK_END: {
+          const c = chunk[at++]!;
+          this.owner.onBodyBytes(this, 1, 0);
+          if (c === CR && !this.sawCR) {
+            this.sawCR = true;
+          } else if (c === LF) {
+            this.state = S_CHUNK_SIZE;
+            this.chunkSizeDigits = 0;
+            this.chunkSizeDone = false;
+            this.remaining = 0;
+          } else {
+            this.malformed();
+          }
+          break;
+        }
+        case S_TRAILERS:
+          at = this.scanTrailers(chunk, at, length);
+          break;
+        case S_AWAIT_SWITCH:
+          // Bytes before the server has accepted or refused the switch: the
+          // client speaks the new protocol already, so stop parsing.
+          this.owner.onNotHttp(this);
+          this.state = S_OPAQUE;
+          break;
+      }
+    }
+    if (this.flushed < length) this.emit(this.flushed === 0 ? chunk : chunk.subarray(this.flushed));
+  }
+
+  private onUntilCloseBytes(n: number): void {
+    if (this.state === S_UNTIL_CLOSE) this.owner.onBodyBytes(this, n, n);
+  }
+
+  /** Stops parsing: the rest of the connection is opaque bytes. Held head bytes are released. */
+  goOpaque(): void {
+    if (this.state === S_OPAQUE) return;
+    this.state = S_OPAQUE;
+    if (this.pendingLength > 0) {
+      if (this.holdsHeads) this.emit(Buffer.from(this.pending!.subarray(0, this.pendingLength)));
+      this.pendingLength = 0;
+    }
+  }
+
+  /** Back to expecting a new message (after a refused Upgrade). */
+  expectNextMessage(): void {
+    if (this.state === S_AWAIT_SWITCH) this.state = S_HEAD;
+  }
+
+  private malformed(): void {
+    this.owner.onMalformed(this);
+    this.goOpaque();
+  }
+
+  private complete(): void {
+    this.state = S_HEAD;
+    this.owner.onMessageComplete(this);
+  }
+
+  private scanHead(chunk: Buffer, at: number, length: number): number {
+    if (this.pendingLength === 0) {
+      this.messageStart = performance.now();
+      this.startLineChecked = false;
+      const index = chunk.indexOf(CRLFCRLF, at);
+      if (index >= 0 && index + 4 - at <= MAX_HEAD_BYTES) {
+        const end = index + 4;
+        if (!this.parsed(chunk, at, end)) {
+          this.malformedHead(chunk, at, length);
+          return at;
+        }
+        const insert = this.holdsHeads ? this.owner.insertFor(this, this.head) : undefined;
+        if (insert !== undefined) {
+          this.emit(chunk.subarray(this.flushed, end - 2));
+          this.emit(insert);
+          this.flushed = end - 2;
+        }
+        this.afterHead(end - at);
+        return end;
+      }
+      if (length - at > MAX_HEAD_BYTES || !this.startLineValid(chunk, at, length)) {
+        this.malformedHead(chunk, at, length);
+        return at;
+      }
+      this.hold(chunk, at, length);
+      if (this.holdsHeads) {
+        if (at > this.flushed) this.emit(chunk.subarray(this.flushed, at));
+        this.flushed = length;
+      }
+      return length;
+    }
+
+    // The head began in an earlier chunk.
+    const before = this.pendingLength;
+    const take = Math.min(length - at, MAX_HEAD_BYTES - before + 3);
+    this.hold(chunk, at, at + take);
+    const pending = this.pending!;
+    const index = pending.indexOf(CRLFCRLF, Math.max(0, before - 3));
+    if (index >= 0 && index + 4 <= this.pendingLength) {
+      const end = index + 4;
+      const fromChunk = end - before;
+      if (!this.parsed(pending, 0, end)) {
+        this.malformedHead(pending, 0, this.pendingLength, before);
+        return at;
+      }
+      if (this.holdsHeads) {
+        const insert = this.owner.insertFor(this, this.head);
+        this.emit(Buffer.from(pending.subarray(0, insert === undefined ? end : end - 2)));
+        if (insert !== undefined) {
+          this.emit(insert);
+          this.emit(CRLF);
+        }
+        this.flushed = at + fromChunk;
+      }
+      this.pendingLength = 0;
+      this.afterHead(end);
+      return at + fromChunk;
+    }
+    if (
+      this.pendingLength > MAX_HEAD_BYTES ||
+      !this.startLineValid(pending, 0, this.pendingLength)
+    ) {
+      this.malformedHead(pending, 0, this.pendingLength, before);
+      return at;
+    }
+    if (this.holdsHeads) this.flushed = at + take;
+    return at + take;
+  }
+
+  private parsed(buf: Buffer, start: number, end: number): boolean {
+    return parseHead(buf, start, end, this.isRequest, this.head) === PARSE_OK;
+  }
+
+  /** Checks the start line as soon as it is complete, so garbage is not held for long. */
+  private startLineValid(buf: Buffer, start: number, end: number): boolean {
+    if (this.startLineChecked) return true;
+    const lf = buf.indexOf(LF, start);
+    if (lf < 0 || lf >= end) return true;
+    this.startLineChecked = true;
+    const lineEnd = lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
+    const result = this.isRequest
+      ? parseRequestLine(buf, start, lineEnd, this.head)
+      : parseStatusLine(buf, start, lineEnd, this.head);
+    return result === PARSE_OK;
+  }
+
+  /**
+   * A head that cannot be parsed. On a connection's first request it may just
+   * be another protocol; otherwise it is a parse error. Held bytes are released
+   * by goOpaque; `releasedFromPending` counts held bytes belonging to the chunk.
+   */
+  private malformedHead(buf: Buffer, start: number, end: number, releasedFromPending = -1): void {
+    if (releasedFromPending >= 0) {
+      // Only bytes held from earlier chunks are re-emitted; this chunk's bytes
+      // are still unflushed and go out with the rest of the chunk.
+      this.pendingLength = releasedFromPending;
+    }
+    if (this.isRequest && this.firstMessage && looksLikeRequest(buf, start, end) !== 1) {
+      this.owner.onNotHttp(this);
+      this.goOpaque();
+    } else {
+      this.malformed();
+    }
+  }
+
+  private hold(chunk: Buffer, from: number, to: number): void {
+    const needed = this.pendingLength + (to - from);
+    if (this.pending === undefined || this.pending.length < needed) {
+      const grown = Buffer.allocUnsafe(Math.max(4096, needed * 2));
+      if (this.pending !== undefined) this.pending.copy(grown, 0, 0, this.pendingLength);
+      this.pending = grown;
+    }
+    chunk.copy(this.pending, this.pendingLength, from, to);
+    this.pendingLength = needed;
+  }
+
+  private afterHead(headBytes: number): void {
+    this.firstMessage = false;
+    const next = this.owner.onHead(this, this.head, headBytes, this.messageStart);
+    switch (next) {
+      case NEXT_COMPLETE:
+        this.complete();
+        return;
+      case NEXT_MALFORMED:
+        this.malformed();
+        return;
+      case NEXT_OPAQUE:
+        this.goOpaque();
+        return;
+      case S_LENGTH:
+        this.remaining = this.head.contentLength;
+        this.state = S_LENGTH;
+        return;
+      case S_CHUNK_SIZE:
+        this.chunkSizeDigits = 0;
+        this.chunkSizeDone = false;
+        this.remaining = 0;
+        this.state = S_CHUNK_SIZE;
+        return;
+      default:
+        this.state = next;
+    }
+  }
+
+  /** chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1). */
+  private scanChunkSize(chunk: Buffer, at: number, length: number): number {
+    const begin = at;
+    while (at < length) {
+      const c = chunk[at++]!;
+      if (c === LF) {
+        if (this.chunkSizeDigits === 0) {
+          this.owner.onBodyBytes(this, at - begin, 0);
+          this.malformed();
+          return at;
+        }
+        this.owner.onBodyBytes(this, at - begin, 0);
+        if (this.remaining === 0) {
+          this.state = S_TRAILERS;
+          this.trailerLineLength = 0;
+        } else {
+          this.state = S_CHUNK_DATA;
+        }
+        return at;
+      }
+      if (this.chunkSizeDone) continue; // extension bytes up to the line end
+      const digit = hexValue(c);
+      if (digit >= 0) {
+        this.remaining = this.remaining * 16 + digit;
+        this.chunkSizeDigits++;
+        if (this.remaining > MAX_CHUNK_SIZE) {
+          this.owner.onBodyBytes(this, at - begin, 0);
+          this.malformed();
+          return at;
+        }
+      } else if (c === 0x3b || c === 0x20 || c === 0x09 || c === CR) {
+        this.chunkSizeDone = true;
+      } else {
+        this.owner.onBodyBytes(this, at - begin, 0);
+        this.malformed();
+        return at;
+      }
+    }
+    this.owner.onBodyBytes(this, at - begin, 0);
+    return at;
+  }
+
+  /** trailer-section CRLF after the last chunk (RFC 9112 §7.1.2). */
+  private scanTrailers(chunk: Buffer, at: number, length: number): number {
+    const begin = at;
+    while (at < length) {
+      const c = chunk[at++]!;
+      if (c === LF) {
+        if (this.trailerLineLength === 0) {
+          this.owner.onBodyBytes(this, at - begin, 0);
+          this.complete();
+          return at;
+        }
+        this.trailerLineLength = 0;
+      } else if (c !== CR) {
+        this.trailerLineLength++;
+      }
+    }
+    this.owner.onBodyBytes(this, at - begin, 0);
+    return at;
+  }
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x57;
+  return -1;
+}

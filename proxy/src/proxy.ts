@@ -1,0 +1,197 @@
+// Starts the whole proxy from a resolved configuration: the two capture
+// listeners, the admin, health and Prometheus servers, and the drain logic.
+// Used by main.ts and, in-process, by the tests.
+import type http from 'node:http';
+import type net from 'node:net';
+import os from 'node:os';
+import {
+  createAdminServer,
+  createHealthServer,
+  createPrometheusServer,
+} from './admin/admin-servers.ts';
+import type { ProxyConfig } from './config.ts';
+import { encodeHeaderLines, outboundRequestHeaders } from './http/added-headers.ts';
+import type { HeaderInserts } from './http/sniffer.ts';
+import {
+  createCaptureListener,
+  type OriginalDestinationResolver,
+  soOriginalDst,
+} from './listeners/capture-listener.ts';
+import { unmapIPv4 } from './listeners/destination-policy.ts';
+import type { Logger } from './log.ts';
+import type { Destination } from './original-destination.ts';
+import type { Splice } from './splice.ts';
+import { ProxyStats } from './stats/proxy-stats.ts';
+import type { Direction } from './stats/request-record.ts';
+
+export interface StartOptions {
+  log: Logger;
+  /** Replaces SO_ORIGINAL_DST (tests on loopback). Defaults from config.fixedDestination. */
+  resolveOriginalDestination?: OriginalDestinationResolver;
+  /** Where access-log lines go (default: stdout). */
+  accessLog?: (line: string) => void;
+}
+
+export interface RunningProxy {
+  readonly ports: ProxyConfig['ports'];
+  readonly stats: ProxyStats;
+  /** Stops accepting, lets connections finish up to the drain timeout, then closes everything. */
+  drain(): Promise<void>;
+  /** Closes everything at once. */
+  close(): Promise<void>;
+}
+
+const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n', 'latin1');
+
+function headerInserts(config: ProxyConfig, direction: Direction): HeaderInserts {
+  const request =
+    direction === 'outbound'
+      ? encodeHeaderLines(
+          outboundRequestHeaders({
+            forwardPodIdentity: config.forwardPodIdentity,
+            podIp: config.pod.ip,
+            podName: config.pod.name,
+            extra: config.addRequestHeaders,
+          }),
+        )
+      : undefined;
+  const response =
+    direction === 'inbound' ? encodeHeaderLines(config.addResponseHeaders) : undefined;
+  return {
+    request,
+    response,
+    responseWhileDraining: response
+      ? Buffer.concat([response, CONNECTION_CLOSE])
+      : CONNECTION_CLOSE,
+  };
+}
+
+function fixedResolver(target: { host: string; port: number }): OriginalDestinationResolver {
+  const destination: Destination = {
+    address: target.host,
+    port: target.port,
+    family: target.host.includes(':') ? 6 : 4,
+  };
+  return () => destination;
+}
+
+function localAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const entry of list ?? []) out.add(unmapIPv4(entry.address));
+  }
+  return out;
+}
+
+function listen(server: net.Server | http.Server, port: number, host?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: net.Server | http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    if ('closeAllConnections' in server) server.closeAllConnections();
+  });
+}
+
+export async function startProxy(
+  config: ProxyConfig,
+  options: StartOptions,
+): Promise<RunningProxy> {
+  const { log } = options;
+  const accessLog = config.accessLog
+    ? (options.accessLog ?? ((line: string) => process.stdout.write(`${line}\n`)))
+    : undefined;
+  const stats = new ProxyStats({ accessLog });
+  const live = new Set<Splice>();
+  const resolve =
+    options.resolveOriginalDestination ??
+    (config.fixedDestination ? fixedResolver(config.fixedDestination) : soOriginalDst);
+  const policy = {
+    capturePorts: [config.ports.inbound, config.ports.outbound],
+    localAddresses: localAddresses(),
+  };
+  const listener = (direction: Direction) =>
+    createCaptureListener({
+      direction,
+      resolve,
+      policy,
+      stats,
+      settings: {
+        connectTimeoutMs: config.connectTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        inserts: headerInserts(config, direction),
+      },
+      log,
+      live,
+    });
+  const outbound = listener('outbound');
+  const inbound = listener('inbound');
+  let draining = false;
+  const readiness = { ready: () => !draining && outbound.listening && inbound.listening };
+  const admin = createAdminServer(stats, config, readiness);
+  const health = createHealthServer(readiness);
+  const prometheus = createPrometheusServer(stats);
+  const servers = [outbound, inbound, admin, health, prometheus];
+
+  try {
+    const [outboundPort, inboundPort, adminPort, healthPort, prometheusPort] = await Promise.all([
+      listen(outbound, config.ports.outbound),
+      listen(inbound, config.ports.inbound),
+      listen(admin, config.ports.admin, config.adminAddress),
+      listen(health, config.ports.health),
+      listen(prometheus, config.ports.prometheus),
+    ]);
+    const ports = {
+      outbound: outboundPort!,
+      inbound: inboundPort!,
+      admin: adminPort!,
+      health: healthPort!,
+      prometheus: prometheusPort!,
+    };
+    // Ephemeral ports (0, in tests) are known only now; the loop check needs the real ones.
+    policy.capturePorts = [ports.inbound, ports.outbound];
+    log.info('ready', { ports });
+
+    const closeAll = async () => {
+      await Promise.all(servers.map(closeServer));
+    };
+
+    return {
+      ports,
+      stats,
+      close: async () => {
+        draining = true;
+        for (const splice of live) splice.forceClose();
+        await closeAll();
+      },
+      drain: async () => {
+        draining = true;
+        await Promise.all([closeServer(outbound), closeServer(inbound)]);
+        log.info('draining', { connections: live.size, timeoutMs: config.drainTimeoutMs });
+        for (const splice of live) splice.startDrain();
+        const deadline = Date.now() + config.drainTimeoutMs;
+        while (live.size > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        if (live.size > 0)
+          log.warn('drain timeout: closing connections', { connections: live.size });
+        for (const splice of live) splice.forceClose();
+        await closeAll();
+      },
+    };
+  } catch (err) {
+    await Promise.all(servers.map(closeServer));
+    throw err;
+  }
+}

@@ -1,0 +1,205 @@
+// One proxied connection: the accepted client socket, one upstream socket, and
+// bytes carried both ways through an HttpSniffer. Backpressure: when a write
+// returns false the reading side pauses until 'drain'. Half-close: a FIN from
+// one side becomes end() on the other (both sockets allow half-open). Errors
+// on one side reset the other, so a peer sees what the far end did.
+import net from 'node:net';
+import { type HeaderInserts, HttpSniffer, type SnifferEvents } from './http/sniffer.ts';
+import type { CloseReason } from './stats/connection-record.ts';
+import type { ProxyStats } from './stats/proxy-stats.ts';
+import type { Direction, RequestRecord } from './stats/request-record.ts';
+
+export interface SpliceSettings {
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  inserts: HeaderInserts;
+}
+
+const SERVICE_UNAVAILABLE = Buffer.from(
+  'HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 31\r\nconnection: close\r\n\r\nupstream connect error (proxy)\n',
+  'latin1',
+);
+
+export class Splice implements SnifferEvents {
+  readonly direction: Direction;
+  readonly client: net.Socket;
+  readonly upstream: net.Socket;
+  private readonly sniffer: HttpSniffer;
+  private readonly stats: ProxyStats;
+  private readonly onDone: (splice: Splice) => void;
+  private readonly openedAt = performance.now();
+  private readonly downstreamName: string;
+  private readonly upstreamName: string;
+  private connected = false;
+  private closeReason: CloseReason | undefined;
+  private clientClosed = false;
+  private upstreamClosed = false;
+  private finished = false;
+
+  constructor(
+    direction: Direction,
+    client: net.Socket,
+    target: { host: string; port: number },
+    stats: ProxyStats,
+    settings: SpliceSettings,
+    onDone: (splice: Splice) => void,
+  ) {
+    this.direction = direction;
+    this.client = client;
+    this.stats = stats;
+    this.onDone = onDone;
+    this.downstreamName = `${client.remoteAddress}:${client.remotePort}`;
+    this.upstreamName = `${target.host}:${target.port}`;
+    stats.connectionOpened(direction);
+
+    client.setNoDelay(true);
+    // Connect at once: server-speaks-first protocols must not wait for the client.
+    const upstream = net.connect({
+      host: target.host,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    this.upstream = upstream;
+    upstream.setTimeout(settings.connectTimeoutMs);
+
+    this.sniffer = new HttpSniffer(
+      direction,
+      settings.inserts,
+      this,
+      this.downstreamName,
+      this.upstreamName,
+      (bytes) => this.toUpstream(bytes),
+      (bytes) => this.toClient(bytes),
+    );
+
+    client.on('data', (chunk: Buffer) => this.sniffer.clientData(chunk));
+    upstream.on('data', (chunk: Buffer) => this.sniffer.upstreamData(chunk));
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => {
+      this.sniffer.upstreamEnded();
+      client.end();
+    });
+    upstream.on('connect', () => {
+      this.connected = true;
+      upstream.setTimeout(settings.idleTimeoutMs);
+      client.setTimeout(settings.idleTimeoutMs);
+    });
+    upstream.on('timeout', () => this.fail(this.connected ? 'idle_timeout' : 'connect_timeout'));
+    client.on('timeout', () => this.fail('idle_timeout'));
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!this.connected)
+        this.connectFailed(err.code === 'ECONNREFUSED' ? 'upstream_refused' : 'error');
+      else this.fail('upstream_reset');
+    });
+    client.on('error', () => this.fail('client_reset'));
+    client.on('close', () => {
+      this.clientClosed = true;
+      this.maybeFinished();
+    });
+    upstream.on('close', () => {
+      this.upstreamClosed = true;
+      this.maybeFinished();
+    });
+  }
+
+  /** Draining: HTTP connections close after their current response; idle ones now. */
+  startDrain(): void {
+    this.sniffer.draining = true;
+    if (this.sniffer.sawHttpRequest && !this.sniffer.opaque && this.sniffer.idle)
+      this.closeGracefully();
+  }
+
+  /** Drain deadline reached: cut what is left. */
+  forceClose(): void {
+    this.fail('drain_timeout');
+  }
+
+  // ── SnifferEvents ────────────────────────────────────────────────────────────
+
+  onRecord(record: RequestRecord): void {
+    this.stats.recordRequest(record);
+  }
+
+  onParseError(): void {
+    this.stats.parseError(this.direction);
+  }
+
+  onClosingResponseSent(): void {
+    this.closeGracefully();
+  }
+
+  // ── data path ────────────────────────────────────────────────────────────────
+
+  private toUpstream(bytes: Buffer): void {
+    if (this.upstream.destroyed) return;
+    if (!this.upstream.write(bytes) && !this.client.isPaused()) {
+      this.client.pause();
+      this.upstream.once('drain', () => this.client.resume());
+    }
+  }
+
+  private toClient(bytes: Buffer): void {
+    if (this.client.destroyed) return;
+    if (!this.client.write(bytes) && !this.upstream.isPaused()) {
+      this.upstream.pause();
+      this.client.once('drain', () => this.upstream.resume());
+    }
+  }
+
+  private closeGracefully(): void {
+    this.client.end();
+    this.upstream.end();
+  }
+
+  private connectFailed(reason: CloseReason): void {
+    this.closeReason ??= reason;
+    this.stats.connectFailure(this.direction, reason);
+    this.upstream.destroy();
+    if (this.sniffer.sawHttpRequest && !this.sniffer.opaque) {
+      // The client already asked for something: answer it rather than vanish.
+      this.sniffer.failWaiting(503);
+      this.client.end(SERVICE_UNAVAILABLE);
+    } else {
+      this.client.resetAndDestroy();
+    }
+  }
+
+  private fail(reason: CloseReason): void {
+    if (!this.connected && reason === 'connect_timeout') {
+      this.connectFailed(reason);
+      return;
+    }
+    this.closeReason ??= reason;
+    // Pass a reset on as a reset; timeouts and drain cut both sides the same way.
+    reset(this.client);
+    reset(this.upstream);
+  }
+
+  private maybeFinished(): void {
+    if (this.finished || !this.clientClosed || !this.upstreamClosed) return;
+    this.finished = true;
+    this.sniffer.closed();
+    this.stats.connectionClosed(
+      {
+        direction: this.direction,
+        downstream: this.downstreamName,
+        upstream: this.upstreamName,
+        bytesFromClient: this.client.bytesRead,
+        bytesToClient: this.client.bytesWritten,
+        durationMs: performance.now() - this.openedAt,
+        closeReason: this.closeReason ?? 'closed',
+        http: this.sniffer.sawHttpRequest,
+      },
+      this.sniffer.opaque,
+    );
+    this.onDone(this);
+  }
+}
+
+/** Closes with RST when connected (so the peer sees an abort), else just destroys. */
+function reset(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting || socket.readyState === 'closed') socket.destroy();
+  else socket.resetAndDestroy();
+}

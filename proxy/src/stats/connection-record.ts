@@ -1,0 +1,27 @@
+// What the proxy knows about one TCP connection once it has closed.
+import type { Direction } from './request-record.ts';
+
+export type CloseReason =
+  | 'closed'
+  | 'client_reset'
+  | 'upstream_reset'
+  | 'upstream_refused'
+  | 'connect_timeout'
+  | 'idle_timeout'
+  | 'no_destination'
+  | 'loop_refused'
+  | 'drain_timeout'
+  | 'error';
+
+export interface ConnectionRecord {
+  direction: Direction;
+  downstream: string;
+  upstream: string;
+  /** Bytes read from the client. */
+  bytesFromClient: number;
+  /** Bytes written to the client. */
+  bytesToClient: number;
+  durationMs: number;
+  closeReason: CloseReason;
+  http: boolean;
+}

@@ -1,0 +1,71 @@
+// What the proxy knows about one HTTP request/response exchange. One object per
+// request, filled in place as the bytes go by and published when it completes.
+
+export type Direction = 'inbound' | 'outbound';
+
+export class RequestRecord {
+  direction: Direction;
+  method: string;
+  authority: string;
+  path: string;
+  /** Final status; 0 when the connection ended before a response. */
+  status = 0;
+  /** Request bytes on the wire as the client sent them (head + body framing). */
+  requestBytes = 0;
+  /** Request content bytes (after chunked decoding). */
+  requestBodyBytes = 0;
+  responseBytes = 0;
+  responseBodyBytes = 0;
+  /** performance.now() at the request's first byte. */
+  startedAt: number;
+  /** Milliseconds from the request's first byte to the response's first byte; -1 if none. */
+  timeToFirstByteMs = -1;
+  /** Milliseconds from the request's first byte to the response's last byte. */
+  durationMs = 0;
+  downstream: string;
+  upstream: string;
+  /** Wall-clock time the request started (ms since epoch), for logs. */
+  timestamp: number;
+
+  constructor(
+    direction: Direction,
+    method: string,
+    authority: string,
+    path: string,
+    startedAt: number,
+    downstream: string,
+    upstream: string,
+  ) {
+    this.direction = direction;
+    this.method = method;
+    this.authority = authority;
+    this.path = path;
+    this.startedAt = startedAt;
+    this.downstream = downstream;
+    this.upstream = upstream;
+    this.timestamp = Date.now();
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      timestamp: new Date(this.timestamp).toISOString(),
+      direction: this.direction,
+      method: this.method,
+      authority: this.authority,
+      path: this.path,
+      status: this.status,
+      requestBytes: this.requestBytes,
+      requestBodyBytes: this.requestBodyBytes,
+      responseBytes: this.responseBytes,
+      responseBodyBytes: this.responseBodyBytes,
+      timeToFirstByteMs: round(this.timeToFirstByteMs),
+      durationMs: round(this.durationMs),
+      downstream: this.downstream,
+      upstream: this.upstream,
+    };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
