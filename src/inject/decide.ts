@@ -13,7 +13,7 @@ import {
 } from '../contract.ts';
 import { errors } from '../errors.ts';
 import { matchesLabelSelector } from './label-selector.ts';
-import type { SkipReason } from './skip-reasons.ts';
+import type { InjectReason, SkipReason } from './reasons.ts';
 
 export interface InjectionContext {
   /** The namespace the pod is created in (the AdmissionReview's, or the manifest's). */
@@ -27,12 +27,6 @@ export interface InjectionContext {
   /** The injector's own namespace, never injected. */
   injectorNamespace?: string;
 }
-
-export type InjectReason =
-  | 'enabled_by_label'
-  | 'enabled_by_annotation'
-  | 'always_inject_selector'
-  | 'default_inject';
 
 export type Decision =
   | { inject: true; reason: InjectReason }

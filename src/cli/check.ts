@@ -1,0 +1,103 @@
+// `outrigger check -f FILE`: explains, per pod template, whether the webhook
+// would inject it and why, through the same injectPod the webhook runs (so a
+// bad override annotation shows up here as it would at creation).
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Document } from 'yaml';
+import type { InjectionConfig } from '../config/schema.ts';
+import { NAMESPACE_INJECTION_LABEL } from '../contract.ts';
+import { isOutriggerError } from '../errors.ts';
+import { injectPod } from '../inject/inject.ts';
+import { describeInject, describeSkip } from '../inject/reasons.ts';
+import { findPodTemplates } from './manifests.ts';
+
+export interface CheckResult {
+  ref: string;
+  namespace: string;
+  inject: boolean;
+  reason: string;
+  explanation: string;
+}
+
+export function checkDocuments(
+  documents: Document[],
+  config: InjectionConfig,
+  options: {
+    defaultNamespace: string;
+    namespaceLabels: Record<string, string> | undefined;
+    injectorNamespace?: string;
+  },
+): CheckResult[] {
+  const results: CheckResult[] = [];
+  for (const document of documents) {
+    for (const { ref, namespace, template } of findPodTemplates(
+      document.toJS(),
+      options.defaultNamespace,
+    )) {
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: template.metadata,
+        spec: template.spec,
+      } as V1Pod;
+      // Without labels we check the pod as if its namespace were enabled, and say so.
+      const namespaceLabels = options.namespaceLabels ?? {
+        [NAMESPACE_INJECTION_LABEL]: 'enabled',
+        'kubernetes.io/metadata.name': namespace,
+      };
+      try {
+        const { decision } = injectPod(
+          pod,
+          { namespace, namespaceLabels, injectorNamespace: options.injectorNamespace },
+          config,
+        );
+        results.push({
+          ref,
+          namespace,
+          inject: decision.inject,
+          reason: decision.reason,
+          explanation: decision.inject
+            ? describeInject(decision.reason)
+            : describeSkip(decision.reason),
+        });
+      } catch (err) {
+        if (!isOutriggerError(err)) throw err;
+        results.push({
+          ref,
+          namespace,
+          inject: false,
+          reason: err.code,
+          explanation: `creation would be refused: ${err.message}`,
+        });
+      }
+    }
+  }
+  return results;
+}
+
+export function formatCheck(results: CheckResult[], assumedNamespaceLabels: boolean): string {
+  const lines = results.map(
+    (r) =>
+      `${r.ref} (namespace ${r.namespace}): ${r.inject ? 'would be injected' : 'would NOT be injected'} — ${r.explanation} [${r.reason}]`,
+  );
+  if (assumedNamespaceLabels) {
+    lines.push(
+      `(namespace labels not given: assumed ${NAMESPACE_INJECTION_LABEL}=enabled; pass --namespace-labels to check a real namespace)`,
+    );
+  }
+  if (results.length === 0) lines.push('no pod templates found');
+  return `${lines.join('\n')}\n`;
+}
+
+/** `k=v,k2=v2` → { k: 'v', k2: 'v2' }. */
+export function parseLabelList(text: string): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) return undefined;
+    labels[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return labels;
+}

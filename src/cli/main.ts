@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// The `outrigger` command: serve the webhook, inject manifests by hand, and
+// explain injection decisions.
+import { writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigSource } from '../config/watch.ts';
+import { isOutriggerError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { checkDocuments, formatCheck, parseLabelList } from './check.ts';
+import { injectDocuments } from './inject.ts';
+import { readDocuments } from './read-input.ts';
+import { DEFAULT_PORT, serve } from './serve.ts';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('expected a port from 0 to 65535');
+  return n;
+}
+
+function labels(value: string): Record<string, string> {
+  const parsed = parseLabelList(value);
+  if (!parsed) throw new InvalidArgumentError('expected key=value pairs separated by commas');
+  return parsed;
+}
+
+const program = new Command('outrigger')
+  .description(
+    'Kubernetes sidecar injector: the admission webhook, and its engine as a command line.',
+  )
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description(
+    'Run the mutating admission webhook over HTTPS (POST /inject, /healthz, /readyz, /metrics).',
+  )
+  .addOption(new Option('--port <n>', 'port to listen on').default(DEFAULT_PORT).argParser(port))
+  .option('--host <address>', 'address to listen on', '0.0.0.0')
+  .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when it changes')
+  .option('--tls-key <file>', 'serving key (PEM); reloaded when it changes')
+  .option(
+    '--certs-dir <dir>',
+    'where to write the generated CA and certificate when no files are given',
+  )
+  .option('--config <file>', 'injection configuration (YAML); reloaded when it changes')
+  .addOption(
+    new Option('--namespace <ns>', 'the injector’s own namespace, never injected').env(
+      'POD_NAMESPACE',
+    ),
+  )
+  .addOption(
+    new Option('--log-level <level>', 'log level')
+      .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info'),
+  )
+  .action(async (options) => {
+    if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
+      program.error('error: --tls-cert and --tls-key go together');
+    }
+    await serve(options);
+  });
+
+program
+  .command('inject')
+  .description(
+    'Inject the sidecar into the pod templates of Kubernetes manifests (like istioctl kube-inject).',
+  )
+  .requiredOption(
+    '-f, --filename <file>',
+    'manifests to inject (YAML, several documents allowed); - for standard input',
+  )
+  .option('-o, --output <file>', 'write the result here instead of standard output')
+  .option('--config <file>', 'injection configuration (YAML)')
+  .option('-n, --namespace <ns>', 'namespace for objects that do not name one', 'default')
+  .action(async (options) => {
+    const config = (await ConfigSource.load(options.config)).current;
+    const report = injectDocuments(
+      await readDocuments(options.filename),
+      config,
+      options.namespace,
+    );
+    for (const line of report.skipped) process.stderr.write(`${line}\n`);
+    if (options.output) writeFileSync(options.output, report.output);
+    else process.stdout.write(report.output);
+  });
+
+program
+  .command('check')
+  .description('Explain, per pod template, whether the webhook would inject it and why.')
+  .requiredOption('-f, --filename <file>', 'manifests to check; - for standard input')
+  .option(
+    '--namespace-labels <k=v,...>',
+    'labels of the target namespace (default: assume it is enabled)',
+    labels,
+  )
+  .option('--config <file>', 'injection configuration (YAML)')
+  .option('-n, --namespace <ns>', 'namespace for objects that do not name one', 'default')
+  .option('--injector-namespace <ns>', 'the injector’s own namespace, never injected')
+  .option('--json', 'print the results as JSON')
+  .action(async (options) => {
+    const config = (await ConfigSource.load(options.config)).current;
+    const results = checkDocuments(await readDocuments(options.filename), config, {
+      defaultNamespace: options.namespace,
+      namespaceLabels: options.namespaceLabels,
+      injectorNamespace: options.injectorNamespace,
+    });
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify(results, null, 2)}\n`
+        : formatCheck(results, options.namespaceLabels === undefined),
+    );
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (isOutriggerError(err)) {
+    process.stderr.write(`outrigger: ${err.message} [${err.code}]\n`);
+    process.exit(1);
+  }
+  throw err;
+}

@@ -1,0 +1,58 @@
+// Finding pod templates in Kubernetes manifests, for `outrigger inject` and
+// `outrigger check`: a Pod is its own template; workloads carry one at a
+// well-known path; a List holds more objects; anything else has none.
+import type { V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
+
+/** The part of an object that injection reads and patches. */
+export interface PodTemplate {
+  metadata?: V1ObjectMeta;
+  spec?: V1PodSpec;
+}
+
+export interface FoundTemplate {
+  /** `deployment/web`, `pod/debug`, for messages. */
+  ref: string;
+  namespace: string;
+  template: PodTemplate;
+}
+
+type Manifest = Record<string, unknown> & {
+  kind?: unknown;
+  metadata?: V1ObjectMeta;
+  spec?: Record<string, unknown>;
+};
+
+const TEMPLATE_PATHS: Record<string, readonly string[]> = {
+  Deployment: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  ReplicationController: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+export const INJECTABLE_KINDS = ['Pod', ...Object.keys(TEMPLATE_PATHS), 'List'] as const;
+
+/** Every pod template in the object, in document order (a List may hold several). */
+export function findPodTemplates(object: unknown, defaultNamespace: string): FoundTemplate[] {
+  if (typeof object !== 'object' || object === null) return [];
+  const manifest = object as Manifest;
+  const kind = typeof manifest.kind === 'string' ? manifest.kind : '';
+  const namespace = manifest.metadata?.namespace ?? defaultNamespace;
+  const ref = `${kind.toLowerCase()}/${manifest.metadata?.name ?? manifest.metadata?.generateName ?? '(unnamed)'}`;
+  if (kind === 'List' || kind.endsWith('List')) {
+    const items = Array.isArray(manifest.items) ? manifest.items : [];
+    return items.flatMap((item) => findPodTemplates(item, defaultNamespace));
+  }
+  if (kind === 'Pod') return [{ ref, namespace, template: manifest as PodTemplate }];
+  const path = TEMPLATE_PATHS[kind];
+  if (path === undefined) return [];
+  let node: unknown = manifest;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return [];
+    node = (node as Record<string, unknown>)[key];
+  }
+  if (typeof node !== 'object' || node === null) return [];
+  return [{ ref, namespace, template: node as PodTemplate }];
+}

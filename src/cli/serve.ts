@@ -1,0 +1,118 @@
+// `outrigger serve`: the webhook. TLS comes from files (reloaded on change) or,
+// without them, from a CA and a localhost certificate generated at start.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
+import { ConfigSource } from '../config/watch.ts';
+import { WEBHOOK_PATH, WEBHOOK_PORT } from '../contract.ts';
+import { createWebhookMetrics } from '../webhook/metrics.ts';
+import { buildWebhookServer } from '../webhook/server.ts';
+import {
+  checkServingMaterial,
+  readServingFiles,
+  ServingCertificate,
+  watchServingFiles,
+} from '../webhook/tls.ts';
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  config?: string;
+  namespace?: string;
+  logLevel: string;
+  certsDir?: string;
+}
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const metrics = createWebhookMetrics();
+  const config = await ConfigSource.load(options.config);
+  metrics.configLastReloadSuccess.set(1);
+
+  let generatedCa: string | undefined;
+  let material: { cert: string; key: string };
+  if (options.tlsCert && options.tlsKey) {
+    material = await readServingFiles({ cert: options.tlsCert, key: options.tlsKey });
+  } else {
+    const generated = await generateLocalCertificates(
+      options.certsDir ?? join(tmpdir(), 'outrigger-serve'),
+    );
+    material = generated.material;
+    generatedCa = generated.caPath;
+  }
+  const certificate = new ServingCertificate(material, options.tlsCert ?? 'generated');
+  const setExpiry = (expiry: Date) => metrics.servingCertificateExpiry.set(expiry.getTime() / 1000);
+  setExpiry(checkServingMaterial(material, 'serving certificate'));
+  certificate.onUpdate(setExpiry);
+
+  const { app, setReady } = buildWebhookServer({
+    config,
+    certificate,
+    metrics,
+    injectorNamespace: options.namespace,
+    logLevel: options.logLevel,
+  });
+  const log = app.log;
+
+  config.watch((event) => {
+    metrics.configReloads.inc({ result: event.ok ? 'success' : 'failure' });
+    metrics.configLastReloadSuccess.set(event.ok ? 1 : 0);
+    if (event.ok) log.info({ source: event.source }, 'configuration reloaded');
+    else
+      log.error(
+        { source: event.source, err: event.error },
+        'configuration reload failed; keeping the last good configuration',
+      );
+  });
+  const stopWatchingCerts =
+    options.tlsCert && options.tlsKey
+      ? watchServingFiles(certificate, { cert: options.tlsCert, key: options.tlsKey }, (err) => {
+          metrics.tlsReloads.inc({ result: err ? 'failure' : 'success' });
+          if (err)
+            log.warn({ err }, 'serving certificate reload failed; still serving the previous one');
+          else log.info('serving certificate reloaded');
+        })
+      : () => {};
+
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down: no longer ready, finishing in-flight reviews');
+    setReady(false);
+    config.close();
+    stopWatchingCerts();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: options.port, host: options.host });
+  setReady(true);
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  if (generatedCa) {
+    log.info(
+      { ca: generatedCa, url: `https://127.0.0.1:${port}${WEBHOOK_PATH}` },
+      `generated a CA for this run; call me with: curl --cacert ${generatedCa} https://127.0.0.1:${port}/healthz`,
+    );
+  }
+}
+
+/** A fresh CA and a serving certificate for localhost, written where a client can find the CA. */
+async function generateLocalCertificates(dir: string) {
+  const ca = generateCertificateAuthority({ commonName: 'outrigger-local-ca', validityDays: 30 });
+  const material = issueServingCertificate(ca, {
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1', '::1'],
+    validityDays: 30,
+  });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const caPath = join(dir, 'ca.crt');
+  await writeFile(caPath, ca.cert);
+  await writeFile(join(dir, 'tls.crt'), material.cert);
+  await writeFile(join(dir, 'tls.key'), material.key, { mode: 0o600 });
+  return { material, caPath };
+}
+
+export const DEFAULT_PORT = WEBHOOK_PORT;

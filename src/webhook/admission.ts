@@ -1,0 +1,148 @@
+// AdmissionReview in, AdmissionReview out (admission.k8s.io/v1). Pure: the
+// server hands it a parsed body and sends back whatever this returns.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { InjectionConfig } from '../config/schema.ts';
+import { errors, isOutriggerError } from '../errors.ts';
+import { injectPod } from '../inject/inject.ts';
+import type { SkipReason } from '../inject/reasons.ts';
+
+const API_VERSION = 'admission.k8s.io/v1';
+
+export interface AdmissionRequest {
+  uid: string;
+  kind?: { group?: string; version?: string; kind?: string };
+  operation?: string;
+  namespace?: string;
+  name?: string;
+  dryRun?: boolean;
+  object?: unknown;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  patchType?: 'JSONPatch';
+  /** base64 of the RFC 6902 patch. */
+  patch?: string;
+  status?: { code: number; reason?: string; message: string };
+}
+
+export interface AdmissionReviewOut {
+  apiVersion: typeof API_VERSION;
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}
+
+/** What happened to one review, for the log line and the metrics. */
+export type ReviewOutcome =
+  | { decision: 'injected'; reason: string }
+  | { decision: 'skipped'; reason: SkipReason }
+  | { decision: 'denied'; reason: string; message: string };
+
+export interface ReviewResult {
+  review: AdmissionReviewOut;
+  outcome: ReviewOutcome;
+  namespace: string;
+  pod: string;
+}
+
+/**
+ * Checks the envelope and returns the request. Throws a coded 400 error when
+ * the body is not an AdmissionReview at all (there is no uid to answer to).
+ */
+export function readAdmissionRequest(body: unknown): AdmissionRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw errors.NOT_ADMISSION_REVIEW('expected a JSON object');
+  }
+  const review = body as Record<string, unknown>;
+  if (review.kind !== 'AdmissionReview') {
+    throw errors.NOT_ADMISSION_REVIEW(
+      `kind is ${JSON.stringify(review.kind)}, expected "AdmissionReview"`,
+    );
+  }
+  if (review.apiVersion !== API_VERSION) {
+    throw errors.NOT_ADMISSION_REVIEW(
+      `apiVersion is ${JSON.stringify(review.apiVersion)}, expected "${API_VERSION}"`,
+    );
+  }
+  const request = review.request as Record<string, unknown> | undefined;
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    throw errors.NOT_ADMISSION_REVIEW('it has no request');
+  }
+  if (typeof request.uid !== 'string' || request.uid === '') {
+    throw errors.NOT_ADMISSION_REVIEW('request.uid is missing');
+  }
+  return request as unknown as AdmissionRequest;
+}
+
+/** Answers one admission request: inject, skip, or deny with a message. */
+export function reviewAdmission(
+  request: AdmissionRequest,
+  config: InjectionConfig,
+  injectorNamespace: string | undefined,
+): ReviewResult {
+  const object = request.object as V1Pod | undefined;
+  const namespace = request.namespace || object?.metadata?.namespace || 'default';
+  const pod =
+    object?.metadata?.name ||
+    (object?.metadata?.generateName ? `${object.metadata.generateName}*` : '');
+  const answer = (
+    response: Omit<AdmissionResponse, 'uid'>,
+    outcome: ReviewOutcome,
+  ): ReviewResult => ({
+    review: {
+      apiVersion: API_VERSION,
+      kind: 'AdmissionReview',
+      response: { uid: request.uid, ...response },
+    },
+    outcome,
+    namespace,
+    pod,
+  });
+  const deny = (code: string, message: string) =>
+    answer(
+      { allowed: false, status: { code: 400, reason: 'BadRequest', message } },
+      { decision: 'denied', reason: reasonOf(code), message },
+    );
+
+  if (request.operation !== undefined && request.operation !== 'CREATE') {
+    return answer({ allowed: true }, { decision: 'skipped', reason: 'not_create_operation' });
+  }
+  const kind = request.kind?.kind;
+  if (kind !== undefined && kind !== 'Pod') {
+    const err = errors.NOT_A_POD(
+      `the request is for a ${kind}; the webhook should only be sent pods`,
+    );
+    return deny(err.code, err.message);
+  }
+  if (!isPodShaped(object)) {
+    const err = errors.NOT_A_POD('request.object is not a Pod with spec.containers');
+    return deny(err.code, err.message);
+  }
+  try {
+    const outcome = injectPod(object, { namespace, injectorNamespace }, config);
+    if (!outcome.injected) {
+      return answer({ allowed: true }, { decision: 'skipped', reason: outcome.decision.reason });
+    }
+    const patch = Buffer.from(JSON.stringify(outcome.patch)).toString('base64');
+    return answer(
+      { allowed: true, patchType: 'JSONPatch', patch },
+      { decision: 'injected', reason: outcome.decision.reason },
+    );
+  } catch (err) {
+    if (isOutriggerError(err)) return deny(err.code, err.message);
+    throw err;
+  }
+}
+
+function isPodShaped(object: unknown): object is V1Pod {
+  if (typeof object !== 'object' || object === null) return false;
+  const pod = object as V1Pod;
+  if (pod.kind !== undefined && pod.kind !== 'Pod') return false;
+  return typeof pod.spec === 'object' && pod.spec !== null && Array.isArray(pod.spec.containers);
+}
+
+/** OUTRIGGER_INVALID_ANNOTATION → invalid_annotation, the metric label. */
+function reasonOf(code: string): string {
+  return code.replace(/^OUTRIGGER_/, '').toLowerCase();
+}

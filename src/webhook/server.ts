@@ -1,0 +1,114 @@
+// The Fastify HTTPS server the apiserver calls: POST /inject, plus health,
+// readiness and metrics. HTTP concerns live here; the answer to a review comes
+// from admission.ts.
+import type { Server } from 'node:https';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import type { ConfigSource } from '../config/watch.ts';
+import { WEBHOOK_PATH } from '../contract.ts';
+import { isOutriggerError } from '../errors.ts';
+import { describeSkip } from '../inject/reasons.ts';
+import { readAdmissionRequest, reviewAdmission } from './admission.ts';
+import type { WebhookMetrics } from './metrics.ts';
+import { type ServingCertificate, TLS_OPTIONS } from './tls.ts';
+
+/**
+ * The apiserver caps a request body at 3 MiB; the review wraps the object in
+ * an envelope (and, for updates, an old copy), so allow twice that.
+ */
+export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
+
+export interface WebhookServerOptions {
+  config: ConfigSource;
+  certificate: ServingCertificate;
+  metrics: WebhookMetrics;
+  /** The injector's own namespace: never injected. */
+  injectorNamespace?: string;
+  logLevel?: string;
+  /** A request (headers and body) must arrive within this time, or it gets 408. */
+  requestTimeoutMs?: number;
+}
+
+export interface WebhookServer {
+  app: FastifyInstance<Server>;
+  /** Readiness: false until TLS and config are loaded, and again once shutdown starts. */
+  setReady(ready: boolean): void;
+}
+
+export function buildWebhookServer(options: WebhookServerOptions): WebhookServer {
+  const { config, certificate, metrics, injectorNamespace } = options;
+  let ready = false;
+
+  const app = Fastify({
+    https: { ...TLS_OPTIONS, ...certificate.material },
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    // The apiserver keeps connections alive between reviews; keep ours longer
+    // than its idle timeout so it never writes into a closing socket.
+    keepAliveTimeout: 65_000,
+    // On close: idle keep-alive sockets go at once, in-flight reviews finish.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    // One log line per admission comes from the route itself, with the decision.
+    logController: new LogController({ disableRequestLogging: true }),
+    logger: { level: options.logLevel ?? 'info' },
+  }) as unknown as FastifyInstance<Server>;
+  certificate.attach(app.server);
+  // Reviews are JSON; anything else is a 415, not a body to guess at.
+  app.removeContentTypeParser(['text/plain']);
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const statusCode = err.statusCode ?? (isOutriggerError(err) ? err.statusCode : 500);
+    if (statusCode >= 500) request.log.error({ err }, 'webhook request failed');
+    else request.log.warn({ code: err.code, message: err.message }, 'rejected webhook request');
+    void reply
+      .code(statusCode)
+      .send({ statusCode, code: err.code ?? 'INTERNAL', message: err.message });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requests.inc({
+      route: request.routeOptions.url ?? 'unknown',
+      status_code: String(reply.statusCode),
+    });
+  });
+
+  app.post(WEBHOOK_PATH, async (request, reply) => {
+    const started = process.hrtime.bigint();
+    const admission = readAdmissionRequest(request.body);
+    const result = reviewAdmission(admission, config.current, injectorNamespace);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const { outcome } = result;
+    metrics.admissions.inc({ decision: outcome.decision, reason: outcome.reason });
+    metrics.injectionDuration.observe({ decision: outcome.decision }, seconds);
+    request.log.info(
+      {
+        uid: admission.uid,
+        namespace: result.namespace,
+        pod: result.pod,
+        decision: outcome.decision,
+        reason: outcome.reason,
+        ...(outcome.decision === 'skipped' ? { detail: describeSkip(outcome.reason) } : {}),
+        ...(outcome.decision === 'denied' ? { detail: outcome.message } : {}),
+        dryRun: admission.dryRun === true,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+      },
+      'admission',
+    );
+    return reply.send(result.review);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) =>
+    ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' }),
+  );
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  return {
+    app,
+    setReady: (value) => {
+      ready = value;
+    },
+  };
+}
