@@ -5,6 +5,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
 import { Document } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
+import { errors } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { findPodTemplates, type PodTemplate } from './manifests.ts';
@@ -34,6 +35,9 @@ export function injectDocuments(
     const templates = findPodTemplates(object, defaultNamespace);
     let changed = false;
     for (const { ref, namespace, template } of templates) {
+      if (!Array.isArray(template.spec?.containers)) {
+        throw errors.INVALID_MANIFEST(ref, 'its pod template has no spec.containers');
+      }
       const pod = asPod(template);
       let outcome: ReturnType<typeof injectPod>;
       try {

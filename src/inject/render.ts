@@ -269,14 +269,17 @@ function refuseNameConflicts(pod: V1Pod, containers: V1Container[], volumes: V1V
  */
 export function renderPod(pod: V1Pod, injection: Injection): V1Pod {
   const result = structuredClone(pod);
-  const spec = (result.spec ??= { containers: [] });
-  const metadata = (result.metadata ??= {});
+  const spec = result.spec ?? { containers: [] };
   if (injection.initContainers.length > 0) {
     spec.initContainers = [...injection.initContainers, ...(spec.initContainers ?? [])];
   }
   if (injection.containers.length > 0)
     spec.containers = [...spec.containers, ...injection.containers];
   if (injection.volumes.length > 0) spec.volumes = [...(spec.volumes ?? []), ...injection.volumes];
-  metadata.annotations = { ...metadata.annotations, ...injection.annotations };
+  result.spec = spec;
+  result.metadata = {
+    ...result.metadata,
+    annotations: { ...result.metadata?.annotations, ...injection.annotations },
+  };
   return result;
 }
