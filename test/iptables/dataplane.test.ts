@@ -296,6 +296,17 @@ async function suite(t: TestContext): Promise<void> {
       );
     });
 
+    await t.test('a re-run with new flags replaces the old rules', () => {
+      // No inbound capture; outbound only towards the IPv6 remote network.
+      outrigger(['-b', '', '-i', '2001:db8:2::/64']);
+      assert.doesNotMatch(bothNatTables(), /-A PREROUTING .*OUTRIGGER/);
+      const [v4, v6] = FAMILIES.map(({ addr }) => addr);
+      assertAnswer(probeOne(NS.client, v4!.podIp, 8080), 'app');
+      assertAnswer(probeOne(NS.client, v6!.podIp, 8080), 'app');
+      assertAnswer(probeOne(NS.pod, v4!.remoteIp, 80), 'remote');
+      assertAnswer(probeOne(NS.pod, v6!.remoteIp, 80), 'proxy-outbound', target(v6!.remoteIp, 80));
+    });
+
     await t.test('--cleanup restores the pristine namespace, twice in a row', () => {
       outrigger(['--cleanup']);
       assert.equal(bothNatTables(), pristine);
