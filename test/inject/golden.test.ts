@@ -1,0 +1,70 @@
+// Golden injection cases: each pod in testdata/pods goes through injectPod (the
+// webhook's own path); its outcome, patch and injected pod are compared with
+// the files in testdata/golden. Regenerate with `npm run golden:update`.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import jsonPatch from 'fast-json-patch';
+import { parse, stringify } from 'yaml';
+import { defaultConfig, parseConfig } from '../../src/config/load.ts';
+import { isOutriggerError } from '../../src/errors.ts';
+import { injectPod } from '../../src/inject/inject.ts';
+import { describeInject, describeSkip } from '../../src/inject/reasons.ts';
+import { renderPod } from '../../src/inject/render.ts';
+import { expectGolden, expectNoGolden } from '../support/golden.ts';
+import { podSchemaErrors } from '../support/pod-schema.ts';
+
+const pods = new URL('./testdata/pods/', import.meta.url);
+const golden = new URL('./testdata/golden/', import.meta.url);
+const cases = readdirSync(pods)
+  .filter((f) => f.endsWith('.yaml') && !f.endsWith('.config.yaml'))
+  .map((f) => f.replace(/\.yaml$/, ''));
+
+test('there are at least 15 golden cases', () => {
+  assert.ok(cases.length >= 15, `only ${cases.length} cases`);
+});
+
+for (const name of cases) {
+  test(`golden: ${name}`, () => {
+    const pod = parse(readFileSync(new URL(`${name}.yaml`, pods), 'utf8')) as V1Pod;
+    const configFile = new URL(`${name}.config.yaml`, pods);
+    const config = existsSync(configFile)
+      ? parseConfig(readFileSync(configFile, 'utf8'), `${name}.config.yaml`)
+      : defaultConfig();
+    const namespace = pod.metadata?.namespace ?? 'default';
+    const file = (suffix: string) => new URL(`${name}.${suffix}`, golden).pathname;
+
+    let outcome: ReturnType<typeof injectPod>;
+    try {
+      outcome = injectPod(pod, { namespace }, config);
+    } catch (err) {
+      assert.ok(isOutriggerError(err), `unexpected error ${err}`);
+      expectGolden(file('outcome.txt'), `denied ${err.code}\n${err.message}\n`);
+      expectNoGolden(file('patch.json'));
+      expectNoGolden(file('injected.yaml'));
+      return;
+    }
+    if (!outcome.injected) {
+      const { reason } = outcome.decision;
+      expectGolden(file('outcome.txt'), `skipped ${reason}\n${describeSkip(reason)}\n`);
+      expectNoGolden(file('patch.json'));
+      expectNoGolden(file('injected.yaml'));
+      return;
+    }
+    const { reason } = outcome.decision;
+    expectGolden(file('outcome.txt'), `injected ${reason}\n${describeInject(reason)}\n`);
+    expectGolden(file('patch.json'), `${JSON.stringify(outcome.patch, null, 2)}\n`);
+
+    // The patch, applied as the apiserver applies it, gives exactly the rendered pod.
+    const patched = jsonPatch.applyPatch(
+      structuredClone(pod),
+      structuredClone(outcome.patch),
+      true,
+      false,
+    ).newDocument as V1Pod;
+    assert.deepEqual(patched, renderPod(pod, outcome.injection));
+    assert.deepEqual(podSchemaErrors(patched), []);
+    expectGolden(file('injected.yaml'), stringify(patched, { lineWidth: 0 }));
+  });
+}
