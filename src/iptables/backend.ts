@@ -2,7 +2,7 @@
 // through one are invisible to the other, and a namespace holding both is
 // confusing to debug, so we join whichever back end already holds rules here
 // (our own from an earlier run, or a CNI's) and otherwise follow what the
-// image's plain `iptables` is. This is the order Istio's istio-iptables uses.
+// image's plain `iptables` is, much as istio-iptables decides.
 import { errors } from '../errors.ts';
 import type { CommandResult, RunCommand } from './run-command.ts';
 import type { Family } from './settings.ts';
@@ -49,32 +49,37 @@ const succeeded = (result: CommandResult) => result.status === 0;
 
 /**
  * Picks the back end for this network namespace:
- * 1. among the variant-named back ends whose save command works, the one
- *    holding the most rules (IPv4 and IPv6 together);
- * 2. on a tie (usually: a fresh pod, nothing anywhere), the one plain
- *    `iptables --version` names, else nft;
- * 3. with no variant-named binaries at all, the plain binaries.
+ * 1. each variant is tried through its variant-named binaries, or else
+ *    through the plain ones when plain `iptables --version` names it; a
+ *    variant whose save command fails is out;
+ * 2. the variant holding the most rules (IPv4 and IPv6 together) wins;
+ * 3. on a tie (usually: a fresh pod, nothing anywhere), the one plain
+ *    `iptables --version` names, else nft.
  */
 export function detectBackend(run: RunCommand): Backend {
   const plainVersion = run('iptables', ['--version']);
-  const preferred =
-    (succeeded(plainVersion) ? backendFromVersion(plainVersion.stdout) : undefined) ?? 'nft';
+  const plainName = succeeded(plainVersion) ? backendFromVersion(plainVersion.stdout) : undefined;
+  const preferred = plainName ?? 'nft';
 
   const candidates = (['nft', 'legacy'] as const)
-    .map(namedBackend)
-    .map((backend) => {
-      const v4 = run(backend.save.ipv4, []);
-      if (!succeeded(v4)) return undefined;
-      const v6 = run(backend.save.ipv6, []);
-      const rules = countRules(v4.stdout) + (succeeded(v6) ? countRules(v6.stdout) : 0);
-      return { backend, rules };
+    .map((name) => {
+      const ways = [namedBackend(name), ...(plainName === name ? [plainBackend(name)] : [])];
+      for (const backend of ways) {
+        const v4 = run(backend.save.ipv4, []);
+        if (!succeeded(v4)) continue;
+        const v6 = run(backend.save.ipv6, []);
+        return {
+          backend,
+          rules: countRules(v4.stdout) + (succeeded(v6) ? countRules(v6.stdout) : 0),
+        };
+      }
+      return undefined;
     })
     .filter((candidate) => candidate !== undefined);
 
   if (candidates.length === 0) {
-    if (succeeded(plainVersion)) return plainBackend(preferred);
     throw errors.IPTABLES_UNAVAILABLE(
-      'neither iptables-nft-save, iptables-legacy-save nor iptables runs',
+      'neither iptables-nft-save, iptables-legacy-save nor a plain iptables-save runs',
     );
   }
   const most = Math.max(...candidates.map((c) => c.rules));

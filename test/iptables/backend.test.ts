@@ -57,7 +57,13 @@ test('a variant whose save command fails is not a candidate', () => {
 });
 
 test('without variant-named binaries the plain ones are used', () => {
-  const backend = detectBackend(machine({ iptables: 'iptables v1.8.4 (legacy)\n' }));
+  const backend = detectBackend(
+    machine({
+      iptables: 'iptables v1.8.4 (legacy)\n',
+      'iptables-save': WITH_RULES,
+      'ip6tables-save': '',
+    }),
+  );
   assert.equal(backend.name, 'legacy');
   assert.equal(backend.save.ipv4, 'iptables-save');
   assert.equal(backend.restore.ipv6, 'ip6tables-restore');
@@ -76,4 +82,17 @@ test('version strings and rule counts', () => {
   assert.equal(backendFromVersion('iptables v1.4.21'), undefined);
   assert.equal(countRules(EMPTY_NAT), 0);
   assert.equal(countRules(`${WITH_RULES}${WITH_RULES}`), 2);
+});
+
+test('plain binaries stand in for a variant that lacks variant-named ones', () => {
+  const run = machine({
+    iptables: 'iptables v1.8.10 (nf_tables)\n',
+    'iptables-save': EMPTY_NAT,
+    'ip6tables-save': EMPTY_NAT,
+    'iptables-legacy-save': '',
+    'ip6tables-legacy-save': '',
+  });
+  const backend = detectBackend(run);
+  assert.equal(backend.name, 'nft');
+  assert.equal(backend.restore.ipv4, 'iptables-restore');
 });
