@@ -3,6 +3,7 @@
 // explain injection decisions.
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { addClusterCertificateFlags } from '../certs/cli-flags.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { isOutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
@@ -31,11 +32,13 @@ const program = new Command('outrigger')
   .version(VERSION)
   .showHelpAfterError();
 
-program
-  .command('serve')
-  .description(
-    'Run the mutating admission webhook over HTTPS (POST /inject, /healthz, /readyz, /metrics).',
-  )
+addClusterCertificateFlags(
+  program
+    .command('serve')
+    .description(
+      'Run the mutating admission webhook over HTTPS (POST /inject, /healthz, /readyz, /metrics).',
+    ),
+)
   .addOption(new Option('--port <n>', 'port to listen on').default(DEFAULT_PORT).argParser(port))
   .option('--host <address>', 'address to listen on', '0.0.0.0')
   .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when it changes')

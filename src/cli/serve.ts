@@ -3,6 +3,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ClusterCertificateFlags, clusterCertificateOptions } from '../certs/cli-flags.ts';
+import { startClusterServing } from '../certs/cluster-serving.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PATH, WEBHOOK_PORT } from '../contract.ts';
@@ -15,7 +17,7 @@ import {
   watchServingFiles,
 } from '../webhook/tls.ts';
 
-export interface ServeOptions {
+export interface ServeOptions extends ClusterCertificateFlags {
   port: number;
   host: string;
   tlsCert?: string;
@@ -33,7 +35,12 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   let generatedCa: string | undefined;
   let material: { cert: string; key: string };
-  if (options.tlsCert && options.tlsKey) {
+  // --certs-mode auto|provided|cert-manager: the certificate manager owns TLS (src/certs/).
+  const clusterOptions = clusterCertificateOptions(options);
+  const cluster = clusterOptions && (await startClusterServing(clusterOptions, metrics.registry));
+  if (cluster) {
+    material = cluster.initial;
+  } else if (options.tlsCert && options.tlsKey) {
     material = await readServingFiles({ cert: options.tlsCert, key: options.tlsKey });
   } else {
     const generated = await generateLocalCertificates(
@@ -55,6 +62,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     logLevel: options.logLevel,
   });
   const log = app.log;
+  cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`), log);
 
   config.watch((event) => {
     metrics.configReloads.inc({ result: event.ok ? 'success' : 'failure' });
@@ -81,6 +89,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     setReady(false);
     config.close();
     stopWatchingCerts();
+    await cluster?.stop();
     await app.close();
     process.exit(0);
   };

@@ -1,0 +1,108 @@
+// The `serve` flags that switch on cluster certificate management. Kept beside the
+// manager so the CLI gains them with one call and the chart's Deployment args and
+// these names are read side by side.
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { ClusterCertificateOptions } from './cluster-serving.ts';
+import { CERTIFICATE_MODES } from './manager.ts';
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+export function addClusterCertificateFlags(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--certs-mode <mode>',
+        'where the serving certificate comes from: files (--tls-cert/--tls-key or a generated localhost pair), ' +
+          'auto (generated and rotated in a Secret, caBundle kept current), provided (a Secret you made), ' +
+          'cert-manager (a Secret cert-manager issues)',
+      )
+        .choices(['files', ...CERTIFICATE_MODES])
+        .default('files'),
+    )
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig for the certificate manager (default: in-cluster or $KUBECONFIG)',
+    )
+    .option(
+      '--service-name <name>',
+      'the Service in front of the injector (its DNS names go into the leaf)',
+      'outrigger',
+    )
+    .option('--secret-name <name>', 'Secret holding the certificates (default: <service-name>-tls)')
+    .option(
+      '--webhook-config-name <name>',
+      'MutatingWebhookConfiguration whose caBundle the injector keeps current',
+    )
+    .option(
+      '--cert-dns-names <names>',
+      'extra DNS names for the serving certificate (comma-separated)',
+      list,
+    )
+    .option('--cert-ips <ips>', 'IP addresses for the serving certificate (comma-separated)', list)
+    .option(
+      '--cert-recheck-seconds <n>',
+      'seconds between re-checks of the Secret and caBundle',
+      positive,
+      60,
+    )
+    .option(
+      '--cert-leaf-validity-days <n>',
+      'serving certificate lifetime in days (auto mode)',
+      positive,
+      365,
+    )
+    .option('--cert-ca-validity-days <n>', 'CA lifetime in days (auto mode)', positive, 3650);
+}
+
+/** The parsed flags (commander camel-cases them). */
+export interface ClusterCertificateFlags {
+  certsMode?: string;
+  kubeconfig?: string;
+  namespace?: string;
+  serviceName?: string;
+  secretName?: string;
+  webhookConfigName?: string;
+  certDnsNames?: string[];
+  certIps?: string[];
+  certRecheckSeconds?: number;
+  certLeafValidityDays?: number;
+  certCaValidityDays?: number;
+}
+
+/** The cluster options from parsed flags, or undefined for --certs-mode files. */
+export function clusterCertificateOptions(
+  flags: ClusterCertificateFlags,
+): ClusterCertificateOptions | undefined {
+  const mode = CERTIFICATE_MODES.find((m) => m === flags.certsMode);
+  if (!mode) return undefined;
+  if (!flags.namespace)
+    throw new InvalidArgumentError(`--certs-mode ${mode} needs --namespace (or $POD_NAMESPACE)`);
+  if (!flags.webhookConfigName && mode !== 'cert-manager') {
+    throw new InvalidArgumentError(`--certs-mode ${mode} needs --webhook-config-name`);
+  }
+  const serviceName = flags.serviceName ?? 'outrigger';
+  return {
+    certsMode: mode,
+    kubeconfig: flags.kubeconfig,
+    namespace: flags.namespace,
+    serviceName,
+    secretName: flags.secretName ?? `${serviceName}-tls`,
+    webhookConfigName: flags.webhookConfigName ?? '',
+    certDnsNames: flags.certDnsNames,
+    certIps: flags.certIps,
+    certRecheckSeconds: flags.certRecheckSeconds,
+    certLeafValidityDays: flags.certLeafValidityDays,
+    certCaValidityDays: flags.certCaValidityDays,
+  };
+}
