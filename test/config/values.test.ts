@@ -1,0 +1,75 @@
+// The value grammars shared by annotations and the config file.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import {
+  parseCidr,
+  parseCidrSelection,
+  parseHeaderPairs,
+  parsePortList,
+  parsePortSelection,
+  parseQuantity,
+} from '../../src/config/values.ts';
+import { VERSION } from '../../src/version.ts';
+
+test('ports: 1-65535 only, as a comma list with blanks allowed', () => {
+  assert.deepEqual(parsePortList(' 80, 443 ,8080'), { ok: true, value: [80, 443, 8080] });
+  assert.deepEqual(parsePortList(''), { ok: true, value: [] });
+  for (const bad of ['0', '65536', '70000', '-1', '80a', '1.5', 'http']) {
+    assert.equal(parsePortList(bad).ok, false, bad);
+  }
+  assert.deepEqual(parsePortSelection('*'), { ok: true, value: '*' });
+});
+
+test('CIDRs: IPv4 and IPv6, bare addresses become host routes, bad prefixes refused', () => {
+  assert.deepEqual(parseCidr('10.0.0.0/8'), { ok: true, value: '10.0.0.0/8' });
+  assert.deepEqual(parseCidr('192.0.2.7'), { ok: true, value: '192.0.2.7/32' });
+  assert.deepEqual(parseCidr('2001:DB8:0:0::1'), { ok: true, value: '2001:db8::1/128' });
+  assert.deepEqual(parseCidr('fd00::/8'), { ok: true, value: 'fd00::/8' });
+  for (const bad of [
+    '10.0.0.0/33',
+    '10.0.0/8',
+    '1',
+    '300.1.1.1/8',
+    'fd00::/129',
+    '10.0.0.0/8/8',
+    '10.0.0.0/x',
+    '',
+  ]) {
+    assert.equal(parseCidr(bad).ok, false, bad);
+  }
+  assert.deepEqual(parseCidrSelection('*'), { ok: true, value: '*' });
+});
+
+test('quantities compare by value: 1Gi > 256Mi, 250m < 1', () => {
+  const value = (q: string) => {
+    const parsed = parseQuantity(q);
+    assert.ok(parsed.ok, q);
+    return parsed.value;
+  };
+  assert.ok(value('1Gi') > value('256Mi'));
+  assert.ok(value('250m') < value('1'));
+  assert.equal(value('1e3'), 1000);
+  assert.equal(value('1.5k'), 1500);
+  for (const bad of ['lots', '1GB', '-1', '1 Gi', ''])
+    assert.equal(parseQuantity(bad).ok, false, bad);
+});
+
+test('header pairs: one per line or comma-separated; framing headers refused', () => {
+  assert.deepEqual(parseHeaderPairs('X-A: 1\nX-B: two words'), {
+    ok: true,
+    value: [
+      ['X-A', '1'],
+      ['X-B', 'two words'],
+    ],
+  });
+  assert.deepEqual(parseHeaderPairs('Server: outrigger, X-C: 3').ok, true);
+  for (const bad of ['no-colon', 'Bad Name: 1', 'Transfer-Encoding: chunked', 'Host: x']) {
+    assert.equal(parseHeaderPairs(bad).ok, false, bad);
+  }
+});
+
+test('the version in status annotations is package.json’s', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  assert.equal(VERSION, pkg.version);
+});
