@@ -1,6 +1,8 @@
 // AdmissionReview in, AdmissionReview out (admission.k8s.io/v1). Pure: the
 // server hands it a parsed body and sends back whatever this returns.
 import type { V1Pod } from '@kubernetes/client-node';
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { InjectionConfig } from '../config/schema.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
@@ -116,7 +118,9 @@ export function reviewAdmission(
     return deny(err.code, err.message);
   }
   if (!isPodShaped(object)) {
-    const err = errors.NOT_A_POD('request.object is not a Pod with spec.containers');
+    const err = errors.NOT_A_POD(
+      'request.object is not a Pod (it needs spec.containers, each with a name)',
+    );
     return deny(err.code, err.message);
   }
   try {
@@ -135,11 +139,27 @@ export function reviewAdmission(
   }
 }
 
+// The parts of a Pod that injection reads, so that a hostile or hand-written
+// body gets a 'not a Pod' answer instead of a crash halfway through rendering.
+const Named = Type.Object({ name: Type.String() });
+const StringMap = Type.Record(Type.String(), Type.String());
+const PodShape = TypeCompiler.Compile(
+  Type.Object({
+    kind: Type.Optional(Type.Literal('Pod')),
+    metadata: Type.Optional(
+      Type.Object({ labels: Type.Optional(StringMap), annotations: Type.Optional(StringMap) }),
+    ),
+    spec: Type.Object({
+      containers: Type.Array(Named),
+      initContainers: Type.Optional(Type.Array(Named)),
+      volumes: Type.Optional(Type.Array(Named)),
+      hostNetwork: Type.Optional(Type.Boolean()),
+    }),
+  }),
+);
+
 function isPodShaped(object: unknown): object is V1Pod {
-  if (typeof object !== 'object' || object === null) return false;
-  const pod = object as V1Pod;
-  if (pod.kind !== undefined && pod.kind !== 'Pod') return false;
-  return typeof pod.spec === 'object' && pod.spec !== null && Array.isArray(pod.spec.containers);
+  return PodShape.Check(object);
 }
 
 /** OUTRIGGER_INVALID_ANNOTATION → invalid_annotation, the metric label. */

@@ -1,0 +1,164 @@
+// Properties over generated pods: the patch always applies, the user's own
+// containers come through byte-identical, injecting twice equals injecting once,
+// and the result is a schema-valid Pod.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import fc from 'fast-check';
+import jsonPatch from 'fast-json-patch';
+import { defaultConfig, parseConfig } from '../../src/config/load.ts';
+import { isOutriggerError } from '../../src/errors.ts';
+import { injectPod } from '../../src/inject/inject.ts';
+import { renderPod } from '../../src/inject/render.ts';
+import { readAdmissionRequest, reviewAdmission } from '../../src/webhook/admission.ts';
+import { podSchemaErrors } from '../support/pod-schema.ts';
+
+const RUNS = 300;
+
+const dnsLabel = fc.stringMatching(/^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$/);
+const annotationKey = fc
+  .tuple(
+    fc.option(fc.stringMatching(/^[a-z0-9~.-]{1,12}\/$/), { nil: '' }),
+    fc.stringMatching(/^[A-Za-z0-9~._/-]{1,20}$/),
+  )
+  .map(([prefix, name]) => prefix + name)
+  .filter((key) => !key.includes('outrigger'));
+
+const container: fc.Arbitrary<V1Container> = fc.record(
+  {
+    name: dnsLabel,
+    image: fc.stringMatching(/^[a-z0-9./:-]{1,30}$/),
+    args: fc.array(fc.string(), { maxLength: 3 }),
+    env: fc.array(
+      fc.record({ name: fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,10}$/), value: fc.string() }),
+      { maxLength: 4 },
+    ),
+    ports: fc.array(fc.record({ containerPort: fc.integer({ min: 1, max: 65535 }) }), {
+      maxLength: 2,
+    }),
+  },
+  { requiredKeys: ['name', 'image'] },
+);
+
+const uniqueByName = <T extends { name: string }>(items: T[]) => {
+  const seen = new Set<string>();
+  return items.filter((item) => !seen.has(item.name) && seen.add(item.name));
+};
+
+const podArbitrary: fc.Arbitrary<V1Pod> = fc
+  .record(
+    {
+      name: dnsLabel,
+      labels: fc.dictionary(dnsLabel, dnsLabel, { maxKeys: 3 }),
+      annotations: fc.dictionary(annotationKey, fc.string(), { maxKeys: 4 }),
+      containers: fc.array(container, { minLength: 1, maxLength: 4 }),
+      initContainers: fc.array(container, { maxLength: 3 }),
+      volumes: fc.array(fc.record({ name: dnsLabel, emptyDir: fc.constant({}) }), { maxLength: 3 }),
+    },
+    { requiredKeys: ['containers'] },
+  )
+  .map(({ name, labels, annotations, containers, initContainers, volumes }) => {
+    const all = uniqueByName([...containers, ...(initContainers ?? [])]);
+    const users = all.slice(0, Math.max(1, Math.min(all.length, containers.length)));
+    const inits = all.slice(users.length);
+    const pod: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: {}, spec: { containers: users } };
+    if (name !== undefined) pod.metadata!.name = name;
+    if (labels !== undefined) pod.metadata!.labels = labels;
+    if (annotations !== undefined) pod.metadata!.annotations = annotations;
+    if (initContainers !== undefined) pod.spec!.initContainers = inits;
+    if (volumes !== undefined) pod.spec!.volumes = uniqueByName(volumes);
+    return pod;
+  });
+
+const configs = [defaultConfig(), parseConfig('nativeSidecars: false', 'classic')];
+
+test('the patch applies cleanly, keeps user containers byte-identical and gives a valid Pod', () => {
+  fc.assert(
+    fc.property(podArbitrary, fc.constantFrom(...configs), (pod, config) => {
+      const before = JSON.stringify(pod);
+      const outcome = injectPod(pod, { namespace: 'demo' }, config);
+      assert.equal(JSON.stringify(pod), before, 'injectPod must not mutate its input');
+      assert.ok(outcome.injected);
+      // validate=true: every operation is checked against the document as it goes.
+      const result = jsonPatch.applyPatch(
+        structuredClone(pod),
+        structuredClone(outcome.patch),
+        true,
+        false,
+      ).newDocument as V1Pod;
+      assert.deepEqual(result, renderPod(pod, outcome.injection));
+
+      const ours = outcome.injection;
+      const userInits = pod.spec?.initContainers ?? [];
+      assert.equal(
+        JSON.stringify(result.spec?.containers.slice(0, pod.spec?.containers.length)),
+        JSON.stringify(pod.spec?.containers),
+      );
+      assert.equal(
+        JSON.stringify(result.spec?.initContainers?.slice(ours.initContainers.length)),
+        JSON.stringify(userInits),
+      );
+      assert.equal(
+        JSON.stringify(result.spec?.volumes?.slice(0, pod.spec?.volumes?.length ?? 0)),
+        JSON.stringify(pod.spec?.volumes ?? []),
+      );
+      for (const [key, value] of Object.entries(pod.metadata?.annotations ?? {})) {
+        assert.equal(result.metadata?.annotations?.[key], value, `user annotation ${key} changed`);
+      }
+      assert.deepEqual(podSchemaErrors(result), []);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('injecting twice equals injecting once', () => {
+  fc.assert(
+    fc.property(podArbitrary, fc.constantFrom(...configs), (pod, config) => {
+      const first = injectPod(pod, { namespace: 'demo' }, config);
+      assert.ok(first.injected);
+      const once = jsonPatch.applyPatch(structuredClone(pod), first.patch, false, false)
+        .newDocument as V1Pod;
+      const second = injectPod(once, { namespace: 'demo' }, config);
+      assert.equal(second.injected, false);
+      assert.equal(second.decision.reason, 'sidecar_already_exists');
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('any JSON body gets an answer or a coded error, never a crash', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.jsonValue(),
+        fc.record({
+          apiVersion: fc.constant('admission.k8s.io/v1'),
+          kind: fc.constant('AdmissionReview'),
+          request: fc.record({
+            uid: fc.uuid(),
+            operation: fc.constantFrom('CREATE', 'UPDATE'),
+            object: fc.oneof(
+              fc.jsonValue(),
+              fc.record({
+                spec: fc.record({ containers: fc.array(fc.jsonValue(), { maxLength: 3 }) }),
+              }),
+              fc.record({
+                metadata: fc.record({ annotations: fc.dictionary(fc.string(), fc.jsonValue()) }),
+                spec: fc.constant({ containers: [{ name: 'app' }] }),
+              }),
+            ),
+          }),
+        }),
+      ),
+      (body) => {
+        try {
+          const result = reviewAdmission(readAdmissionRequest(body), defaultConfig(), undefined);
+          assert.equal(typeof result.review.response.allowed, 'boolean');
+        } catch (err) {
+          assert.ok(isOutriggerError(err), `uncoded error: ${err}`);
+        }
+      },
+    ),
+    { numRuns: RUNS * 2 },
+  );
+});
