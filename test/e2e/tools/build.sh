@@ -87,19 +87,17 @@ build_helm() {
     return
   fi
   mkdir -p "$dir/bin"
-  # Helm's Makefile stamps its version, commit and the Kubernetes version its client speaks;
-  # read the commit from the module proxy's origin record and the Kubernetes minor from
-  # helm's own go.mod so the stamps match a release build.
-  local info commit module_dir client_go k8s_minor
+  # Helm's Makefile stamps its version, tree state and the Kubernetes version its client
+  # speaks (read from helm's own go.mod). The module proxy does not record the git commit,
+  # so `helm version` shows an empty GitCommit; everything else matches a release build.
+  local info module_dir client_go k8s_minor
   info="$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION")"
-  commit="$(printf '%s' "$info" | sed -n 's/.*"Hash": "\([0-9a-f]*\)".*/\1/p' | head -n 1)"
   module_dir="$(printf '%s' "$info" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p' | head -n 1)"
   client_go="$(sed -n 's/^[[:space:]]*k8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$module_dir/go.mod" | head -n 1)"
   k8s_minor="${client_go:-36}"
   local flags="-s -w"
   flags+=" -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   flags+=" -X helm.sh/helm/v3/internal/version.metadata="
-  flags+=" -X helm.sh/helm/v3/internal/version.gitCommit=${commit:-unknown}"
   flags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
   flags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
   flags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$k8s_minor"

@@ -1,0 +1,119 @@
+// Builds charts/outrigger/values.schema.json. The `injection` block is the
+// injector's own config schema (src/config/schema.ts), so a typo in the injection
+// settings fails at `helm install`, not when the injector loads the ConfigMap.
+// Every object closes with additionalProperties: false so misspelt keys are refused.
+import { ConfigSchema } from '../../src/config/schema.ts';
+
+type JsonSchema = Record<string, unknown>;
+
+/** The config schema as helm sees it: keys that have a default are optional in values. */
+function optionalDefaults(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(optionalDefaults);
+  if (node === null || typeof node !== 'object') return node;
+  const object = Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [key, optionalDefaults(value)]),
+  );
+  const properties = object.properties as Record<string, { default?: unknown }> | undefined;
+  if (Array.isArray(object.required) && properties) {
+    const required = (object.required as string[]).filter(
+      (key) => properties[key]?.default === undefined,
+    );
+    if (required.length > 0) object.required = required;
+    else delete object.required;
+  }
+  return object;
+}
+
+const closed = (properties: Record<string, JsonSchema>, extra: JsonSchema = {}): JsonSchema => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  ...extra,
+});
+const string: JsonSchema = { type: 'string' };
+const stringList: JsonSchema = { type: 'array', items: { type: 'string' } };
+const stringMap: JsonSchema = { type: 'object', additionalProperties: { type: 'string' } };
+const freeObject: JsonSchema = { type: 'object' };
+const freeList: JsonSchema = { type: 'array', items: { type: 'object' } };
+const quantity: JsonSchema = { anyOf: [{ type: 'string' }, { type: 'number' }] };
+const resourceList = closed({ cpu: quantity, memory: quantity, 'ephemeral-storage': quantity });
+const goDuration: JsonSchema = {
+  type: 'string',
+  pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$',
+};
+const dnsLabel: JsonSchema = {
+  type: 'string',
+  pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+  maxLength: 63,
+};
+
+export function valuesSchema(): JsonSchema {
+  return {
+    $schema: 'https://json-schema.org/draft-07/schema#',
+    title: 'Outrigger chart values',
+    ...closed({
+      replicaCount: { type: 'integer', minimum: 0 },
+      image: closed({
+        repository: { type: 'string', minLength: 1 },
+        tag: string,
+        pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
+      }),
+      imagePullSecrets: {
+        type: 'array',
+        items: closed({ name: { type: 'string', minLength: 1 } }, { required: ['name'] }),
+      },
+      nameOverride: string,
+      fullnameOverride: string,
+      serviceAccount: closed({ create: { type: 'boolean' }, name: string, annotations: stringMap }),
+      podAnnotations: stringMap,
+      podLabels: stringMap,
+      resources: closed({ requests: resourceList, limits: resourceList }),
+      nodeSelector: stringMap,
+      tolerations: freeList,
+      affinity: freeObject,
+      topologySpreadConstraints: freeList,
+      priorityClassName: string,
+      podDisruptionBudget: closed({
+        enabled: { type: 'boolean' },
+        minAvailable: {
+          anyOf: [
+            { type: 'integer', minimum: 0 },
+            { type: 'string', pattern: '^[0-9]+%$' },
+          ],
+        },
+      }),
+      logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error'] },
+      service: closed({ port: { type: 'integer', minimum: 1, maximum: 65535 } }),
+      webhook: closed({
+        failurePolicy: { enum: ['Fail', 'Ignore'] },
+        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 30 },
+        reinvocationPolicy: { enum: ['Never', 'IfNeeded'] },
+        url: { type: 'string', anyOf: [{ const: '' }, { pattern: '^https://' }] },
+        excludeNamespaces: { type: 'array', items: dnsLabel },
+      }),
+      certs: closed({
+        mode: { enum: ['auto', 'provided', 'cert-manager'] },
+        secretName: string,
+        extraDnsNames: stringList,
+        ipAddresses: stringList,
+        leafValidityDays: { type: 'number', exclusiveMinimum: 0 },
+        caValidityDays: { type: 'number', exclusiveMinimum: 0 },
+        recheckIntervalSeconds: { type: 'number', exclusiveMinimum: 0 },
+        certManager: closed({
+          issuerRef: closed({ kind: string, name: string, group: string }),
+          duration: goDuration,
+          renewBefore: goDuration,
+        }),
+      }),
+      test: closed({
+        image: { type: 'string', minLength: 1 },
+        podImage: { type: 'string', minLength: 1 },
+      }),
+      injection: optionalDefaults(JSON.parse(JSON.stringify(ConfigSchema))) as JsonSchema,
+    }),
+  };
+}
+
+export function valuesSchemaJson(): string {
+  return `${JSON.stringify(valuesSchema(), null, 2)}\n`;
+}
