@@ -19,6 +19,12 @@ function port(value: string): number {
   return n;
 }
 
+function milliseconds(value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value))
+    throw new InvalidArgumentError('expected a positive number of milliseconds');
+  return Number(value);
+}
+
 function labels(value: string): Record<string, string> {
   const parsed = parseLabelList(value);
   if (!parsed) throw new InvalidArgumentError('expected key=value pairs separated by commas');
@@ -57,6 +63,12 @@ addClusterCertificateFlags(
     new Option('--log-level <level>', 'log level')
       .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info'),
+  )
+  .addOption(
+    new Option('--request-timeout <ms>', 'time allowed for a whole request to arrive before a 408')
+      .default(10_000)
+      .argParser(milliseconds)
+      .hideHelp(),
   )
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {

@@ -26,6 +26,7 @@ export interface ServeOptions extends ClusterCertificateFlags {
   namespace?: string;
   logLevel: string;
   certsDir?: string;
+  requestTimeout?: number;
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
@@ -60,6 +61,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     metrics,
     injectorNamespace: options.namespace,
     logLevel: options.logLevel,
+    requestTimeoutMs: options.requestTimeout,
   });
   const log = app.log;
   cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`), log);

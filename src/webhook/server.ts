@@ -1,6 +1,7 @@
 // The Fastify HTTPS server the apiserver calls: POST /inject, plus health,
 // readiness and metrics. HTTP concerns live here; the answer to a review comes
 // from admission.ts.
+import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ConfigSource } from '../config/watch.ts';
@@ -16,6 +17,28 @@ import { type ServingCertificate, TLS_OPTIONS } from './tls.ts';
  * an envelope (and, for updates, an old copy), so allow twice that.
  */
 export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
+
+/** How much of an oversized body is read and thrown away so the 413 gets through. */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+function discardBody(body: IncomingMessage, limit: number): Promise<void> {
+  if (body.complete || body.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      body.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit) done();
+    };
+    body.on('data', onData);
+    body.once('end', done);
+    body.once('close', done);
+    body.resume();
+  });
+}
 
 export interface WebhookServerOptions {
   config: ConfigSource;
@@ -38,10 +61,18 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
   const { config, certificate, metrics, injectorNamespace } = options;
   let ready = false;
 
+  const requestTimeout = options.requestTimeoutMs ?? 10_000;
   const app = Fastify({
-    https: { ...TLS_OPTIONS, ...certificate.material },
+    https: {
+      ...TLS_OPTIONS,
+      ...certificate.material,
+      // Node checks request deadlines on this interval (30 s by default): check
+      // each second so a slow-loris body is cut off near its deadline.
+      connectionsCheckingInterval: 1000,
+      headersTimeout: requestTimeout,
+    },
     bodyLimit: BODY_LIMIT_BYTES,
-    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    requestTimeout,
     // The apiserver keeps connections alive between reviews; keep ours longer
     // than its idle timeout so it never writes into a closing socket.
     keepAliveTimeout: 65_000,
@@ -56,8 +87,13 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
   // Reviews are JSON; anything else is a 415, not a body to guess at.
   app.removeContentTypeParser(['text/plain']);
 
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler(async (err: FastifyError, request, reply) => {
     const statusCode = err.statusCode ?? (isOutriggerError(err) ? err.statusCode : 500);
+    // Answering an oversized upload while the client is still sending makes the
+    // kernel reset the connection, and the client sees a reset instead of the
+    // 413. Read and discard the rest first (bounded), as nginx's lingering close does.
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      await discardBody(request.raw, DISCARD_LIMIT_BYTES);
     if (statusCode >= 500) request.log.error({ err }, 'webhook request failed');
     else request.log.warn({ code: err.code, message: err.message }, 'rejected webhook request');
     void reply

@@ -1,0 +1,412 @@
+// `outrigger serve` driven over real TLS: valid reviews, every malformed case,
+// a concurrent burst, a certificate swap mid-burst and a graceful SIGTERM.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { connect, type TLSSocket } from 'node:tls';
+import jsonPatch from 'fast-json-patch';
+import {
+  type CertificateAuthority,
+  generateCertificateAuthority,
+  issueServingCertificate,
+} from '../../src/certs/generate.ts';
+
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+interface Reply {
+  status: number;
+  body: string;
+  json: () => Record<string, unknown>;
+  serial?: string;
+}
+
+function review(pod: Record<string, unknown>, uid = crypto.randomUUID()) {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'demo',
+      operation: 'CREATE',
+      object: pod,
+    },
+  };
+}
+
+const appPod = (annotations: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { generateName: 'web-', annotations },
+  spec: { containers: [{ name: 'web', image: 'nginx' }] },
+});
+
+describe('outrigger serve over HTTPS', () => {
+  let dir: string;
+  let ca: CertificateAuthority;
+  let server: ChildProcess;
+  let port: number;
+  let logs = '';
+
+  const send = (
+    path: string,
+    body: string | Buffer | undefined,
+    options: { method?: string; headers?: Record<string, string>; agent?: Agent } = {},
+  ) =>
+    new Promise<Reply>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          method: options.method ?? 'POST',
+          ca: ca.cert,
+          servername: 'localhost',
+          agent: options.agent ?? false,
+          headers: { 'content-type': 'application/json', ...options.headers },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          const serial = (res.socket as TLSSocket).getPeerCertificate?.().serialNumber;
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text,
+              json: () => JSON.parse(text),
+              serial,
+            });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  const post = (body: unknown, agent?: Agent) => send('/inject', JSON.stringify(body), { agent });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'outrigger-serve-'));
+    ca = generateCertificateAuthority();
+    const leaf = issueServingCertificate(ca, {
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
+    writeFileSync(join(dir, 'tls.crt'), leaf.cert);
+    writeFileSync(join(dir, 'tls.key'), leaf.key);
+    server = spawn(
+      process.execPath,
+      [
+        CLI,
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--tls-cert',
+        join(dir, 'tls.crt'),
+        '--tls-key',
+        join(dir, 'tls.key'),
+        '--request-timeout',
+        '1500',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    server.stderr?.on('data', (c: Buffer) => {
+      logs += c;
+    });
+    port = await new Promise<number>((resolve, reject) => {
+      server.stdout?.on('data', (chunk: Buffer) => {
+        logs += chunk;
+        const match = /Server listening at https:\/\/127\.0\.0\.1:(\d+)/.exec(logs);
+        if (match) resolve(Number(match[1]));
+      });
+      server.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${logs}`)));
+    });
+  });
+
+  after(() => {
+    if (server.exitCode === null) server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a pod is injected: uid echoed, JSONPatch that applies to the pod sent', async () => {
+    const sent = review(appPod());
+    const reply = await post(sent);
+    assert.equal(reply.status, 200);
+    const { response } = reply.json() as { response: Record<string, unknown> };
+    assert.equal(response.uid, sent.request.uid);
+    assert.equal(response.allowed, true);
+    assert.equal(response.patchType, 'JSONPatch');
+    const patch = JSON.parse(Buffer.from(response.patch as string, 'base64').toString());
+    const pod = jsonPatch.applyPatch(structuredClone(sent.request.object), patch, true, false)
+      .newDocument as {
+      spec: { initContainers: Array<{ name: string }> };
+    };
+    assert.deepEqual(
+      pod.spec.initContainers.map((c) => c.name),
+      ['outrigger-init', 'outrigger-proxy'],
+    );
+  });
+
+  test('an opted-out pod is allowed with no patch', async () => {
+    const reply = await post(review(appPod({ 'sidecar.outrigger.dev/inject': 'false' })));
+    const { response } = reply.json() as { response: Record<string, unknown> };
+    assert.equal(response.allowed, true);
+    assert.equal(response.patch, undefined);
+    assert.equal(response.patchType, undefined);
+  });
+
+  test('a bad override annotation is refused, naming the annotation and the value', async () => {
+    const reply = await post(
+      review(appPod({ 'traffic.sidecar.outrigger.dev/excludeInboundPorts': '70000' })),
+    );
+    const { response } = reply.json() as {
+      response: { allowed: boolean; status: { message: string } };
+    };
+    assert.equal(response.allowed, false);
+    assert.match(response.status.message, /traffic\.sidecar\.outrigger\.dev\/excludeInboundPorts/);
+    assert.match(response.status.message, /"70000"/);
+  });
+
+  test('malformed requests get clear 4xx answers', async () => {
+    const cases: Array<[string, string | undefined, Record<string, string>, number, RegExp]> = [
+      [
+        'wrong content type',
+        'x=1',
+        { 'content-type': 'application/x-www-form-urlencoded' },
+        415,
+        /Unsupported Media Type/,
+      ],
+      ['text/plain', 'hello', { 'content-type': 'text/plain' }, 415, /Unsupported Media Type/],
+      ['empty body', '', {}, 400, /empty/i],
+      ['not JSON', '{"kind": AdmissionReview', {}, 400, /not valid JSON/],
+      ['JSON array', '[1,2]', {}, 400, /OUTRIGGER_NOT_ADMISSION_REVIEW/],
+      ['wrong kind', '{"apiVersion":"v1","kind":"Pod"}', {}, 400, /OUTRIGGER_NOT_ADMISSION_REVIEW/],
+      [
+        'v1beta1 review',
+        '{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u"}}',
+        {},
+        400,
+        /apiVersion/,
+      ],
+      [
+        'no uid',
+        '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}',
+        {},
+        400,
+        /uid/,
+      ],
+      ['prototype poisoning', '{"__proto__":{"x":1}}', {}, 400, /FST_ERR_CTP_INVALID_JSON_BODY/],
+    ];
+    for (const [name, body, headers, status, pattern] of cases) {
+      const reply = await send('/inject', body, { headers });
+      assert.equal(reply.status, status, `${name}: ${reply.body}`);
+      assert.match(reply.body, pattern, name);
+    }
+    const notGet = await send('/inject', undefined, { method: 'GET' });
+    assert.equal(notGet.status, 404);
+  });
+
+  test('a review that carries no Pod is refused with a message, uid echoed', async () => {
+    const deployment = review({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      spec: { template: {} },
+    });
+    deployment.request.kind.kind = 'Deployment';
+    const noObject = review(appPod());
+    (noObject.request as { object?: unknown }).object = undefined;
+    for (const sent of [deployment, noObject]) {
+      const { response } = (await post(sent)).json() as {
+        response: { uid: string; allowed: boolean; status: { message: string } };
+      };
+      assert.equal(response.uid, sent.request.uid);
+      assert.equal(response.allowed, false);
+      assert.match(response.status.message, /no Pod/);
+    }
+  });
+
+  /**
+   * Sends raw bytes on a fresh TLS connection and returns what came back. The
+   * server may answer and close before the upload ends (that is the point of a
+   * 413), so write errors after its answer are expected, not failures.
+   */
+  const exchange = async (head: string, body: Buffer) => {
+    const socket = connect({ host: '127.0.0.1', port, ca: ca.cert, servername: 'localhost' });
+    await once(socket, 'secureConnect');
+    let received = '';
+    socket.on('data', (c: Buffer) => {
+      received += c;
+    });
+    // events.once would reject on the expected EPIPE; wait for 'close' alone.
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.on('error', () => {});
+    socket.write(head);
+    socket.end(body);
+    await closed;
+    return received;
+  };
+
+  test('bodies over the limit get 413, with or without a Content-Length', async () => {
+    const huge = Buffer.alloc(11 * 1024 * 1024, 0x20);
+    const head = 'POST /inject HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n';
+    const withLength = await exchange(`${head}Content-Length: ${huge.length}\r\n\r\n`, huge);
+    assert.match(withLength, /^HTTP\/1\.1 413/);
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    const chunkedBody = Buffer.concat(
+      Array.from({ length: 11 }, () =>
+        Buffer.concat([
+          Buffer.from(`${chunk.length.toString(16)}\r\n`),
+          chunk,
+          Buffer.from('\r\n'),
+        ]),
+      ).concat(Buffer.from('0\r\n\r\n')),
+    );
+    const chunked = await exchange(`${head}Transfer-Encoding: chunked\r\n\r\n`, chunkedBody);
+    assert.match(chunked, /^HTTP\/1\.1 413/);
+    assert.equal((await send('/healthz', undefined, { method: 'GET' })).status, 200);
+  });
+
+  test('a slow, partial body is cut off with 408 instead of hanging', async () => {
+    const socket = connect({ host: '127.0.0.1', port, ca: ca.cert, servername: 'localhost' });
+    await once(socket, 'secureConnect');
+    socket.write(
+      'POST /inject HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"apiVersion"',
+    );
+    let received = '';
+    socket.on('data', (c: Buffer) => {
+      received += c;
+    });
+    await once(socket, 'close');
+    assert.match(received, /^HTTP\/1\.1 408/);
+  });
+
+  test('a concurrent burst over keep-alive connections is answered in full', async () => {
+    const agent = new Agent({
+      keepAlive: true,
+      maxSockets: 16,
+      ca: ca.cert,
+      servername: 'localhost',
+    });
+    const sent = Array.from({ length: 400 }, () => review(appPod()));
+    const replies = await Promise.all(sent.map((r) => post(r, agent)));
+    agent.destroy();
+    replies.forEach((reply, i) => {
+      assert.equal(reply.status, 200);
+      const { response } = reply.json() as { response: { uid: string; allowed: boolean } };
+      assert.equal(response.uid, sent[i]?.request.uid);
+      assert.equal(response.allowed, true);
+    });
+  });
+
+  test('a certificate swap mid-burst loses no request and new connections get the new leaf', async () => {
+    const oldSerial = (await send('/healthz', undefined, { method: 'GET' })).serial;
+    const next = issueServingCertificate(ca, {
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
+    const swapped = Promise.resolve().then(async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      // Written as Kubernetes writes mounted Secrets: new files renamed into place.
+      writeFileSync(join(dir, 'tls.key.new'), next.key);
+      writeFileSync(join(dir, 'tls.crt.new'), next.cert);
+      renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
+      renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+    });
+    const keepAlive = new Agent({
+      keepAlive: true,
+      maxSockets: 4,
+      ca: ca.cert,
+      servername: 'localhost',
+    });
+    const serials = new Set<string | undefined>();
+    const deadline = Date.now() + 15_000;
+    let sent = 0;
+    // Fresh connections (agent: false) and kept-alive ones, until the new leaf shows up.
+    while (Date.now() < deadline) {
+      const batch = await Promise.all([
+        ...Array.from({ length: 8 }, () => post(review(appPod()))),
+        ...Array.from({ length: 8 }, () => post(review(appPod()), keepAlive)),
+      ]);
+      sent += batch.length;
+      for (const reply of batch) {
+        assert.equal(reply.status, 200);
+        assert.equal((reply.json() as { response: { allowed: boolean } }).response.allowed, true);
+        serials.add(reply.serial);
+      }
+      if ([...serials].some((s) => s !== oldSerial) && sent >= 64) break;
+    }
+    await swapped;
+    keepAlive.destroy();
+    assert.ok(serials.has(oldSerial), 'requests before the swap used the old leaf');
+    assert.ok(serials.size >= 2, `no request saw the new leaf after ${sent} requests`);
+  });
+
+  test('metrics count decisions by reason and expose a sub-millisecond latency histogram', async () => {
+    const reply = await send('/metrics', undefined, { method: 'GET' });
+    assert.equal(reply.status, 200);
+    assert.match(
+      reply.body,
+      /outrigger_admissions_total\{decision="injected",reason="default_inject"\} \d+/,
+    );
+    assert.match(
+      reply.body,
+      /outrigger_admissions_total\{decision="skipped",reason="injection_disabled_by_annotation"\} 1/,
+    );
+    assert.match(
+      reply.body,
+      /outrigger_admissions_total\{decision="denied",reason="invalid_annotation"\} 1/,
+    );
+    assert.match(
+      reply.body,
+      /outrigger_injection_duration_seconds_bucket\{le="0.0001",decision="injected"\}/,
+    );
+    assert.match(reply.body, /outrigger_tls_reloads_total\{result="success"\} 1/);
+    const ready = await send('/readyz', undefined, { method: 'GET' });
+    assert.equal(ready.status, 200);
+  });
+
+  test('one structured log line per admission with namespace, pod, decision, reason, duration', () => {
+    const line = logs
+      .split('\n')
+      .filter((l) => l.includes('"msg":"admission"'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.decision === 'injected');
+    assert.ok(line, 'no admission log line');
+    assert.equal(line.namespace, 'demo');
+    assert.equal(line.pod, 'web-*');
+    assert.equal(line.reason, 'default_inject');
+    assert.equal(typeof line.durationMs, 'number');
+  });
+
+  test('SIGTERM finishes an in-flight review, then exits 0', async () => {
+    const socket = connect({ host: '127.0.0.1', port, ca: ca.cert, servername: 'localhost' });
+    await once(socket, 'secureConnect');
+    const body = JSON.stringify(review(appPod()));
+    socket.write(
+      `POST /inject HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    socket.write(body.slice(0, 50));
+    let received = '';
+    socket.on('data', (c: Buffer) => {
+      received += c;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const exited = once(server, 'exit');
+    server.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    socket.end(body.slice(50));
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.match(received, /^HTTP\/1\.1 200/);
+    assert.match(received, /"allowed":true/);
+  });
+});
