@@ -35,6 +35,9 @@ export interface ClusterServing {
   stop(): Promise<void>;
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+const LEAF_BACKDATE_ALLOWANCE_MS = 10 * 60 * 1000;
+
 function stderrLogger(): CertificateLogger {
   const line = (level: number) => (obj: object, msg: string) => {
     const fields = Object.fromEntries(
@@ -69,6 +72,11 @@ export async function startClusterServing(
       leafValidityDays: options.certLeafValidityDays,
     }),
     recheckIntervalMs: (options.certRecheckSeconds ?? 60) * 1000,
+    // The generator back-dates notBefore by a few minutes; allow for that before reissuing.
+    policy: {
+      maxLeafLifetimeMs:
+        (options.certLeafValidityDays ?? 365) * DAY_MS + LEAF_BACKDATE_ALLOWANCE_MS,
+    },
     metrics: registry,
     logger: {
       info: (obj, msg) => logger.info(obj, msg),

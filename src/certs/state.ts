@@ -57,12 +57,18 @@ export interface RotationPolicy {
   caPromotionDelayMs: number;
   /** A replica that has not reported for this long is treated as gone. */
   replicaTtlMs: number;
+  /**
+   * A leaf that lives longer than this is reissued at once, so lowering the configured
+   * validity takes effect without waiting out the old leaf. Unset: no limit.
+   */
+  maxLeafLifetimeMs?: number;
 }
 
 export type RotationStep =
   | 'created'
   | 'leaf-renewed'
   | 'leaf-reissued-for-names'
+  | 'leaf-reissued-for-lifetime'
   | 'ca-staged'
   | 'ca-promoted'
   | 'previous-ca-dropped'
@@ -189,7 +195,8 @@ export function initialState(
  *   1. a staged CA whose delay has passed (and that caBundle already trusts) is promoted:
  *      it signs a new leaf, and the old CA becomes the previous one;
  *   2. a CA near its end gets a successor staged (trusted first, signing later);
- *   3. a leaf near its end, missing a wanted name, or not from the current CA is reissued;
+ *   3. a leaf near its end, missing a wanted name, not from the current CA, or living longer
+ *      than the configured maximum is reissued;
  *   4. once every live replica reports serving from the current CA, the previous CA goes;
  *   5. replicas silent for longer than the TTL are forgotten.
  * The input is never mutated; `steps` is empty when nothing needs to change.
@@ -238,6 +245,12 @@ export function planRotation(
     ) {
       state = { ...state, leaf: issuer.createLeaf(state.ca, names, now) };
       steps.push('leaf-reissued-for-names');
+    } else if (
+      policy.maxLeafLifetimeMs !== undefined &&
+      leafFacts.notAfter.getTime() - leafFacts.notBefore.getTime() > policy.maxLeafLifetimeMs
+    ) {
+      state = { ...state, leaf: issuer.createLeaf(state.ca, names, now) };
+      steps.push('leaf-reissued-for-lifetime');
     } else if (isDueForRenewal(leafFacts, now, policy.leafRenewBeforeFraction)) {
       state = { ...state, leaf: issuer.createLeaf(state.ca, names, now) };
       steps.push('leaf-renewed');

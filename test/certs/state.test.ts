@@ -134,3 +134,20 @@ describe('Secret encoding', () => {
     assert.equal(stateFromSecret(undefined, undefined), undefined);
   });
 });
+
+describe('leaf lifetime limit', () => {
+  it('reissues a leaf that outlives a lowered validity at once', () => {
+    const initial = initialState(issuer, names, start);
+    const limited = { ...policy, maxLeafLifetimeMs: DAY };
+    const { state, steps } = planRotation(initial, {
+      issuer: forgeIssuer({ leafValidityDays: 0.5 }),
+      names,
+      now: at(0.1),
+      policy: limited,
+      stagedCaTrusted: true,
+    });
+    assert.deepEqual(steps, ['leaf-reissued-for-lifetime']);
+    const facts = certificateFacts(state.leaf.cert);
+    assert.ok(facts.notAfter.getTime() - facts.notBefore.getTime() <= DAY);
+  });
+});
