@@ -27,6 +27,8 @@ export interface CertificateStore {
   readWebhooks(): Promise<WebhookCaView[] | undefined>;
   /** Applies a JSON patch to the configuration; resolves false when a `test` op failed or it vanished. */
   patchWebhooks(operations: Operation[]): Promise<boolean>;
+  /** Records a Normal Event on the Secret (`kubectl describe secret` shows rotations). */
+  recordEvent(reason: string, message: string): Promise<void>;
 }
 
 export interface StoreTarget {
@@ -144,6 +146,24 @@ export function kubernetesCertificateStore(
         if (status === 422 || status === 404 || status === 409) return false;
         throw error;
       }
+    },
+
+    async recordEvent(reason, message) {
+      const now = new Date();
+      await core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${name}.`, namespace },
+          involvedObject: { apiVersion: 'v1', kind: 'Secret', name, namespace },
+          reason,
+          message,
+          type: 'Normal',
+          source: { component: 'outrigger-injector' },
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
     },
   };
 }

@@ -145,6 +145,15 @@ export async function startCertificateManager(
   const target = { namespace: options.namespace, secret: options.secretName };
   let served: ServingMaterial | undefined;
 
+  /** Events are a courtesy for `kubectl describe`: failing to write one never fails a re-check. */
+  async function event(reason: string, message: string): Promise<void> {
+    try {
+      await store?.recordEvent(reason, message);
+    } catch (error) {
+      log.warn({ ...target, err: error, reason }, 'could not record an Event');
+    }
+  }
+
   async function serve(material: ServingMaterial): Promise<void> {
     if (
       served &&
@@ -181,6 +190,10 @@ export async function startCertificateManager(
         { webhookConfiguration: options.webhookConfigurationName },
         'wrote the CA bundle into caBundle',
       );
+      await event(
+        'CABundleWritten',
+        `wrote the CA bundle into MutatingWebhookConfiguration ${options.webhookConfigurationName}`,
+      );
     } else {
       log.warn(
         { webhookConfiguration: options.webhookConfigurationName },
@@ -210,6 +223,10 @@ export async function startCertificateManager(
           continue;
         }
         metrics?.rotation('created');
+        await event(
+          'CertificateCreated',
+          `created a CA and a serving certificate (replica ${replica})`,
+        );
         log.info(
           { ...target, caFingerprint: caFingerprint(fresh) },
           'created a CA and serving certificate',
@@ -232,6 +249,9 @@ export async function startCertificateManager(
       });
       if (!written) continue;
       for (const step of plan.steps) metrics?.rotation(step);
+      const visible = plan.steps.filter((step) => step !== 'stale-replicas-forgotten');
+      if (visible.length > 0)
+        await event('CertificateRotated', `${visible.join(', ')} (replica ${replica})`);
       log.info(
         { ...target, steps: plan.steps, caFingerprint: caFingerprint(plan.state) },
         'updated the certificate Secret',

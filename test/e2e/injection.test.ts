@@ -201,6 +201,18 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.equal(secret.type, 'kubernetes.io/tls');
     const pem = (base64: string) => Buffer.from(base64, 'base64').toString().trim();
     assert.equal(pem(await caBundle()), pem(secret.data['ca.crt']));
+    // The chart's Role lets it record what it did, visible in `kubectl describe secret`.
+    const events = await kubectl([
+      'get',
+      'events',
+      '-n',
+      SYSTEM_NS,
+      `--field-selector=involvedObject.name=${RELEASE}-tls`,
+      '-o',
+      'jsonpath={.items[*].reason}',
+    ]);
+    assert.match(ok(events, 'get events'), /CertificateCreated/);
+    assert.match(events.stdout, /CABundleWritten/);
   });
 
   it('injects a pod in a labelled namespace with init container, proxy and status annotation', async (t) => {
