@@ -154,6 +154,8 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
         'certs.ipAddresses={127.0.0.1}',
         '--set',
         'webhook.timeoutSeconds=5',
+        '--set',
+        'certs.recheckIntervalSeconds=1',
       ]),
       'helm install',
     );
@@ -170,17 +172,26 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     );
     const configPath = join(cluster.dir, 'config.yaml');
     writeFileSync(configPath, configMap.data['config.yaml']);
+    // The Deployment's own arguments, so the chart and the CLI are proven to agree;
+    // only what differs outside a pod is replaced (config path, listen port, credentials).
+    const deployment = JSON.parse(
+      ok(
+        await kubectl(['get', 'deployment', RELEASE, '-n', SYSTEM_NS, '-o', 'json']),
+        'get deployment',
+      ),
+    );
+    const chartArgs: string[] = deployment.spec.template.spec.containers[0].args;
+    assert.equal(chartArgs[0], 'serve');
     injectorArgs = [
+      ...chartArgs
+        .slice(1)
+        .filter((arg) => !arg.startsWith('--config=') && !arg.startsWith('--port='))
+        .map((arg) => arg.replace('$(POD_NAMESPACE)', SYSTEM_NS)),
       `--config=${configPath}`,
-      '--certs-mode=auto',
       `--kubeconfig=${kubeconfig}`,
-      `--namespace=${SYSTEM_NS}`,
-      `--service-name=${RELEASE}`,
-      `--secret-name=${RELEASE}-tls`,
-      `--webhook-config-name=${WEBHOOK_CONFIG}`,
-      '--cert-ips=127.0.0.1',
-      '--cert-recheck-seconds=1',
     ];
+    assert.ok(injectorArgs.includes('--certs-mode=auto'));
+    assert.ok(injectorArgs.includes('--cert-ips=127.0.0.1'));
     await runInjector();
     await waitForInjection();
   });
