@@ -3,7 +3,7 @@
 // and the patch is applied with fast-json-patch exactly as the apiserver would.
 import type { V1Pod } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
-import { Document } from 'yaml';
+import { Document, isMap, isNode } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
 import { errors } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
@@ -58,9 +58,18 @@ export function injectDocuments(
       injected.push(ref);
       changed = true;
     }
+    // Documents are joined with our own `---`, so each drops its own marker.
+    if (document.directives) document.directives.docStart = null;
     if (!changed) return document.toString({ lineWidth: 0 });
     const rewritten = new Document(object);
-    rewritten.commentBefore = document.commentBefore; // keep the header comment a reader wrote
+    // Keep the comment a reader wrote above the object (the parser hangs it on
+    // the document, the map, or the map's first key, depending on blank lines).
+    const firstKey = isMap(document.contents) ? document.contents.items[0]?.key : undefined;
+    rewritten.commentBefore =
+      document.commentBefore ??
+      document.contents?.commentBefore ??
+      (isNode(firstKey) ? firstKey.commentBefore : null) ??
+      null;
     return rewritten.toString({ lineWidth: 0 });
   });
   return { output: joinDocuments(parts), skipped, injected };

@@ -1,0 +1,145 @@
+// The `outrigger` command as a user runs it: inject and check on manifests,
+// from a file or standard input, and clear errors for bad input.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+
+const SOURCE_CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const BUILT_CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+const WORKLOADS = new URL('./testdata/workloads.yaml', import.meta.url).pathname;
+
+function outrigger(args: string[], input?: string, cli = SOURCE_CLI) {
+  const run = spawnSync(process.execPath, [cli, ...args], { input, encoding: 'utf8' });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+type Doc = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: test reads arbitrary manifests
+
+function templates(doc: Doc): Doc[] {
+  switch (doc.kind) {
+    case 'List':
+      return doc.items.flatMap(templates);
+    case 'CronJob':
+      return [doc.spec.jobTemplate.spec.template];
+    case 'ConfigMap':
+      return [];
+    default:
+      return [doc.spec.template];
+  }
+}
+
+test('inject: every workload kind, Lists included; skips explained on stderr; others untouched', () => {
+  const run = outrigger(['inject', '-f', WORKLOADS]);
+  assert.equal(run.code, 0, run.stderr);
+  const docs = parseAllDocuments(run.stdout).map((d) => d.toJS() as Doc);
+  assert.equal(docs.length, 6);
+  const injected = docs
+    .flatMap(templates)
+    .map((t) => (t.spec.initContainers ?? []).map((c: Doc) => c.name).join(','));
+  assert.deepEqual(injected, [
+    'outrigger-init,outrigger-proxy', // StatefulSet
+    'outrigger-init,outrigger-proxy', // DaemonSet
+    'outrigger-init,outrigger-proxy', // CronJob
+    'outrigger-init,outrigger-proxy', // Job in a List
+    '', // ReplicaSet opted out by label
+    '', // hostNetwork
+  ]);
+  assert.match(run.stderr, /replicaset\/rs: not injected: .*\[injection_disabled_by_label\]/);
+  assert.match(run.stderr, /replicationcontroller\/rc: not injected: .*\[host_network_enabled\]/);
+  // The ConfigMap comes out as it went in, its comments included.
+  const original = parseAllDocuments(readFileSync(WORKLOADS, 'utf8')).map((d) => d.toJS());
+  assert.deepEqual(docs[5], original[5]);
+  assert.match(
+    run.stdout,
+    /# A ConfigMap: passed through untouched, comments and all\.\napiVersion: v1\nkind: ConfigMap/,
+  );
+  assert.match(run.stdout, /name: settings +# keep me/);
+});
+
+test('inject reads standard input, and is idempotent', () => {
+  const first = outrigger(['inject', '-f', '-'], readFileSync(WORKLOADS, 'utf8'));
+  assert.equal(first.code, 0);
+  const second = outrigger(['inject', '-f', '-'], first.stdout);
+  assert.equal(second.code, 0);
+  assert.equal(second.stdout, first.stdout);
+  assert.match(second.stderr, /statefulset\/db: not injected: .*\[sidecar_already_exists\]/);
+});
+
+test('inject refuses a bad annotation, naming object, annotation and value', () => {
+  const pod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: bad
+  annotations: {sidecar.outrigger.dev/proxyCPU: "fast"}
+spec: {containers: [{name: a, image: b}]}
+`;
+  const run = outrigger(['inject', '-f', '-'], pod);
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /pod\/bad: annotation sidecar\.outrigger\.dev\/proxyCPU: invalid value "fast"/,
+  );
+  assert.equal(run.stdout, '');
+});
+
+test('inject reports unreadable input clearly', () => {
+  const missing = outrigger(['inject', '-f', '/nonexistent.yaml']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read manifest \/nonexistent\.yaml/);
+  const broken = outrigger(['inject', '-f', '-'], 'kind: Pod\n  bad: [indent\n');
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /OUTRIGGER_INVALID_MANIFEST/);
+});
+
+test('check explains each template against the namespace labels given', () => {
+  const enabled = outrigger([
+    'check',
+    '-f',
+    WORKLOADS,
+    '--namespace-labels',
+    'outrigger-injection=enabled',
+    '--json',
+  ]);
+  assert.equal(enabled.code, 0, enabled.stderr);
+  const results = JSON.parse(enabled.stdout) as Array<{
+    ref: string;
+    inject: boolean;
+    reason: string;
+  }>;
+  assert.deepEqual(
+    results.map((r) => [r.ref, r.inject, r.reason]),
+    [
+      ['statefulset/db', true, 'default_inject'],
+      ['daemonset/agent', true, 'default_inject'],
+      ['cronjob/nightly', true, 'default_inject'],
+      ['job/once', true, 'default_inject'],
+      ['replicaset/rs', false, 'injection_disabled_by_label'],
+      ['replicationcontroller/rc', false, 'host_network_enabled'],
+    ],
+  );
+  const unlabelled = outrigger(['check', '-f', WORKLOADS, '--namespace-labels', 'team=a']);
+  assert.match(
+    unlabelled.stdout,
+    /statefulset\/db \(namespace data\): would NOT be injected — the namespace is not labelled outrigger-injection=enabled \[namespace_not_enabled\]/,
+  );
+  const assumed = outrigger(['check', '-f', WORKLOADS]);
+  assert.match(assumed.stdout, /namespace labels not given: assumed outrigger-injection=enabled/);
+});
+
+test('--help on every command', () => {
+  for (const command of ['serve', 'inject', 'check']) {
+    const run = outrigger([command, '--help']);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, new RegExp(`Usage: outrigger ${command}`));
+  }
+});
+
+test('the built bin behaves like the source (npm test builds first)', {
+  skip: !existsSync(BUILT_CLI) && 'dist/ not built: run npm run build',
+}, () => {
+  const built = outrigger(['inject', '-f', WORKLOADS], undefined, BUILT_CLI);
+  assert.equal(built.code, 0, built.stderr);
+  assert.equal(built.stdout, outrigger(['inject', '-f', WORKLOADS]).stdout);
+});
