@@ -4,6 +4,7 @@
 // test; the apiserver only stores what the managers write.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { generateCertificateAuthority, issueServingCertificate } from '../../src/certs/generate.ts';
 import { certificateFacts, isSignedBy, splitPemBundle } from '../../src/certs/inspect.ts';
 import { forgeIssuer } from '../../src/certs/issuer.ts';
 import { loadKubeConfig } from '../../src/certs/kube-api.ts';
@@ -200,5 +201,44 @@ describe('certificate manager on a real apiserver', { concurrency: false }, () =
       'old CA dropped once both replicas moved',
     );
     assert.equal(final[1], final[0]);
+  });
+  it("provided mode serves the user's Secret, writes its ca.crt, and follows its updates", async (t) => {
+    if (blocker || !cluster) return t.skip(blocker);
+    const ca = generateCertificateAuthority({ commonName: 'user-ca' });
+    const issue = () =>
+      issueServingCertificate(ca, { dnsNames: ['outrigger.outrigger-certs-test.svc'] });
+    const secret = (pair: { cert: string; key: string }) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: 'user-tls', namespace: NAMESPACE },
+        stringData: { 'tls.crt': pair.cert, 'tls.key': pair.key, 'ca.crt': ca.cert },
+      });
+    const first = issue();
+    assert.equal((await cluster.kubectl(['apply', '-f', '-'], secret(first))).code, 0);
+    const served: ServingMaterial[] = [];
+    const manager = await startCertificateManager({
+      mode: 'provided',
+      kubeConfig: loadKubeConfig(cluster.kubeconfig),
+      namespace: NAMESPACE,
+      serviceName: 'outrigger',
+      secretName: 'user-tls',
+      webhookConfigurationName: WEBHOOKS,
+      recheckIntervalMs: 60 * 60 * 1000,
+      logger: quiet,
+      onServingMaterial: (material) => {
+        served.push(material);
+      },
+    });
+    managers.push(manager);
+    assert.equal(manager.current().cert, first.cert);
+    assert.deepEqual(await caBundles(), [ca.cert, ca.cert]);
+
+    const second = issue();
+    assert.equal((await cluster.kubectl(['apply', '-f', '-'], secret(second))).code, 0);
+    await manager.recheck();
+    assert.equal(manager.current().cert, second.cert);
+    assert.equal(served.length, 2);
   });
 });
