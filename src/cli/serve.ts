@@ -4,7 +4,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClusterCertificateFlags, clusterCertificateOptions } from '../certs/cli-flags.ts';
-import { startClusterServing } from '../certs/cluster-serving.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PATH, WEBHOOK_PORT } from '../contract.ts';
@@ -38,7 +37,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   let material: { cert: string; key: string };
   // --certs-mode auto|provided|cert-manager: the certificate manager owns TLS (src/certs/).
   const clusterOptions = clusterCertificateOptions(options);
-  const cluster = clusterOptions && (await startClusterServing(clusterOptions, metrics.registry));
+  // Loaded only in cluster mode: the Kubernetes client is large, and a local or
+  // file-based webhook should not pay for it in memory.
+  const cluster =
+    clusterOptions &&
+    (await (
+      await import('../certs/cluster-serving.ts')
+    ).startClusterServing(clusterOptions, metrics.registry));
   if (cluster) {
     material = cluster.initial;
   } else if (options.tlsCert && options.tlsKey) {

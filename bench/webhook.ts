@@ -1,0 +1,321 @@
+// npm run bench:webhook — how fast the injector answers (a benchmark, not a test).
+//
+//  1. In process: reviewAdmission (decide → render → patch → base64) per pod,
+//     p50/p99, for a typical pod and for a pod with 1,500 env vars (~64 KiB).
+//  2. Over HTTPS with keep-alive: `outrigger serve` pinned to one core, wrk on the
+//     other: maximum reviews per second.
+//  3. Latency at a fixed 1,000 reviews/s (open loop, measured from each request's
+//     scheduled time so a stall is not hidden), p50/p99, and the server's peak RSS.
+//
+// Needs wrk (apt-get install wrk) and taskset for parts 2 and 3.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig } from '../src/config/load.ts';
+import { readAdmissionRequest, reviewAdmission } from '../src/webhook/admission.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+
+function review(pod: unknown) {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: '8f1d2c3b-0000-4000-8000-000000000001',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'shop',
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: pod,
+    },
+  };
+}
+
+/** A Deployment's pod as the apiserver sends it: defaults filled in, a token volume. */
+const typicalPod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    generateName: 'checkout-7d9f8b6c5d-',
+    namespace: 'shop',
+    labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d', version: 'v3' },
+    annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-11-20T09:00:00Z' },
+    ownerReferences: [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        name: 'checkout-7d9f8b6c5d',
+        uid: 'a1',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ],
+  },
+  spec: {
+    containers: [
+      {
+        name: 'checkout',
+        image: 'registry.example/shop/checkout:3.4.1',
+        ports: [{ containerPort: 8080, name: 'http', protocol: 'TCP' }],
+        env: [
+          { name: 'DB_HOST', value: 'postgres.shop.svc' },
+          { name: 'LOG_LEVEL', value: 'info' },
+        ],
+        resources: { requests: { cpu: '200m', memory: '256Mi' }, limits: { memory: '512Mi' } },
+        readinessProbe: {
+          httpGet: { path: '/ready', port: 8080, scheme: 'HTTP' },
+          periodSeconds: 5,
+        },
+        volumeMounts: [
+          {
+            name: 'kube-api-access-x1',
+            mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+            readOnly: true,
+          },
+        ],
+        terminationMessagePath: '/dev/termination-log',
+        terminationMessagePolicy: 'File',
+        imagePullPolicy: 'IfNotPresent',
+      },
+    ],
+    volumes: [
+      {
+        name: 'kube-api-access-x1',
+        projected: {
+          defaultMode: 420,
+          sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }],
+        },
+      },
+    ],
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 30,
+    dnsPolicy: 'ClusterFirst',
+    serviceAccountName: 'checkout',
+    securityContext: {},
+    schedulerName: 'default-scheduler',
+    enableServiceLinks: true,
+  },
+};
+
+const bigPod = structuredClone(typicalPod);
+bigPod.spec.containers[0]!.env = Array.from({ length: 1500 }, (_, i) => ({
+  name: `SETTING_${String(i).padStart(4, '0')}`,
+  value: `value-${i}`,
+}));
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function inProcess(label: string, pod: unknown, iterations: number) {
+  const config = defaultConfig();
+  const body = JSON.stringify(review(pod));
+  const parsed = JSON.parse(body);
+  const times: number[] = [];
+  for (let i = 0; i < iterations + 1000; i++) {
+    const start = process.hrtime.bigint();
+    reviewAdmission(readAdmissionRequest(parsed), config, 'outrigger-system');
+    const ns = Number(process.hrtime.bigint() - start);
+    if (i >= 1000) times.push(ns / 1000); // the first 1,000 warm the JIT
+  }
+  times.sort((a, b) => a - b);
+  const row = {
+    pod: label,
+    bytes: body.length,
+    p50_us: +percentile(times, 50).toFixed(1),
+    p99_us: +percentile(times, 99).toFixed(1),
+  };
+  console.log(JSON.stringify({ part: 'in-process', ...row }));
+  return row;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as { port: number };
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+async function startServer(dir: string) {
+  const port = await freePort();
+  const server = spawn(
+    'taskset',
+    [
+      '-c',
+      '0',
+      process.execPath,
+      join(ROOT, 'dist/src/cli/main.js'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--certs-dir',
+      dir,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  // taskset execs node, so the child's pid is the server's.
+  const pid = server.pid as number;
+  for (let i = 0; i < 100; i++) {
+    const probe = spawnSync('curl', [
+      '-sk',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `https://127.0.0.1:${port}/readyz`,
+    ]);
+    if (probe.stdout.toString() === '200') return { server, pid, port };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('outrigger serve did not become ready');
+}
+
+function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(field));
+  return Number(line?.split(/\s+/)[1]);
+}
+
+async function fixedRate(port: number, ca: string, rate: number, durationS: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca, servername: 'localhost' });
+  const body = JSON.stringify(review(typicalPod));
+  const latencies: number[] = [];
+  let errors = 0;
+  const total = rate * durationS;
+  const start = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const scheduled = start + (i * 1000) / rate;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(
+      new Promise<void>((resolve) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/inject',
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode !== 200) errors++;
+              latencies.push(performance.now() - scheduled);
+              resolve();
+            });
+          },
+        );
+        req.on('error', () => {
+          errors++;
+          resolve();
+        });
+        req.end(body);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    sent: total,
+    errors,
+    p50_ms: +percentile(latencies, 50).toFixed(2),
+    p99_ms: +percentile(latencies, 99).toFixed(2),
+  };
+}
+
+async function main() {
+  console.log(`# bench:webhook — node ${process.version}, ${seconds}s per HTTPS run`);
+  const typical = inProcess('typical', typicalPod, 20_000);
+  const big = inProcess('1500-env', bigPod, 2_000);
+
+  const haveWrk = spawnSync('sh', ['-c', 'command -v wrk && command -v taskset']).status === 0;
+  if (!haveWrk) {
+    console.log(
+      '# wrk or taskset missing (apt-get install wrk util-linux): skipping the HTTPS parts',
+    );
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'outrigger-bench-'));
+  const { server, pid, port } = await startServer(dir);
+  try {
+    const script = join(dir, 'post.lua');
+    writeFileSync(
+      script,
+      `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[${JSON.stringify(review(typicalPod))}]]\n`,
+    );
+    // Warm up, then measure at saturation.
+    spawnSync('taskset', [
+      '-c',
+      '1',
+      'wrk',
+      '-t1',
+      '-c32',
+      '-d2s',
+      '-s',
+      script,
+      `https://127.0.0.1:${port}/inject`,
+    ]);
+    const wrk = spawnSync('taskset', [
+      '-c',
+      '1',
+      'wrk',
+      '-t1',
+      '-c32',
+      `-d${seconds}s`,
+      '--latency',
+      '-s',
+      script,
+      `https://127.0.0.1:${port}/inject`,
+    ]);
+    const out = wrk.stdout.toString();
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+    const saturation = {
+      reviews_per_s: Math.round(rps),
+      non_2xx: non2xx,
+      rss_mib: +(rssKiB(pid, 'VmRSS') / 1024).toFixed(1),
+    };
+    console.log(JSON.stringify({ part: 'https-saturation-one-core', ...saturation }));
+
+    const ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    const fixed = await fixedRate(port, ca, 1000, seconds);
+    const peak = +(rssKiB(pid, 'VmHWM') / 1024).toFixed(1);
+    console.log(JSON.stringify({ part: 'https-fixed-1000-per-s', ...fixed, peak_rss_mib: peak }));
+
+    console.log('\n| measure | result | target |');
+    console.log('|---|---|---|');
+    console.log(
+      `| in-process, typical pod (${typical.bytes} B review) | p50 ${typical.p50_us} µs, p99 ${typical.p99_us} µs | ≤ 50 µs |`,
+    );
+    console.log(
+      `| in-process, 1,500 env vars (${(big.bytes / 1024).toFixed(0)} KiB review) | p50 ${(big.p50_us / 1000).toFixed(3)} ms, p99 ${(big.p99_us / 1000).toFixed(3)} ms | ≤ 5 ms |`,
+    );
+    console.log(
+      `| HTTPS keep-alive, one core, wrk -c32 | ${saturation.reviews_per_s} reviews/s | ≥ 5,000/s |`,
+    );
+    console.log(
+      `| HTTPS at a fixed 1,000 reviews/s | p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms, ${fixed.errors} errors | p99 ≤ 5 ms |`,
+    );
+    console.log(`| server peak RSS under that load | ${peak} MiB | ≤ 150 MiB |`);
+  } finally {
+    server.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
