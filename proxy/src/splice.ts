@@ -161,7 +161,7 @@ export class Splice implements SnifferEvents {
       this.sniffer.failWaiting(503);
       this.client.end(SERVICE_UNAVAILABLE);
     } else {
-      this.client.resetAndDestroy();
+      reset(this.client);
     }
   }
 
@@ -197,9 +197,13 @@ export class Splice implements SnifferEvents {
   }
 }
 
-/** Closes with RST when connected (so the peer sees an abort), else just destroys. */
+/**
+ * Closes with RST when connected (so the peer sees an abort), else just
+ * destroys. libuv forbids a reset after a shutdown (end()): the handle would
+ * never close, so an ended socket is destroyed instead.
+ */
 function reset(socket: net.Socket): void {
   if (socket.destroyed) return;
-  if (socket.connecting || socket.readyState === 'closed') socket.destroy();
+  if (socket.connecting || socket.writableEnded || socket.readyState === 'closed') socket.destroy();
   else socket.resetAndDestroy();
 }

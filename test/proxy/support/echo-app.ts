@@ -1,0 +1,118 @@
+// The HTTP app behind the proxy in the tests, in the spirit of httpbin:
+// /get and /post echo what arrived, /status/:code answers that code,
+// /upload hashes the body, /download streams random bytes and remembers their
+// hash, /slow waits before answering. Runs in-process or standalone:
+//   node test/proxy/support/echo-app.ts <port> [host]
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+
+export interface Transfer {
+  bytes: number;
+  sha256: string;
+}
+
+/** Hashes of /download bodies by their `id` query parameter. */
+export const downloads = new Map<string, Transfer>();
+
+function echo(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
+  const url = new URL(req.url ?? '/', 'http://app');
+  const text = JSON.stringify({
+    method: req.method,
+    url: req.url,
+    args: Object.fromEntries(url.searchParams),
+    headers: req.headers,
+    body: body.toString('utf8'),
+  });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function download(url: URL, res: http.ServerResponse, head: boolean): void {
+  const size = Number(url.searchParams.get('size') ?? 0);
+  const id = url.searchParams.get('id') ?? '';
+  const chunked = url.searchParams.get('mode') === 'chunked';
+  res.writeHead(
+    200,
+    chunked ? { 'content-type': 'application/octet-stream' } : { 'content-length': size },
+  );
+  if (head) {
+    res.end();
+    return;
+  }
+  const hash = createHash('sha256');
+  let left = size;
+  const pump = () => {
+    while (left > 0) {
+      const piece = randomBytes(Math.min(left, 256 * 1024));
+      left -= piece.length;
+      hash.update(piece);
+      if (!res.write(piece)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    downloads.set(id, { bytes: size, sha256: hash.digest('hex') });
+    res.end();
+  };
+  pump();
+}
+
+export function echoAppHandler(): http.RequestListener {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://app');
+    const status = /^\/status\/(\d{3})$/.exec(url.pathname);
+    if (status) {
+      req.resume();
+      const code = Number(status[1]);
+      const body = code === 204 || code === 304 ? '' : `status ${code}\n`;
+      res.writeHead(code, body ? { 'content-length': Buffer.byteLength(body) } : {});
+      res.end(body);
+      return;
+    }
+    switch (url.pathname) {
+      case '/download':
+        req.resume();
+        download(url, res, req.method === 'HEAD');
+        return;
+      case '/upload': {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        req.on('data', (c: Buffer) => {
+          bytes += c.length;
+          hash.update(c);
+        });
+        req.on('end', () => {
+          const text = JSON.stringify({ bytes, sha256: hash.digest('hex') });
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length });
+          res.end(text);
+        });
+        return;
+      }
+      case '/slow': {
+        req.resume();
+        const ms = Number(url.searchParams.get('ms') ?? 500);
+        setTimeout(() => res.end('slow done\n'), ms);
+        return;
+      }
+      default:
+        readBody(req).then((body) => echo(req, res, body));
+    }
+  };
+}
+
+if (import.meta.main) {
+  const port = Number(process.argv[2] ?? 8080);
+  const host = process.argv[3] ?? '0.0.0.0';
+  http.createServer(echoAppHandler()).listen(port, host, () => {
+    process.stdout.write(`listening ${host}:${port}\n`);
+  });
+}
