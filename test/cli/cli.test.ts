@@ -15,7 +15,8 @@ function outrigger(args: string[], input?: string, cli = SOURCE_CLI) {
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-type Doc = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: test reads arbitrary manifests
+// biome-ignore lint/suspicious/noExplicitAny: the test walks arbitrary manifests
+type Doc = Record<string, any>;
 
 function templates(doc: Doc): Doc[] {
   switch (doc.kind) {
