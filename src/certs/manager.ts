@@ -166,7 +166,11 @@ export async function startCertificateManager(
     const leaf = certificateFacts(material.cert);
     log.info(
       { ...target, fingerprint: leaf.fingerprint, notAfter: leaf.notAfter.toISOString() },
-      served ? 'serving a new webhook certificate' : 'serving the webhook certificate',
+      !served
+        ? 'serving the webhook certificate'
+        : served.cert === material.cert
+          ? 'the trusted CA bundle changed; same serving certificate'
+          : 'serving a new webhook certificate',
     );
     served = material;
     metrics?.servingExpiry('leaf', leaf.notAfter);
