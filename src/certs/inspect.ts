@@ -72,14 +72,31 @@ export function isDueForRenewal(
   return facts.notAfter.getTime() - now.getTime() <= lifetime * renewBeforeFraction;
 }
 
+/**
+ * One spelling per address, so `2001:db8::1` (as configured) equals
+ * `2001:DB8:0:0:0:0:0:1` (as OpenSSL prints a SAN).
+ */
+export function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail] = ip.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return groups.map((group) => Number.parseInt(group, 16).toString(16)).join(':');
+}
+
 /** True when the certificate names every wanted DNS name and IP address. */
 export function coversNames(
   facts: CertificateFacts,
   dnsNames: readonly string[],
   ips: readonly string[],
 ): boolean {
+  const present = new Set(facts.ipAddresses.map(canonicalIp));
   return (
     dnsNames.every((name) => facts.dnsNames.includes(name)) &&
-    ips.every((ip) => facts.ipAddresses.includes(ip))
+    ips.every((ip) => present.has(canonicalIp(ip)))
   );
 }

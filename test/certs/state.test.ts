@@ -2,7 +2,12 @@
 // staged, promoted and the old one dropped, and that the Secret encoding round-trips.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { certificateFacts, isSignedBy, splitPemBundle } from '../../src/certs/inspect.ts';
+import {
+  canonicalIp,
+  certificateFacts,
+  isSignedBy,
+  splitPemBundle,
+} from '../../src/certs/inspect.ts';
 import { forgeIssuer } from '../../src/certs/issuer.ts';
 import {
   type CertificateState,
@@ -149,5 +154,21 @@ describe('leaf lifetime limit', () => {
     assert.deepEqual(steps, ['leaf-reissued-for-lifetime']);
     const facts = certificateFacts(state.leaf.cert);
     assert.ok(facts.notAfter.getTime() - facts.notBefore.getTime() <= DAY);
+  });
+});
+
+describe('IPv6 SANs', () => {
+  it('treats a configured IPv6 address as covered however OpenSSL spells it', () => {
+    const v6 = { dnsNames: ['outrigger'], ipAddresses: ['2001:db8::1', '127.0.0.1'] };
+    const initial = initialState(issuer, v6, start);
+    const { steps } = planRotation(initial, {
+      issuer,
+      names: v6,
+      now: at(0.5),
+      policy,
+      stagedCaTrusted: true,
+    });
+    assert.deepEqual(steps, [], 'no reissue loop for an address written differently');
+    assert.equal(canonicalIp('2001:DB8:0:0:0:0:0:1'), canonicalIp('2001:db8::1'));
   });
 });
