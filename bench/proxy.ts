@@ -1,0 +1,362 @@
+// npm run bench:proxy — outrigger-proxy against nginx, HAProxy and a direct
+// connection, in one run, on the real sidecar path (a benchmark, not a test).
+//
+// Method (../shared/bench/README.md): a "client" network namespace calls the
+// "pod" namespace's IP on the app port; inside the pod, outrigger-iptables
+// REDIRECTs that port to 15006, where the sidecar under test listens and
+// forwards to the app on 127.0.0.1. nginx and HAProxy play the sidecar with a
+// fixed upstream; outrigger-proxy finds it by SO_ORIGINAL_DST. "direct" is the
+// same call with no rule. The sidecar runs alone on CPU 0; wrk and the app on CPU 1.
+//
+// Per target: wrk -t1 -c32 for BENCH_SECONDS (default 8) after a 2 s warm-up, with
+// the small body and with a 1 MiB body; then an open-loop 1,000 req/s run for
+// p50/p99; the sidecar's CPU seconds per 1,000 requests (utime+stime from
+// /proc/PID/stat) and its peak RSS (VmHWM). BENCH_REPEATS (default 3) runs; the
+// median run is reported, as ratios to nginx and to direct.
+//
+// Needs root, iproute2, iptables, nginx-light, haproxy, wrk (apt-get install).
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const SHARED = join(ROOT, '../shared/bench');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const RATE = 1000;
+const NS = { client: `obench-${process.pid}-client`, pod: `obench-${process.pid}-pod` };
+const POD_IP = '192.0.2.2';
+const CLIENT_IP = '192.0.2.1';
+const APP_PORT = 18080;
+const SIDECAR_PORT = 15006;
+const NODE = process.execPath;
+
+type Target = 'direct' | 'nginx' | 'haproxy' | 'outrigger';
+const TARGETS: Target[] = ['direct', 'nginx', 'haproxy', 'outrigger'];
+
+interface Run {
+  smallRps: number;
+  bigRps: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuSecPer1k: number | undefined;
+  peakRssMiB: number | undefined;
+}
+
+const sh = (cmd: string, args: string[]) =>
+  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+const inNs = (ns: string, cmd: string, args: string[]) =>
+  sh('ip', ['netns', 'exec', ns, cmd, ...args]);
+
+function requireTools(): void {
+  if (process.getuid?.() !== 0)
+    throw new Error('bench:proxy needs root (network namespaces and iptables)');
+  for (const tool of ['ip', 'iptables', 'nginx', 'haproxy', 'wrk', 'taskset', 'setpriv']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+      throw new Error(
+        `bench:proxy needs ${tool}: apt-get install iproute2 iptables nginx-light haproxy wrk util-linux`,
+      );
+    }
+  }
+}
+
+function setupNetwork(): void {
+  teardownNetwork();
+  sh('ip', ['netns', 'add', NS.client]);
+  sh('ip', ['netns', 'add', NS.pod]);
+  sh('ip', [
+    'link',
+    'add',
+    'obc0',
+    'netns',
+    NS.client,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'obp0',
+    'netns',
+    NS.pod,
+  ]);
+  inNs(NS.client, 'ip', ['addr', 'add', `${CLIENT_IP}/24`, 'dev', 'obc0']);
+  inNs(NS.pod, 'ip', ['addr', 'add', `${POD_IP}/24`, 'dev', 'obp0']);
+  for (const [ns, dev] of [
+    [NS.client, 'obc0'],
+    [NS.pod, 'obp0'],
+  ] as const) {
+    inNs(ns, 'ip', ['link', 'set', 'lo', 'up']);
+    inNs(ns, 'ip', ['link', 'set', dev, 'up']);
+  }
+}
+
+function teardownNetwork(): void {
+  for (const ns of Object.values(NS)) spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
+}
+
+/** The real init container's rules, capturing only the app port, so the path is the injected one. */
+function capture(on: boolean): void {
+  const cli = join(ROOT, 'dist/src/iptables/main.js');
+  if (on)
+    inNs(NS.pod, NODE, [
+      cli,
+      '-p',
+      '15001',
+      '-z',
+      String(SIDECAR_PORT),
+      '-u',
+      '1337',
+      '-g',
+      '1337',
+      '-m',
+      'REDIRECT',
+      '-b',
+      String(APP_PORT),
+      '-i',
+      '',
+    ]);
+  else inNs(NS.pod, NODE, [cli, '--cleanup']);
+}
+
+function start(
+  ns: string,
+  cpu: number,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess {
+  const child = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', String(cpu), cmd, ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  return child;
+}
+
+async function waitForHttp(port: number, path = '/'): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const probe = spawnSync('ip', [
+      'netns',
+      'exec',
+      NS.client,
+      'curl',
+      '-sf',
+      '-o',
+      '/dev/null',
+      `http://${POD_IP}:${port}${path}`,
+    ]);
+    if (probe.status === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing answered on ${POD_IP}:${port}${path}`);
+}
+
+function stop(child: ChildProcess | undefined, pidFile?: string): void {
+  if (pidFile) {
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+    } catch {}
+  }
+  child?.kill('SIGTERM');
+}
+
+function procStat(pid: number): { cpuSeconds: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, after the comm field
+  return { cpuSeconds: ticks / 100 };
+}
+
+function peakRssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM'));
+  return Number(line?.split(/\s+/)[1]) / 1024;
+}
+
+function wrk(path: string, seconds: number): number {
+  const out = inNs(NS.client, 'taskset', [
+    '-c',
+    '1',
+    'wrk',
+    '-t1',
+    '-c32',
+    `-d${seconds}s`,
+    `http://${POD_IP}:${APP_PORT}${path}`,
+  ]);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1];
+  if (non2xx > 0 || errors)
+    console.log(`#   wrk ${path}: non-2xx ${non2xx}, socket errors ${errors ?? 0}`);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+}
+
+/** Open loop at RATE req/s over keep-alive connections; latency from each request's scheduled time. */
+function fixedRate(seconds: number): { p50: number; p99: number } {
+  const script = `
+    const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+    const rate = ${RATE}, total = rate * ${seconds}, lat = [];
+    let done = 0, errors = 0;
+    const start = performance.now();
+    function one(i) {
+      const scheduled = start + (i * 1000) / rate;
+      const req = http.get({ host: '${POD_IP}', port: ${APP_PORT}, path: '/', agent }, (res) => {
+        res.resume();
+        res.on('end', () => { lat.push(performance.now() - scheduled); finish(); });
+      });
+      req.on('error', () => { errors++; finish(); });
+    }
+    function finish() {
+      if (++done < total) return;
+      lat.sort((a, b) => a - b);
+      const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+      console.log(JSON.stringify({ p50: q(0.5), p99: q(0.99), errors }));
+      agent.destroy();
+    }
+    let i = 0;
+    (function tick() {
+      const now = performance.now();
+      while (i < total && start + (i * 1000) / rate <= now) one(i++);
+      if (i < total) setTimeout(tick, 1);
+    })();
+  `;
+  const out = inNs(NS.client, 'taskset', ['-c', '1', NODE, '-e', script]);
+  return JSON.parse(out);
+}
+
+async function startSidecar(
+  target: Target,
+  dir: string,
+): Promise<{ child?: ChildProcess; pid?: number; pidFile?: string }> {
+  if (target === 'direct') return {};
+  if (target === 'nginx') {
+    const conf = readFileSync(join(SHARED, 'nginx-proxy.conf'), 'utf8')
+      .replace('/tmp/lab-nginx-proxy.pid', join(dir, 'nginx-proxy.pid'))
+      .replace('/tmp/lab-nginx-proxy.err', join(dir, 'nginx-proxy.err'))
+      .replace('listen 127.0.0.1:18081', `listen ${SIDECAR_PORT}`);
+    writeFileSync(join(dir, 'nginx-proxy.conf'), conf);
+    start(NS.pod, 0, 'nginx', ['-c', join(dir, 'nginx-proxy.conf'), '-g', 'daemon off;']);
+    await waitForHttp(SIDECAR_PORT);
+    const master = Number(readFileSync(join(dir, 'nginx-proxy.pid'), 'utf8'));
+    const worker = Number(
+      sh('pgrep', ['-P', String(master)])
+        .trim()
+        .split('\n')[0],
+    );
+    return { pid: worker, pidFile: join(dir, 'nginx-proxy.pid') };
+  }
+  if (target === 'haproxy') {
+    const conf = readFileSync(join(SHARED, 'haproxy.cfg'), 'utf8').replace(
+      'bind 127.0.0.1:18082',
+      `bind :${SIDECAR_PORT}`,
+    );
+    writeFileSync(join(dir, 'haproxy.cfg'), conf);
+    const child = start(NS.pod, 0, 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
+    await waitForHttp(SIDECAR_PORT);
+    return { child, pid: child.pid };
+  }
+  const child = start(
+    NS.pod,
+    0,
+    'setpriv',
+    ['--reuid=1337', '--regid=1337', '--clear-groups', NODE, join(ROOT, 'dist/proxy/src/main.js')],
+    { OUTRIGGER_LOG_LEVEL: 'warn' },
+  );
+  // A direct call to 15006 has no original destination to go to; ask its health port.
+  await waitForHttp(15021, '/healthz/ready');
+  return { child, pid: child.pid };
+}
+
+async function measure(target: Target, dir: string): Promise<Run> {
+  const sidecar = await startSidecar(target, dir);
+  capture(target !== 'direct');
+  try {
+    await waitForHttp(APP_PORT);
+    wrk('/', 2); // warm-up (JIT, connection pools)
+    const before = sidecar.pid ? procStat(sidecar.pid).cpuSeconds : 0;
+    const smallRps = wrk('/', SECONDS);
+    const after = sidecar.pid ? procStat(sidecar.pid).cpuSeconds : 0;
+    const cpuSecPer1k = sidecar.pid ? ((after - before) / (smallRps * SECONDS)) * 1000 : undefined;
+    wrk('/1m', 2);
+    const bigRps = wrk('/1m', SECONDS);
+    const latency = fixedRate(SECONDS);
+    const peak = sidecar.pid ? peakRssMiB(sidecar.pid) : undefined;
+    return {
+      smallRps,
+      bigRps,
+      p50Ms: latency.p50,
+      p99Ms: latency.p99,
+      cpuSecPer1k,
+      peakRssMiB: peak,
+    };
+  } finally {
+    capture(false);
+    stop(sidecar.child, sidecar.pidFile);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits);
+
+async function main() {
+  requireTools();
+  const dir = mkdtempSync(join(tmpdir(), 'outrigger-bench-proxy-'));
+  execFileSync('chmod', ['755', dir]);
+  writeFileSync(join(dir, '1m.bin'), Buffer.alloc(1024 * 1024, 0x61));
+  const backend = readFileSync(join(SHARED, 'nginx-backend.conf'), 'utf8')
+    .replace('/tmp/lab-nginx-backend.pid', join(dir, 'nginx-backend.pid'))
+    .replace('/tmp/lab-nginx-backend.err', join(dir, 'nginx-backend.err'))
+    // Reachable on the pod IP (direct) and on 127.0.0.1 (through a sidecar); plus a 1 MiB body.
+    .replace('listen 127.0.0.1:18080', `listen ${APP_PORT}`)
+    .replace('location / {', `location = /1m { alias ${join(dir, '1m.bin')}; }\n    location / {`);
+  writeFileSync(join(dir, 'nginx-backend.conf'), backend);
+  setupNetwork();
+  const runs = new Map<Target, Run[]>(TARGETS.map((t) => [t, []]));
+  try {
+    start(NS.pod, 1, 'nginx', ['-c', join(dir, 'nginx-backend.conf'), '-g', 'daemon off;']);
+    await waitForHttp(APP_PORT);
+    console.log(
+      `# bench:proxy — ${REPEATS} runs × ${TARGETS.join(', ')}; ${SECONDS}s per load; node ${process.version}`,
+    );
+    for (let r = 0; r < REPEATS; r++) {
+      for (const target of TARGETS) {
+        const run = await measure(target, dir);
+        runs.get(target)?.push(run);
+        console.log(JSON.stringify({ repeat: r + 1, target, ...run }));
+      }
+    }
+  } finally {
+    try {
+      process.kill(Number(readFileSync(join(dir, 'nginx-backend.pid'), 'utf8').trim()), 'SIGTERM');
+    } catch {}
+    await new Promise((r) => setTimeout(r, 300));
+    teardownNetwork();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // The median run of each target, by small-body throughput.
+  const pick = (t: Target) => {
+    const list = runs.get(t) ?? [];
+    const m = median(list.map((x) => x.smallRps));
+    return list.find((x) => x.smallRps === m) as Run;
+  };
+  const table = new Map(TARGETS.map((t) => [t, pick(t)]));
+  const nginx = table.get('nginx') as Run;
+  const direct = table.get('direct') as Run;
+  console.log(
+    '\n| target | small req/s | ×nginx | ×direct | 1 MiB req/s | ×nginx | p50 ms @1k/s | p99 ms @1k/s | p99 ×nginx | CPU s / 1k req | peak RSS MiB |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const [t, run] of table) {
+    console.log(
+      `| ${t} | ${fmt(run.smallRps)} | ${fmt(run.smallRps / nginx.smallRps, 2)} | ${fmt(run.smallRps / direct.smallRps, 2)} | ${fmt(run.bigRps)} | ${fmt(run.bigRps / nginx.bigRps, 2)} | ${fmt(run.p50Ms, 2)} | ${fmt(run.p99Ms, 2)} | ${fmt(run.p99Ms / nginx.p99Ms, 2)} | ${fmt(run.cpuSecPer1k, 4)} | ${fmt(run.peakRssMiB, 1)} |`,
+    );
+  }
+  console.log(
+    '\nTargets for outrigger: throughput ≥ 0.9× nginx; p99 at 1k/s ≤ 1.25× nginx; ≤ 0.03 CPU s per 1,000 requests; RSS ≤ 60 MiB.',
+  );
+}
+
+await main();
