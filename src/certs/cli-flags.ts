@@ -3,7 +3,7 @@
 // these names are read side by side.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { ClusterCertificateOptions } from './cluster-serving.ts';
-import { CERTIFICATE_MODES } from './manager.ts';
+import { CERTIFICATE_MODES } from './modes.ts';
 
 function list(value: string): string[] {
   return value

@@ -13,6 +13,7 @@ import { caBundlePatch, everyWebhookTrusts } from './ca-bundle-patch.ts';
 import { certificateFacts } from './inspect.ts';
 import { type CertificateStore, kubernetesCertificateStore } from './kube-api.ts';
 import { type CertificateMetrics, certificateMetrics } from './metrics.ts';
+import type { CertificateMode } from './modes.ts';
 import {
   type CertificateIssuer,
   type CertificateState,
@@ -28,8 +29,7 @@ import {
   stateToSecret,
 } from './state.ts';
 
-export const CERTIFICATE_MODES = ['auto', 'provided', 'cert-manager'] as const;
-export type CertificateMode = (typeof CERTIFICATE_MODES)[number];
+export { CERTIFICATE_MODES, type CertificateMode } from './modes.ts';
 
 /** What the HTTPS server needs: its leaf, the key, and the CA bundle clients trust. */
 export interface ServingMaterial {
