@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# The injector image: `outrigger serve`, the admission webhook the chart deploys
+# as ghcr.io/outrigger/injector.
+#
+# Build from the repository root, after `npm ci && npm run build`:
+#   docker build -t outrigger-injector:dev .
+
+# Production dependencies only, resolved from the lock file.
+FROM node:24-alpine AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:24-alpine
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY dist ./dist
+COPY examples ./examples
+# The chart runs it as 65532 with a read-only root filesystem and /tmp on an emptyDir.
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+CMD ["serve"]
