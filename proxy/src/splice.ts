@@ -77,6 +77,7 @@ export class Splice implements SnifferEvents {
     upstream.on('data', (chunk: Buffer) => this.sniffer.upstreamData(chunk));
     client.on('end', () => upstream.end());
     upstream.on('end', () => {
+      if (this.answerUnansweredRequest()) return;
       this.sniffer.upstreamEnded();
       client.end();
     });
@@ -90,7 +91,7 @@ export class Splice implements SnifferEvents {
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!this.connected)
         this.connectFailed(err.code === 'ECONNREFUSED' ? 'upstream_refused' : 'error');
-      else this.fail('upstream_reset');
+      else if (!this.answerUnansweredRequest('upstream_reset')) this.fail('upstream_reset');
     });
     client.on('error', () => this.fail('client_reset'));
     client.on('close', () => {
@@ -153,16 +154,26 @@ export class Splice implements SnifferEvents {
   }
 
   private connectFailed(reason: CloseReason): void {
-    this.closeReason ??= reason;
     this.stats.connectFailure(this.direction, reason);
-    this.upstream.destroy();
-    if (this.sniffer.sawHttpRequest && !this.sniffer.opaque) {
-      // The client already asked for something: answer it rather than vanish.
-      this.sniffer.failWaiting(503);
-      this.client.end(SERVICE_UNAVAILABLE);
-    } else {
+    if (!this.answerUnansweredRequest(reason)) {
+      this.closeReason ??= reason;
+      this.upstream.destroy();
       reset(this.client);
     }
+  }
+
+  /**
+   * When the upstream goes away (refused, reset or closed) before sending a
+   * single byte while the client waits on an HTTP request, the client gets a
+   * 503 instead of a bare disconnect. Returns false when that does not apply.
+   */
+  private answerUnansweredRequest(reason: CloseReason = 'closed'): boolean {
+    if (!this.sniffer.awaitingFirstResponse || this.upstream.bytesRead > 0) return false;
+    this.closeReason ??= reason;
+    this.sniffer.failWaiting(503);
+    this.upstream.destroy();
+    this.client.end(SERVICE_UNAVAILABLE);
+    return true;
   }
 
   private fail(reason: CloseReason): void {

@@ -79,6 +79,11 @@ export class HttpSniffer implements MessageOwner {
     return this.http;
   }
 
+  /** True when HTTP requests wait and no response byte has come back yet. */
+  get awaitingFirstResponse(): boolean {
+    return this.waiting.length > 0 && !this.opaque && this.waiting[0]!.timeToFirstByteMs < 0;
+  }
+
   get opaque(): boolean {
     return this.request.state === S_OPAQUE;
   }

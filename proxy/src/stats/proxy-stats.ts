@@ -2,8 +2,9 @@
 // standard metrics, plain totals and bounded rings of recent records for the
 // admin /stats endpoint, and the optional access log. Label children are cached
 // so that recording a request is a few map lookups and additions.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
 import type { CloseReason, ConnectionRecord } from './connection-record.ts';
+import { Counter, Gauge, Histogram, Registry } from './prometheus-core.ts';
 import type { Direction, RequestRecord } from './request-record.ts';
 import { Ring } from './ring.ts';
 
@@ -201,8 +202,15 @@ export class ProxyStats {
 
   /** The admin /stats document. */
   snapshot(): Record<string, unknown> {
+    const memory = process.memoryUsage();
     return {
       totals: { ...this.totals },
+      memory: {
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        externalBytes: memory.external,
+        arrayBuffersBytes: memory.arrayBuffers,
+      },
       recentRequests: this.recentRequests.toArray(),
       recentConnections: this.recentConnections.toArray(),
     };

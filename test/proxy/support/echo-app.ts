@@ -22,6 +22,9 @@ function echo(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer)
     args: Object.fromEntries(url.searchParams),
     headers: req.headers,
     body: body.toString('utf8'),
+    /** Where the request arrived and where it came from, as this server saw it. */
+    local: `${req.socket.localAddress}:${req.socket.localPort}`,
+    peer: req.socket.remoteAddress,
   });
   res.writeHead(200, {
     'content-type': 'application/json',
@@ -97,6 +100,21 @@ export function echoAppHandler(): http.RequestListener {
         });
         return;
       }
+      case '/fetch': {
+        // An outbound call made by the app itself: GET ?url=... and relay the answer.
+        req.resume();
+        const target = url.searchParams.get('url') ?? '';
+        http
+          .get(target, { agent: false }, (upstream) => {
+            res.writeHead(upstream.statusCode ?? 502, { 'content-type': 'application/json' });
+            upstream.pipe(res);
+          })
+          .on('error', (err) => {
+            res.writeHead(502, { 'content-type': 'text/plain' });
+            res.end(`fetch failed: ${err.message}\n`);
+          });
+        return;
+      }
       case '/slow': {
         req.resume();
         const ms = Number(url.searchParams.get('ms') ?? 500);
@@ -111,7 +129,7 @@ export function echoAppHandler(): http.RequestListener {
 
 if (import.meta.main) {
   const port = Number(process.argv[2] ?? 8080);
-  const host = process.argv[3] ?? '0.0.0.0';
+  const host = process.argv[3] ?? '::';
   http.createServer(echoAppHandler()).listen(port, host, () => {
     process.stdout.write(`listening ${host}:${port}\n`);
   });

@@ -14,7 +14,9 @@ import type { RequestRecord } from '../../../proxy/src/stats/request-record.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
 export const NODE = path.join(ROOT, 'node_modules/.bin/node');
-export const PROXY_MAIN = path.join(ROOT, 'proxy/src/main.ts');
+/** The proxy entry point the child-process suites run; point it at dist/ to test the build. */
+export const PROXY_MAIN =
+  process.env.OUTRIGGER_TEST_PROXY_MAIN ?? path.join(ROOT, 'proxy/src/main.ts');
 
 const EPHEMERAL = { outbound: 0, inbound: 0, admin: 0, health: 0, prometheus: 0 };
 
@@ -85,6 +87,7 @@ export async function rawExchange(
   const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('end', () => socket.end());
   await once(socket, 'connect');
   socket.write(bytes);
   if (halfClose) socket.end();
@@ -106,7 +109,7 @@ export async function spawnProxy(
   env: NodeJS.ProcessEnv = {},
 ): Promise<ProxyProcess> {
   const child = spawn(NODE, [PROXY_MAIN, ...args], {
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: process.env.PATH, NODE_OPTIONS: process.env.NODE_OPTIONS ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

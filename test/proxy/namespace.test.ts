@@ -1,0 +1,360 @@
+// The classic sidecar demo on real network namespaces, with the init
+// container's own rules (src/iptables/main.ts) and the proxy as uid 1337:
+//
+//   client 192.0.2.20 ──veth── 192.0.2.10 [pod] 198.51.100.10 ──veth── 198.51.100.20 remote
+//          2001:db8:1::20       2001:db8:1::10
+//
+// In the pod: the app (echo-app on port 80) and outrigger-proxy. Inbound calls
+// to the pod's port 80 are redirected to 15006 and must reach the app through
+// the proxy; the app's own outbound calls are redirected to 15001 and must
+// reach the remote's real address with the configured request headers.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { requirePrerequisites } from '../support/prerequisites.ts';
+import { NODE, PROXY_MAIN, ROOT } from './support/harness.ts';
+
+const ECHO_APP = path.join(import.meta.dirname, 'support/echo-app.ts');
+const HTTP_CALL = path.join(import.meta.dirname, 'support/http-call.ts');
+const IPTABLES_MAIN = path.join(ROOT, 'src/iptables/main.ts');
+const prefix = `orp4-${process.pid}`;
+const NS = { pod: `${prefix}-pod`, client: `${prefix}-client`, remote: `${prefix}-remote` };
+const POD_IP = '192.0.2.10';
+const POD_IP6 = '2001:db8:1::10';
+const REMOTE_IP = '198.51.100.20';
+const POD_NAME = 'demo-7f9c4';
+
+interface Reply {
+  status?: number;
+  headers?: Record<string, string>;
+  body?: string;
+  error?: string;
+}
+interface Echo {
+  args: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+  local: string;
+  peer: string;
+}
+interface StatsRecord {
+  direction: string;
+  method: string;
+  authority: string;
+  path: string;
+  status: number;
+  requestBodyBytes: number;
+  responseBodyBytes: number;
+  requestBytes: number;
+  responseBytes: number;
+  durationMs: number;
+  timeToFirstByteMs: number;
+}
+
+function run(file: string, args: readonly string[]): string {
+  return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function call(ns: string, method: string, url: string, body?: string): Reply {
+  const args = [
+    'netns',
+    'exec',
+    ns,
+    NODE,
+    HTTP_CALL,
+    method,
+    url,
+    ...(body === undefined ? [] : [body]),
+  ];
+  return JSON.parse(run('ip', args)) as Reply;
+}
+
+function removeNamespaces(): void {
+  for (const ns of Object.values(NS)) {
+    try {
+      run('ip', ['netns', 'del', ns]);
+    } catch {
+      // not there
+    }
+  }
+}
+
+function buildNamespaces(): void {
+  removeNamespaces();
+  for (const ns of Object.values(NS)) {
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  run('ip', [
+    'link',
+    'add',
+    'pc0',
+    'netns',
+    NS.client,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'netns',
+    NS.pod,
+  ]);
+  run('ip', [
+    'link',
+    'add',
+    'pr0',
+    'netns',
+    NS.remote,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth1',
+    'netns',
+    NS.pod,
+  ]);
+  for (const [ns, dev, cidr] of [
+    [NS.pod, 'eth0', `${POD_IP}/24`],
+    [NS.pod, 'eth0', `${POD_IP6}/64`],
+    [NS.client, 'pc0', '192.0.2.20/24'],
+    [NS.client, 'pc0', '2001:db8:1::20/64'],
+    [NS.pod, 'eth1', '198.51.100.10/24'],
+    [NS.remote, 'pr0', `${REMOTE_IP}/24`],
+  ] as const) {
+    const v6 = cidr.includes(':');
+    run('ip', [
+      '-n',
+      ns,
+      ...(v6 ? ['-6'] : []),
+      'addr',
+      'add',
+      cidr,
+      'dev',
+      dev,
+      ...(v6 ? ['nodad'] : []),
+    ]);
+  }
+  for (const [ns, dev] of [
+    [NS.pod, 'eth0'],
+    [NS.pod, 'eth1'],
+    [NS.client, 'pc0'],
+    [NS.remote, 'pr0'],
+  ] as const) {
+    run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+  }
+}
+
+/** The init container's rules, or the two equivalent rules if its CLI is not usable here. */
+function installCapture(): string {
+  if (existsSync(IPTABLES_MAIN)) {
+    try {
+      run('ip', ['netns', 'exec', NS.pod, NODE, IPTABLES_MAIN]);
+      return 'outrigger-iptables';
+    } catch {
+      // fall through to the two plain rules
+    }
+  }
+  run('ip', [
+    'netns',
+    'exec',
+    NS.pod,
+    'iptables',
+    '-t',
+    'nat',
+    '-A',
+    'PREROUTING',
+    '-p',
+    'tcp',
+    '--dport',
+    '80',
+    '-j',
+    'REDIRECT',
+    '--to-ports',
+    '15006',
+  ]);
+  run('ip', [
+    'netns',
+    'exec',
+    NS.pod,
+    'iptables',
+    '-t',
+    'nat',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'tcp',
+    '-m',
+    'owner',
+    '!',
+    '--uid-owner',
+    '1337',
+    '-d',
+    '198.51.100.0/24',
+    '-j',
+    'REDIRECT',
+    '--to-ports',
+    '15001',
+  ]);
+  return 'two plain rules';
+}
+
+/** Starts a process in a namespace and waits for `ready` to appear on its output. */
+function startIn(
+  ns: string,
+  command: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ChildProcess> {
+  const child = spawn('ip', ['netns', 'exec', ns, ...command], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${command.join(' ')} did not start: ${output}`)),
+      15_000,
+    );
+    const onData = (c: Buffer) => {
+      output += c.toString();
+      if (ready.test(output)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${command.join(' ')} exited with ${code}: ${output}`));
+    });
+  });
+}
+
+test('the sidecar demo: inbound to the app and outbound from it, through outrigger-proxy', async (t) => {
+  if (!requirePrerequisites(t, 'root', 'iptables', 'ip')) return;
+  const children: ChildProcess[] = [];
+  try {
+    buildNamespaces();
+    children.push(await startIn(NS.pod, [NODE, ECHO_APP, '80', '::'], /listening/));
+    children.push(await startIn(NS.remote, [NODE, ECHO_APP, '80', '::'], /listening/));
+    const capture = installCapture();
+    t.diagnostic(`capture installed with ${capture}`);
+    children.push(
+      await startIn(
+        NS.pod,
+        ['setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', NODE, PROXY_MAIN],
+        /"msg":"ready"/,
+        {
+          OUTRIGGER_POD_NAME: POD_NAME,
+          OUTRIGGER_POD_NAMESPACE: 'demo',
+          OUTRIGGER_POD_IP: POD_IP,
+          OUTRIGGER_FORWARD_POD_IDENTITY: 'true',
+          OUTRIGGER_ADD_REQUEST_HEADERS: 'X-Mesh: outrigger',
+          OUTRIGGER_ADD_RESPONSE_HEADERS: 'Server: outrigger',
+        },
+      ),
+    );
+
+    await t.test('the health port answers ready from outside the pod', () => {
+      assert.equal(call(NS.client, 'GET', `http://${POD_IP}:15021/healthz/ready`).status, 200);
+    });
+
+    const body = 'hello through the sidecar';
+    await t.test(
+      'GET /get?query=param reaches the app through 15006 and carries the Server header',
+      () => {
+        const reply = call(NS.client, 'GET', `http://${POD_IP}/get?query=param`);
+        assert.equal(reply.status, 200, JSON.stringify(reply));
+        assert.equal(reply.headers!.server, 'outrigger');
+        const echo = JSON.parse(reply.body!) as Echo;
+        assert.deepEqual(echo.args, { query: 'param' });
+        // Delivered by the proxy on loopback, not straight from the client.
+        assert.match(echo.local, /^(::ffff:)?127\.0\.0\.1:80$/);
+      },
+    );
+
+    await t.test('POST /post with a body', () => {
+      const reply = call(NS.client, 'POST', `http://${POD_IP}/post`, body);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.headers!.server, 'outrigger');
+      assert.equal((JSON.parse(reply.body!) as Echo).body, body);
+    });
+
+    await t.test('GET /status/429 keeps the app status', () => {
+      const reply = call(NS.client, 'GET', `http://${POD_IP}/status/429`);
+      assert.equal(reply.status, 429);
+      assert.equal(reply.headers!.server, 'outrigger');
+    });
+
+    await t.test('IPv6: inbound reaches the app on ::1', () => {
+      const reply = call(NS.client, 'GET', `http://[${POD_IP6}]/get?v=6`);
+      assert.equal(reply.status, 200, JSON.stringify(reply));
+      assert.equal((JSON.parse(reply.body!) as Echo).local, '::1:80');
+    });
+
+    await t.test(
+      "the app's outbound call goes through 15001 to the right address with the configured headers",
+      () => {
+        const reply = call(
+          NS.client,
+          'GET',
+          `http://${POD_IP}/fetch?url=${encodeURIComponent(`http://${REMOTE_IP}/get?from=app`)}`,
+        );
+        assert.equal(reply.status, 200, JSON.stringify(reply));
+        const remote = JSON.parse(reply.body!) as Echo;
+        assert.match(
+          remote.local,
+          new RegExp(`^(::ffff:)?${REMOTE_IP.replaceAll('.', '\\.')}:80$`),
+        );
+        assert.deepEqual(remote.args, { from: 'app' });
+        assert.equal(remote.headers['x-forwarded-for'], POD_IP);
+        assert.equal(remote.headers['x-client-hostname'], POD_NAME);
+        assert.equal(remote.headers['x-mesh'], 'outrigger');
+      },
+    );
+
+    await t.test('a connection straight to the capture port is refused, not looped', () => {
+      const reply = call(NS.pod, 'GET', 'http://127.0.0.1:15006/get');
+      assert.ok(reply.error, JSON.stringify(reply));
+    });
+
+    await t.test("the proxy's stats show each request's duration, sizes and status", () => {
+      const stats = JSON.parse(call(NS.pod, 'GET', 'http://127.0.0.1:15000/stats').body!) as {
+        recentRequests: StatsRecord[];
+        totals: { loopsRefused: number };
+      };
+      const find = (direction: string, p: string) => {
+        const record = stats.recentRequests.find((r) => r.direction === direction && r.path === p);
+        assert.ok(record, `${direction} ${p} in ${JSON.stringify(stats.recentRequests)}`);
+        assert.ok(
+          record.durationMs > 0 &&
+            record.timeToFirstByteMs >= 0 &&
+            record.timeToFirstByteMs <= record.durationMs,
+        );
+        assert.ok(record.requestBytes > 0 && record.responseBytes > record.responseBodyBytes);
+        return record;
+      };
+      const get = find('inbound', '/get?query=param');
+      assert.equal(get.status, 200);
+      assert.equal(get.method, 'GET');
+      assert.equal(get.authority, POD_IP);
+      assert.equal(get.requestBodyBytes, 0);
+      assert.ok(get.responseBodyBytes > 0);
+      const post = find('inbound', '/post');
+      assert.equal(post.status, 200);
+      assert.equal(post.requestBodyBytes, Buffer.byteLength(body));
+      assert.equal(find('inbound', '/status/429').status, 429);
+      assert.equal(find('inbound', '/status/429').responseBodyBytes, 'status 429\n'.length);
+      const outbound = find('outbound', '/get?from=app');
+      assert.equal(outbound.status, 200);
+      assert.equal(outbound.authority, REMOTE_IP);
+      assert.ok(stats.totals.loopsRefused >= 1);
+    });
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    removeNamespaces();
+  }
+});
