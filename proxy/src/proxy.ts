@@ -177,7 +177,8 @@ export async function startProxy(
       },
       drain: async () => {
         draining = true;
-        await Promise.all([closeServer(outbound), closeServer(inbound)]);
+        // Stop accepting now; close() resolves only once every connection is gone.
+        const listenersClosed = Promise.all([closeServer(outbound), closeServer(inbound)]);
         log.info('draining', { connections: live.size, timeoutMs: config.drainTimeoutMs });
         for (const splice of live) splice.startDrain();
         const deadline = Date.now() + config.drainTimeoutMs;
@@ -187,6 +188,7 @@ export async function startProxy(
         if (live.size > 0)
           log.warn('drain timeout: closing connections', { connections: live.size });
         for (const splice of live) splice.forceClose();
+        await listenersClosed;
         await closeAll();
       },
     };

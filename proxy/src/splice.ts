@@ -35,6 +35,7 @@ export class Splice implements SnifferEvents {
   private clientClosed = false;
   private upstreamClosed = false;
   private finished = false;
+  private closeAfterChunk = false;
 
   constructor(
     direction: Direction,
@@ -74,7 +75,10 @@ export class Splice implements SnifferEvents {
     );
 
     client.on('data', (chunk: Buffer) => this.sniffer.clientData(chunk));
-    upstream.on('data', (chunk: Buffer) => this.sniffer.upstreamData(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      this.sniffer.upstreamData(chunk);
+      if (this.closeAfterChunk) this.closeGracefully();
+    });
     client.on('end', () => upstream.end());
     upstream.on('end', () => {
       if (this.answerUnansweredRequest()) return;
@@ -127,7 +131,8 @@ export class Splice implements SnifferEvents {
   }
 
   onClosingResponseSent(): void {
-    this.closeGracefully();
+    // The sniffer reports this mid-chunk: close once the chunk has been written.
+    this.closeAfterChunk = true;
   }
 
   // ── data path ────────────────────────────────────────────────────────────────

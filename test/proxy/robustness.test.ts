@@ -15,6 +15,7 @@ import {
   listenHttp,
   listenTcp,
   openFds,
+  PRODUCTION_NODE_OPTIONS,
   type ProxyProcess,
   rawExchange,
   rssKiB,
@@ -43,11 +44,11 @@ async function withProxy(
   extra: string[],
   run: (p: ProxyProcess) => Promise<void>,
 ): Promise<void> {
-  const proxy = await spawnProxy([
-    ...EPHEMERAL_FLAGS,
-    `--fixed-destination=127.0.0.1:${target}`,
-    ...extra,
-  ]);
+  // The V8 heap settings of the container image (proxy/Dockerfile): memory is judged as deployed.
+  const proxy = await spawnProxy(
+    [...EPHEMERAL_FLAGS, `--fixed-destination=127.0.0.1:${target}`, ...extra],
+    { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
+  );
   try {
     await run(proxy);
   } finally {
@@ -97,7 +98,7 @@ describe('resources', () => {
   test('10,000 connections opened and closed leave no descriptors behind and RSS settles', async () => {
     await withProxy(app.port, [], async (p) => {
       const pid = p.child.pid!;
-      await manyConnections(p.ports.inbound, 2_000); // warm up: JIT, heap, pools
+      await manyConnections(p.ports.inbound, 3_000); // warm up: JIT, heap, pools
       await settle(p);
       const fdsBefore = openFds(pid);
       const rssBefore = rssKiB(pid);
@@ -106,7 +107,7 @@ describe('resources', () => {
       const fdsAfter = openFds(pid);
       const rssAfter = rssKiB(pid);
       const t = await totals(p);
-      assert.equal(t.requests, 12_000);
+      assert.equal(t.requests, 13_000);
       assert.equal(t.activeConnections, 0);
       assert.ok(fdsAfter <= fdsBefore, `open fds ${fdsBefore} → ${fdsAfter}`);
       assert.ok(rssAfter <= rssBefore * 1.1, `RSS ${rssBefore} KiB → ${rssAfter} KiB`);
@@ -236,7 +237,7 @@ describe('lifecycle', () => {
       for (const r of results) {
         assert.equal(r.status, 200);
         assert.equal(r.body, 'slow done\n');
-        assert.equal(r.connection, 'close', 'draining asks keep-alive clients to go');
+        assert.match(r.connection ?? '', /close/, 'draining asks keep-alive clients to go');
       }
       assert.equal(await p.exited, 0);
       agent.destroy();

@@ -18,6 +18,9 @@ export const NODE = path.join(ROOT, 'node_modules/.bin/node');
 export const PROXY_MAIN =
   process.env.OUTRIGGER_TEST_PROXY_MAIN ?? path.join(ROOT, 'proxy/src/main.ts');
 
+/** NODE_OPTIONS of the container image (proxy/Dockerfile): a small young generation and a capped old one. */
+export const PRODUCTION_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=64';
+
 const EPHEMERAL = { outbound: 0, inbound: 0, admin: 0, health: 0, prometheus: 0 };
 
 /** Starts the proxy in this process, sending every connection to `target`. */
@@ -109,7 +112,7 @@ export async function spawnProxy(
   env: NodeJS.ProcessEnv = {},
 ): Promise<ProxyProcess> {
   const child = spawn(NODE, [PROXY_MAIN, ...args], {
-    env: { PATH: process.env.PATH, NODE_OPTIONS: process.env.NODE_OPTIONS ?? '', ...env },
+    env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
