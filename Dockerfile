@@ -14,6 +14,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 FROM node:24-alpine
 WORKDIR /app
 ENV NODE_ENV=production
+# A smaller young generation keeps resident memory near 125 MiB under thousands
+# of reviews a second at no measurable cost in throughput (docs/performance.md).
+ENV NODE_OPTIONS=--max-semi-space-size=8
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY dist ./dist

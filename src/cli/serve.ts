@@ -7,6 +7,7 @@ import { type ClusterCertificateFlags, clusterCertificateOptions } from '../cert
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PATH, WEBHOOK_PORT } from '../contract.ts';
+import { createWebhookLogger } from '../webhook/logger.ts';
 import { createWebhookMetrics } from '../webhook/metrics.ts';
 import { buildWebhookServer } from '../webhook/server.ts';
 import {
@@ -60,12 +61,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   setExpiry(checkServingMaterial(material, 'serving certificate'));
   certificate.onUpdate(setExpiry);
 
+  const logging = createWebhookLogger(options.logLevel);
   const { app, setReady } = buildWebhookServer({
     config,
     certificate,
     metrics,
     injectorNamespace: options.namespace,
-    logLevel: options.logLevel,
+    logger: logging.logger,
     requestTimeoutMs: options.requestTimeout,
   });
   const log = app.log;

@@ -4,11 +4,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
 import type { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PATH } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { readAdmissionRequest, reviewAdmission } from './admission.ts';
+import { createWebhookLogger } from './logger.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { type ServingCertificate, TLS_OPTIONS } from './tls.ts';
 
@@ -46,7 +48,8 @@ export interface WebhookServerOptions {
   metrics: WebhookMetrics;
   /** The injector's own namespace: never injected. */
   injectorNamespace?: string;
-  logLevel?: string;
+  /** The structured logger (see logger.ts); a default one at info level otherwise. */
+  logger?: Logger;
   /** A request (headers and body) must arrive within this time, or it gets 408. */
   requestTimeoutMs?: number;
 }
@@ -81,7 +84,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     return503OnClosing: true,
     // One log line per admission comes from the route itself, with the decision.
     logController: new LogController({ disableRequestLogging: true }),
-    logger: { level: options.logLevel ?? 'info' },
+    loggerInstance: options.logger ?? createWebhookLogger('info').logger,
   }) as unknown as FastifyInstance<Server>;
   certificate.attach(app.server);
   // Reviews are JSON; anything else is a 415, not a body to guess at.
@@ -101,11 +104,13 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
       .send({ statusCode, code: err.code ?? 'INTERNAL', message: err.message });
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: this runs on every request.
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.requests.inc({
       route: request.routeOptions.url ?? 'unknown',
       status_code: String(reply.statusCode),
     });
+    done();
   });
 
   app.post(WEBHOOK_PATH, async (request, reply) => {
@@ -130,7 +135,8 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
       },
       'admission',
     );
-    return reply.send(result.review);
+    // Serialized here: the review is plain data, and this skips Fastify's serializer lookup.
+    return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.review));
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -1,0 +1,27 @@
+// The injector's structured JSON log (pino, as Fastify uses it). Lines are
+// buffered and written in batches: at thousands of reviews a second a write
+// per line costs more than the review itself. The buffer is flushed every
+// second, so a quiet cluster still sees each admission promptly, and
+// synchronously at exit, so nothing is lost on shutdown.
+import pino, { type Logger } from 'pino';
+
+export interface WebhookLogger {
+  logger: Logger;
+  /** Writes out whatever is buffered; call before the process exits. */
+  flush(): void;
+}
+
+export function createWebhookLogger(level: string): WebhookLogger {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 });
+  const timer = setInterval(() => destination.flush(), 1000);
+  timer.unref();
+  const flush = () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // Not ready yet (nothing written) or stdout already closed: nothing to save.
+    }
+  };
+  process.once('exit', flush);
+  return { logger: pino({ level }, destination), flush };
+}
