@@ -195,34 +195,31 @@ function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 async function fixedRate(port: number, ca: string, rate: number, durationS: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: 64, ca, servername: 'localhost' });
   const body = JSON.stringify(review(typicalPod));
+  /** One review; resolves with its HTTP status, or 0 on a connection error. */
+  const post = () =>
+    new Promise<number>((resolve) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/inject',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end(body);
+    });
+  // Open the connections first, so TLS handshakes are not counted as review latency.
+  await Promise.all(Array.from({ length: 64 }, post));
   const latencies: number[] = [];
   let errors = 0;
   const total = rate * durationS;
-  // Open the connections first, so TLS handshakes are not counted as review latency.
-  await Promise.all(
-    Array.from(
-      { length: 64 },
-      () =>
-        new Promise<void>((resolve) => {
-          const req = request(
-            {
-              host: '127.0.0.1',
-              port,
-              path: '/inject',
-              method: 'POST',
-              agent,
-              headers: { 'content-type': 'application/json' },
-            },
-            (res) => {
-              res.resume();
-              res.on('end', resolve);
-            },
-          );
-          req.on('error', () => resolve());
-          req.end(body);
-        }),
-    ),
-  );
   const start = performance.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
@@ -230,30 +227,9 @@ async function fixedRate(port: number, ca: string, rate: number, durationS: numb
     const wait = scheduled - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     pending.push(
-      new Promise<void>((resolve) => {
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/inject',
-            method: 'POST',
-            agent,
-            headers: { 'content-type': 'application/json' },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              if (res.statusCode !== 200) errors++;
-              latencies.push(performance.now() - scheduled);
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => {
-          errors++;
-          resolve();
-        });
-        req.end(body);
+      post().then((status) => {
+        if (status !== 200) errors++;
+        latencies.push(performance.now() - scheduled);
       }),
     );
   }
