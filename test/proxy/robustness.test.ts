@@ -198,6 +198,35 @@ describe('failures', () => {
   });
 });
 
+describe('timeouts', () => {
+  test('an idle connection is closed after the idle timeout and recorded as such', async () => {
+    const echo = await listenTcp((socket) => {
+      socket.on('error', () => {});
+      socket.pipe(socket);
+    });
+    try {
+      await withProxy(echo.port, ['--idle-timeout-ms=300'], async (p) => {
+        const client = net.connect({ port: p.ports.outbound, host: '127.0.0.1' });
+        client.on('error', () => {});
+        await once(client, 'connect');
+        client.write('ping');
+        await once(client, 'data');
+        // Nothing more is sent: the proxy must cut the connection (a reset).
+        await new Promise((resolve) => client.on('close', resolve));
+        const stats = await getJson<{ recentConnections: { closeReason: string }[] }>(
+          `http://127.0.0.1:${p.ports.admin}/stats`,
+        );
+        assert.deepEqual(
+          stats.recentConnections.map((c) => c.closeReason),
+          ['idle_timeout'],
+        );
+      });
+    } finally {
+      await closeServer(echo);
+    }
+  });
+});
+
 describe('lifecycle', () => {
   test('SIGTERM during load: requests in flight finish, new ones are refused, exit 0', async () => {
     await withProxy(app.port, ['--drain-timeout-ms=10000'], async (p) => {
