@@ -59,6 +59,9 @@ export const PROXY_ENV = {
   drainTimeoutMs: 'OUTRIGGER_DRAIN_TIMEOUT_MS',
 } as const;
 
+/** Log levels the proxy accepts in OUTRIGGER_LOG_LEVEL (and the logLevel annotation). */
+export const PROXY_LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
 /**
  * Flags of `outrigger-iptables`, spelled as istio-iptables spells them so that
  * people who know Istio read an injected pod's init args at once.

@@ -2,7 +2,7 @@
 // and the validator come, so the two cannot drift. Every key has a default, so
 // an empty file (or no file) is a complete configuration.
 import { type Static, Type } from '@sinclair/typebox';
-import { PORTS, PROXY_GID, PROXY_UID } from '../contract.ts';
+import { PORTS, PROXY_GID, PROXY_LOG_LEVELS, PROXY_UID } from '../contract.ts';
 import { QUANTITY } from './values.ts';
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
@@ -44,7 +44,8 @@ export const LabelSelectorSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'off'] as const;
+/** The proxy's log levels: the logLevel key and annotation are passed to it as they are. */
+export const LOG_LEVELS = PROXY_LOG_LEVELS;
 const LogLevel = Type.Union(
   LOG_LEVELS.map((level) => Type.Literal(level)),
   { default: 'info' },
