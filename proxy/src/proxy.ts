@@ -9,6 +9,7 @@ import {
   createHealthServer,
   createPrometheusServer,
 } from './admin/admin-servers.ts';
+import { BufferPool } from './buffer-pool.ts';
 import type { ProxyConfig } from './config.ts';
 import { encodeHeaderLines, outboundRequestHeaders } from './http/added-headers.ts';
 import type { HeaderInserts } from './http/sniffer.ts';
@@ -114,6 +115,8 @@ export async function startProxy(
     : undefined;
   const stats = new ProxyStats({ accessLog });
   const live = new Set<Splice>();
+  // 64 KiB is what libuv asks for per read; 64 spare buffers cover typical concurrency.
+  const readBuffers = new BufferPool(64 * 1024, 64);
   const resolve =
     options.resolveOriginalDestination ??
     (config.fixedDestination ? fixedResolver(config.fixedDestination) : soOriginalDst);
@@ -131,6 +134,7 @@ export async function startProxy(
         connectTimeoutMs: config.connectTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
         inserts: headerInserts(config, direction),
+        readBuffers,
       },
       log,
       live,

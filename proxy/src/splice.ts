@@ -4,6 +4,7 @@
 // one side becomes end() on the other (both sockets allow half-open). Errors
 // on one side reset the other, so a peer sees what the far end did.
 import net from 'node:net';
+import type { BufferPool } from './buffer-pool.ts';
 import { type HeaderInserts, HttpSniffer, type SnifferEvents } from './http/sniffer.ts';
 import type { CloseReason } from './stats/connection-record.ts';
 import type { ProxyStats } from './stats/proxy-stats.ts';
@@ -13,6 +14,7 @@ export interface SpliceSettings {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   inserts: HeaderInserts;
+  readBuffers: BufferPool;
 }
 
 const SERVICE_UNAVAILABLE = Buffer.from(
@@ -26,6 +28,7 @@ export class Splice implements SnifferEvents {
   readonly upstream: net.Socket;
   private readonly sniffer: HttpSniffer;
   private readonly stats: ProxyStats;
+  private readonly settings: SpliceSettings;
   private readonly onDone: (splice: Splice) => void;
   private readonly openedAt = performance.now();
   private readonly downstreamName: string;
@@ -36,6 +39,8 @@ export class Splice implements SnifferEvents {
   private upstreamClosed = false;
   private finished = false;
   private closeAfterChunk = false;
+  private upstreamBytes = 0;
+  private readonly readBuffer: Buffer;
 
   constructor(
     direction: Direction,
@@ -48,6 +53,7 @@ export class Splice implements SnifferEvents {
     this.direction = direction;
     this.client = client;
     this.stats = stats;
+    this.settings = settings;
     this.onDone = onDone;
     this.downstreamName = `${client.remoteAddress}:${client.remotePort}`;
     this.upstreamName = `${target.host}:${target.port}`;
@@ -55,11 +61,14 @@ export class Splice implements SnifferEvents {
 
     client.setNoDelay(true);
     // Connect at once: server-speaks-first protocols must not wait for the client.
+    this.readBuffer = settings.readBuffers.acquire();
     const upstream = net.connect({
       host: target.host,
       port: target.port,
       allowHalfOpen: true,
       noDelay: true,
+      // Responses are read into one reused buffer instead of a fresh one per read.
+      onread: { buffer: this.readBuffer, callback: (n, buffer) => this.onUpstreamRead(n, buffer) },
     });
     this.upstream = upstream;
     upstream.setTimeout(settings.connectTimeoutMs);
@@ -75,10 +84,6 @@ export class Splice implements SnifferEvents {
     );
 
     client.on('data', (chunk: Buffer) => this.sniffer.clientData(chunk));
-    upstream.on('data', (chunk: Buffer) => {
-      this.sniffer.upstreamData(chunk);
-      if (this.closeAfterChunk) this.closeGracefully();
-    });
     client.on('end', () => upstream.end());
     upstream.on('end', () => {
       if (this.answerUnansweredRequest()) return;
@@ -146,12 +151,30 @@ export class Splice implements SnifferEvents {
   }
 
   private toClient(bytes: Buffer): void {
-    if (this.client.destroyed) return;
-    if (!this.client.write(bytes) && !this.upstream.isPaused()) {
-      this.upstream.pause();
-      this.client.once('drain', () => this.upstream.resume());
-    }
+    if (!this.client.destroyed) this.client.write(bytes);
   }
+
+  /**
+   * Bytes from the upstream, in the connection's reused read buffer. A write
+   * the kernel did not take at once keeps a reference to that buffer, so
+   * reading pauses until the client drains: the next read cannot overwrite
+   * bytes still waiting to go out, and a slow reader holds at most one buffer.
+   */
+  private onUpstreamRead(length: number, buffer: Uint8Array): boolean {
+    this.upstreamBytes += length;
+    const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, length);
+    this.sniffer.upstreamData(chunk);
+    if (this.closeAfterChunk) this.closeGracefully();
+    if (this.client.writableLength > 0 && !this.client.destroyed) {
+      this.upstream.pause();
+      this.client.once('drain', this.resumeUpstream);
+    }
+    return true;
+  }
+
+  private readonly resumeUpstream = (): void => {
+    if (!this.upstream.destroyed) this.upstream.resume();
+  };
 
   private closeGracefully(): void {
     this.client.end();
@@ -173,7 +196,7 @@ export class Splice implements SnifferEvents {
    * 503 instead of a bare disconnect. Returns false when that does not apply.
    */
   private answerUnansweredRequest(reason: CloseReason = 'closed'): boolean {
-    if (!this.sniffer.awaitingFirstResponse || this.upstream.bytesRead > 0) return false;
+    if (!this.sniffer.awaitingFirstResponse || this.upstreamBytes > 0) return false;
     this.closeReason ??= reason;
     this.sniffer.failWaiting(503);
     this.upstream.destroy();
@@ -196,6 +219,8 @@ export class Splice implements SnifferEvents {
     if (this.finished || !this.clientClosed || !this.upstreamClosed) return;
     this.finished = true;
     this.sniffer.closed();
+    // Both sockets are closed: no pending write can still point into the buffer.
+    this.settings.readBuffers.release(this.readBuffer);
     this.stats.connectionClosed(
       {
         direction: this.direction,
