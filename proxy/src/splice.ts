@@ -1,6 +1,6 @@
 // One proxied connection: the accepted client socket, one upstream socket, and
 // bytes carried both ways through an HttpSniffer. Backpressure: when a write
-// returns false the reading side pauses until 'drain'. Half-close: a FIN from
+// cannot complete the reading side pauses until 'drain'. Half-close: a FIN from
 // one side becomes end() on the other (both sockets allow half-open). Errors
 // on one side reset the other, so a peer sees what the far end did.
 import net from 'node:net';

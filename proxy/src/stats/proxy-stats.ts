@@ -65,6 +65,9 @@ export class ProxyStats {
 
   private readonly accessLog: ((line: string) => void) | undefined;
   private readonly requestChildren = new Map<string, RequestChildren>();
+  private lastChildren:
+    | { direction: Direction; method: string; status: number; children: RequestChildren }
+    | undefined;
 
   private readonly requests = new HotCounter(
     'outrigger_requests_total',
@@ -209,6 +212,22 @@ export class ProxyStats {
   }
 
   private childrenFor(direction: Direction, method: string, status: number): RequestChildren {
+    // Traffic mostly repeats the previous request's labels: skip building the key then.
+    const last = this.lastChildren;
+    if (
+      last !== undefined &&
+      last.direction === direction &&
+      last.method === method &&
+      last.status === status
+    ) {
+      return last.children;
+    }
+    const children = this.lookupChildren(direction, method, status);
+    this.lastChildren = { direction, method, status, children };
+    return children;
+  }
+
+  private lookupChildren(direction: Direction, method: string, status: number): RequestChildren {
     const key = `${direction} ${method} ${status}`;
     let children = this.requestChildren.get(key);
     if (children === undefined) {
