@@ -259,7 +259,8 @@ async function startSidecar(
     0,
     'setpriv',
     ['--reuid=1337', '--regid=1337', '--clear-groups', NODE, join(ROOT, 'dist/proxy/src/main.js')],
-    { OUTRIGGER_LOG_LEVEL: 'warn' },
+    // As the image runs it (proxy/Dockerfile): NODE_OPTIONS only take effect at start.
+    { OUTRIGGER_LOG_LEVEL: 'warn', NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=64' },
   );
   // A direct call to 15006 has no original destination to go to; ask its health port.
   await waitForHttp(15021, '/healthz/ready');
