@@ -11,8 +11,8 @@
 // Per target: wrk -t1 -c32 for BENCH_SECONDS (default 8) after a 2 s warm-up, with
 // the small body and with a 1 MiB body; then an open-loop 1,000 req/s run for
 // p50/p99; the sidecar's CPU seconds per 1,000 requests (utime+stime from
-// /proc/PID/stat) and its peak RSS (VmHWM). BENCH_REPEATS (default 3) runs; the
-// median run is reported, as ratios to nginx and to direct.
+// /proc/PID/stat) and its peak RSS (VmHWM). BENCH_REPEATS (default 3) runs; each
+// figure is the median of its repeats, reported as ratios to nginx and to direct.
 //
 // Needs root, iproute2, iptables, nginx-light, haproxy, wrk (apt-get install).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -260,7 +260,10 @@ async function startSidecar(
     'setpriv',
     ['--reuid=1337', '--regid=1337', '--clear-groups', NODE, join(ROOT, 'dist/proxy/src/main.js')],
     // As the image runs it (proxy/Dockerfile): NODE_OPTIONS only take effect at start.
-    { OUTRIGGER_LOG_LEVEL: 'warn', NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=64' },
+    {
+      OUTRIGGER_LOG_LEVEL: 'warn',
+      NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=64',
+    },
   );
   // A direct call to 15006 has no original destination to go to; ask its health port.
   await waitForHttp(15021, '/healthz/ready');
@@ -337,13 +340,24 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  // The median run of each target, by small-body throughput.
-  const pick = (t: Target) => {
+  // Each figure is the median of its repeats, taken metric by metric: one
+  // latency spike in one run does not decide a target's whole row.
+  const medianRun = (t: Target): Run => {
     const list = runs.get(t) ?? [];
-    const m = median(list.map((x) => x.smallRps));
-    return list.find((x) => x.smallRps === m) as Run;
+    const of = (f: (r: Run) => number | undefined) => {
+      const values = list.map(f).filter((v): v is number => v !== undefined);
+      return values.length > 0 ? median(values) : undefined;
+    };
+    return {
+      smallRps: of((r) => r.smallRps) as number,
+      bigRps: of((r) => r.bigRps) as number,
+      p50Ms: of((r) => r.p50Ms) as number,
+      p99Ms: of((r) => r.p99Ms) as number,
+      cpuSecPer1k: of((r) => r.cpuSecPer1k),
+      peakRssMiB: of((r) => r.peakRssMiB),
+    };
   };
-  const table = new Map(TARGETS.map((t) => [t, pick(t)]));
+  const table = new Map(TARGETS.map((t) => [t, medianRun(t)]));
   const nginx = table.get('nginx') as Run;
   const direct = table.get('direct') as Run;
   console.log(

@@ -2,11 +2,12 @@
 // environment the injector sets and from command-line flags (flags win). Nothing
 // on the data path reads the environment or parses a setting again.
 import { Command, Option } from 'commander';
-import { PORTS, PROXY_ENV } from '../../src/contract.ts';
+import { PORTS, PROXY_ENV, PROXY_LOG_LEVELS } from '../../src/contract.ts';
 import { errors } from '../../src/errors.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+/** The levels the injector's logLevel annotation may pass on (src/contract.ts). */
+export const LOG_LEVELS = PROXY_LOG_LEVELS;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ProxyConfig {

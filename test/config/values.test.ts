@@ -63,7 +63,21 @@ test('header pairs: one per line or comma-separated; framing headers refused', (
       ['X-B', 'two words'],
     ],
   });
-  assert.deepEqual(parseHeaderPairs('Server: outrigger, X-C: 3').ok, true);
+  assert.deepEqual(parseHeaderPairs('Server: outrigger, X-C: 3'), {
+    ok: true,
+    value: [
+      ['Server', 'outrigger'],
+      ['X-C', '3'],
+    ],
+  });
+  // A comma starts a new pair only before `name:`, so values may hold commas.
+  assert.deepEqual(parseHeaderPairs('Accept: a, b, X-D: 4'), {
+    ok: true,
+    value: [
+      ['Accept', 'a, b'],
+      ['X-D', '4'],
+    ],
+  });
   for (const bad of ['no-colon', 'Bad Name: 1', 'Transfer-Encoding: chunked', 'Host: x']) {
     assert.equal(parseHeaderPairs(bad).ok, false, bad);
   }
