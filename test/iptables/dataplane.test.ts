@@ -9,9 +9,10 @@
 // proxy (15001, 15006: they answer with SO_ORIGINAL_DST), the app (8080,
 // 9090) and the proxy's health port (15021). The host's own tables are never touched.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { PodTopology, type PodTopologyRole } from '../support/netns.ts';
 import { requirePrerequisites } from '../support/prerequisites.ts';
 import type { WhoAnswer } from './fixtures/who-server.ts';
 
@@ -21,8 +22,26 @@ const WHO_SERVER = join(import.meta.dirname, 'fixtures/who-server.ts');
 const PROBE = join(import.meta.dirname, 'fixtures/probe.ts');
 const SETPRIV_PROXY = ['setpriv', '--reuid=1337', '--regid=1337', '--clear-groups'];
 
-const prefix = `orx3-${process.pid}`;
-const NS = { pod: `${prefix}-pod`, client: `${prefix}-client`, remote: `${prefix}-remote` };
+const network = new PodTopology({
+  prefix: `orx3-${process.pid}`,
+  veths: { client: 'cl0', remote: 're0' },
+  addresses: {
+    pod: {
+      eth0: ['192.0.2.10/24', '2001:db8:1::10/64'],
+      eth1: ['198.51.100.10/24', '2001:db8:2::10/64'],
+    },
+    client: { cl0: ['192.0.2.20/24', '2001:db8:1::20/64'] },
+    remote: {
+      re0: ['198.51.100.20/24', '2001:db8:2::20/64'],
+      lo: ['203.0.113.5/32', '2001:db8:3::5/128'],
+    },
+  },
+  // The excluded CIDRs live on the remote's loopback, one hop behind it.
+  routes: [
+    { in: 'pod', to: '203.0.113.0/24', via: '198.51.100.20' },
+    { in: 'pod', to: '2001:db8:3::/64', via: '2001:db8:2::20' },
+  ],
+});
 
 /** The flags the init container gets in this suite. */
 const CAPTURE_FLAGS = [
@@ -65,28 +84,20 @@ const FAMILIES: ReadonlyArray<{ name: string; save: string; addr: Addresses }> =
   },
 ];
 
-function run(file: string, args: readonly string[]): string {
-  return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function inNamespace(ns: string, file: string, args: readonly string[]): string {
-  return run('ip', ['netns', 'exec', ns, file, ...args]);
-}
-
 function target(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 type Answer = WhoAnswer | { error: string };
 
-/** One connection per target from inside `ns`; optionally as the proxy user. */
-function probe(ns: string, targets: string[], asProxyUser = false): Answer[] {
+/** One connection per target from inside the `from` namespace; optionally as the proxy user. */
+function probe(from: PodTopologyRole, targets: string[], asProxyUser = false): Answer[] {
   const command = asProxyUser ? [...SETPRIV_PROXY, NODE, PROBE] : [NODE, PROBE];
-  return JSON.parse(inNamespace(ns, command[0]!, [...command.slice(1), ...targets])) as Answer[];
+  return JSON.parse(network.exec(from, command[0]!, [...command.slice(1), ...targets])) as Answer[];
 }
 
-function probeOne(ns: string, host: string, port: number, asProxyUser = false): Answer {
-  return probe(ns, [target(host, port)], asProxyUser)[0]!;
+function probeOne(from: PodTopologyRole, host: string, port: number, asProxyUser = false): Answer {
+  return probe(from, [target(host, port)], asProxyUser)[0]!;
 }
 
 function assertAnswer(answer: Answer, label: string, original?: string): void {
@@ -97,7 +108,8 @@ function assertAnswer(answer: Answer, label: string, original?: string): void {
 
 /** The nat table as iptables-save prints it, without timestamps and packet counters. */
 function natTable(save: string): string {
-  return inNamespace(NS.pod, save, ['-t', 'nat'])
+  return network
+    .exec('pod', save, ['-t', 'nat'])
     .split('\n')
     .filter((line) => !line.startsWith('#'))
     .map((line) => line.replace(/\[\d+:\d+\]/, '[counters]'))
@@ -109,93 +121,12 @@ function bothNatTables(saveSuffix = ''): string {
 }
 
 function outrigger(args: readonly string[]): string {
-  return inNamespace(NS.pod, NODE, [MAIN, ...args]);
+  return network.exec('pod', NODE, [MAIN, ...args]);
 }
 
-function removeNamespaces(): void {
-  for (const ns of Object.values(NS)) {
-    try {
-      run('ip', ['netns', 'del', ns]);
-    } catch {
-      // Not there: nothing to clean.
-    }
-  }
-}
-
-function buildNamespaces(): void {
-  removeNamespaces();
-  for (const ns of Object.values(NS)) {
-    run('ip', ['netns', 'add', ns]);
-    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-  run('ip', [
-    'link',
-    'add',
-    'cl0',
-    'netns',
-    NS.client,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    NS.pod,
-  ]);
-  run('ip', [
-    'link',
-    'add',
-    're0',
-    'netns',
-    NS.remote,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth1',
-    'netns',
-    NS.pod,
-  ]);
-  const addresses: Array<[string, string, string]> = [
-    [NS.pod, 'eth0', '192.0.2.10/24'],
-    [NS.pod, 'eth0', '2001:db8:1::10/64'],
-    [NS.client, 'cl0', '192.0.2.20/24'],
-    [NS.client, 'cl0', '2001:db8:1::20/64'],
-    [NS.pod, 'eth1', '198.51.100.10/24'],
-    [NS.pod, 'eth1', '2001:db8:2::10/64'],
-    [NS.remote, 're0', '198.51.100.20/24'],
-    [NS.remote, 're0', '2001:db8:2::20/64'],
-    [NS.remote, 'lo', '203.0.113.5/32'],
-    [NS.remote, 'lo', '2001:db8:3::5/128'],
-  ];
-  for (const [ns, dev, cidr] of addresses) {
-    const v6 = cidr.includes(':');
-    run('ip', [
-      '-n',
-      ns,
-      ...(v6 ? ['-6'] : []),
-      'addr',
-      'add',
-      cidr,
-      'dev',
-      dev,
-      ...(v6 ? ['nodad'] : []),
-    ]);
-  }
-  for (const [ns, dev] of [
-    [NS.pod, 'eth0'],
-    [NS.pod, 'eth1'],
-    [NS.client, 'cl0'],
-    [NS.remote, 're0'],
-  ] as const) {
-    run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-  }
-  run('ip', ['-n', NS.pod, 'route', 'add', '203.0.113.0/24', 'via', '198.51.100.20']);
-  run('ip', ['-n', NS.pod, '-6', 'route', 'add', '2001:db8:3::/64', 'via', '2001:db8:2::20']);
-}
-
-/** Starts a who-server inside `ns` and waits until every port listens. */
-function startServer(ns: string, label: string, ports: number[]): Promise<ChildProcess> {
+/** Starts a who-server inside the `role` namespace and waits until every port listens. */
+function startServer(role: PodTopologyRole, label: string, ports: number[]): Promise<ChildProcess> {
+  const ns = network.namespaces[role];
   const child = spawn('ip', ['netns', 'exec', ns, NODE, WHO_SERVER, label, ports.join(',')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -212,20 +143,20 @@ function startServer(ns: string, label: string, ports: number[]): Promise<ChildP
 async function suite(t: TestContext): Promise<void> {
   const servers: ChildProcess[] = [];
   try {
-    buildNamespaces();
+    network.create();
     servers.push(
-      await startServer(NS.pod, 'proxy-outbound', [15001]),
-      await startServer(NS.pod, 'proxy-inbound', [15006]),
-      await startServer(NS.pod, 'app', [8080, 9090]),
-      await startServer(NS.pod, 'proxy-health', [15021]),
-      await startServer(NS.remote, 'remote', [80, 7070]),
+      await startServer('pod', 'proxy-outbound', [15001]),
+      await startServer('pod', 'proxy-inbound', [15006]),
+      await startServer('pod', 'app', [8080, 9090]),
+      await startServer('pod', 'proxy-health', [15021]),
+      await startServer('remote', 'remote', [80, 7070]),
     );
     const pristine = bothNatTables();
 
     await t.test('before any rule, every connection goes direct', () => {
       for (const { addr } of FAMILIES) {
-        assertAnswer(probeOne(NS.client, addr.podIp, 8080), 'app');
-        assertAnswer(probeOne(NS.pod, addr.remoteIp, 80), 'remote');
+        assertAnswer(probeOne('client', addr.podIp, 8080), 'app');
+        assertAnswer(probeOne('pod', addr.remoteIp, 80), 'remote');
       }
     });
 
@@ -238,13 +169,13 @@ async function suite(t: TestContext): Promise<void> {
     for (const { name, addr } of FAMILIES) {
       await t.test(`${name}: inbound to an app port reaches 15006 with the original port`, () => {
         assertAnswer(
-          probeOne(NS.client, addr.podIp, 8080),
+          probeOne('client', addr.podIp, 8080),
           'proxy-inbound',
           target(addr.podIp, 8080),
         );
       });
       await t.test(`${name}: excluded inbound ports and the proxy's health port go direct`, () => {
-        const [excluded, health] = probe(NS.client, [
+        const [excluded, health] = probe('client', [
           target(addr.podIp, 9090),
           target(addr.podIp, 15021),
         ]);
@@ -255,14 +186,14 @@ async function suite(t: TestContext): Promise<void> {
         `${name}: outbound to the remote reaches 15001 with the original address`,
         () => {
           assertAnswer(
-            probeOne(NS.pod, addr.remoteIp, 80),
+            probeOne('pod', addr.remoteIp, 80),
             'proxy-outbound',
             target(addr.remoteIp, 80),
           );
         },
       );
       await t.test(`${name}: excluded CIDRs and excluded ports go direct`, () => {
-        const [cidr, port] = probe(NS.pod, [
+        const [cidr, port] = probe('pod', [
           target(addr.excludedRemoteIp, 80),
           target(addr.remoteIp, 7070),
         ]);
@@ -270,12 +201,12 @@ async function suite(t: TestContext): Promise<void> {
         assertAnswer(port!, 'remote');
       });
       await t.test(`${name}: the proxy user's connections are never redirected`, () => {
-        assertAnswer(probeOne(NS.pod, addr.remoteIp, 80, true), 'remote');
+        assertAnswer(probeOne('pod', addr.remoteIp, 80, true), 'remote');
       });
       await t.test(
         `${name}: app-to-app traffic over loopback and the own pod IP stays direct`,
         () => {
-          const [loopback, ownIp] = probe(NS.pod, [
+          const [loopback, ownIp] = probe('pod', [
             target(addr.loopback, 8080),
             target(addr.podIp, 8080),
           ]);
@@ -301,10 +232,10 @@ async function suite(t: TestContext): Promise<void> {
       outrigger(['-b', '', '-i', '2001:db8:2::/64']);
       assert.doesNotMatch(bothNatTables(), /-A PREROUTING .*OUTRIGGER/);
       const [v4, v6] = FAMILIES.map(({ addr }) => addr);
-      assertAnswer(probeOne(NS.client, v4!.podIp, 8080), 'app');
-      assertAnswer(probeOne(NS.client, v6!.podIp, 8080), 'app');
-      assertAnswer(probeOne(NS.pod, v4!.remoteIp, 80), 'remote');
-      assertAnswer(probeOne(NS.pod, v6!.remoteIp, 80), 'proxy-outbound', target(v6!.remoteIp, 80));
+      assertAnswer(probeOne('client', v4!.podIp, 8080), 'app');
+      assertAnswer(probeOne('client', v6!.podIp, 8080), 'app');
+      assertAnswer(probeOne('pod', v4!.remoteIp, 80), 'remote');
+      assertAnswer(probeOne('pod', v6!.remoteIp, 80), 'proxy-outbound', target(v6!.remoteIp, 80));
     });
 
     await t.test('--cleanup restores the pristine namespace, twice in a row', () => {
@@ -313,32 +244,32 @@ async function suite(t: TestContext): Promise<void> {
       outrigger(['--cleanup']);
       assert.equal(bothNatTables(), pristine);
       for (const { addr } of FAMILIES) {
-        assertAnswer(probeOne(NS.client, addr.podIp, 8080), 'app');
-        assertAnswer(probeOne(NS.pod, addr.remoteIp, 80), 'remote');
+        assertAnswer(probeOne('client', addr.podIp, 8080), 'app');
+        assertAnswer(probeOne('pod', addr.remoteIp, 80), 'remote');
       }
     });
 
     await t.test('a namespace already using legacy iptables gets legacy rules', () => {
       const marker = ['-t', 'filter', '-A', 'INPUT', '-p', 'tcp', '--dport', '1', '-j', 'ACCEPT'];
-      inNamespace(NS.pod, 'iptables-legacy', marker);
+      network.exec('pod', 'iptables-legacy', marker);
       try {
         assert.match(outrigger(CAPTURE_FLAGS), /applied with iptables-legacy-restore --noflush/);
         assert.match(bothNatTables('-legacy'), /OUTRIGGER_INBOUND/);
         assert.doesNotMatch(bothNatTables(), /OUTRIGGER/, 'nothing in nf_tables');
         assertAnswer(
-          probeOne(NS.client, '192.0.2.10', 8080),
+          probeOne('client', '192.0.2.10', 8080),
           'proxy-inbound',
           target('192.0.2.10', 8080),
         );
         outrigger(['--cleanup']);
         assert.doesNotMatch(bothNatTables('-legacy'), /OUTRIGGER/);
       } finally {
-        inNamespace(NS.pod, 'iptables-legacy', ['-t', 'filter', '-D', ...marker.slice(3)]);
+        network.exec('pod', 'iptables-legacy', ['-t', 'filter', '-D', ...marker.slice(3)]);
       }
     });
   } finally {
     for (const server of servers) server.kill();
-    removeNamespaces();
+    network.remove();
   }
 }
 

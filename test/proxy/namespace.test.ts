@@ -9,22 +9,30 @@
 // the proxy; the app's own outbound calls are redirected to 15001 and must
 // reach the remote's real address with the configured request headers.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { PodTopology, type PodTopologyRole } from '../support/netns.ts';
 import { requirePrerequisites } from '../support/prerequisites.ts';
 import { NODE, PROXY_MAIN, ROOT } from './support/harness.ts';
 
 const ECHO_APP = path.join(import.meta.dirname, 'support/echo-app.ts');
 const HTTP_CALL = path.join(import.meta.dirname, 'support/http-call.ts');
 const IPTABLES_MAIN = path.join(ROOT, 'src/iptables/main.ts');
-const prefix = `orp4-${process.pid}`;
-const NS = { pod: `${prefix}-pod`, client: `${prefix}-client`, remote: `${prefix}-remote` };
 const POD_IP = '192.0.2.10';
 const POD_IP6 = '2001:db8:1::10';
 const REMOTE_IP = '198.51.100.20';
 const POD_NAME = 'demo-7f9c4';
+const network = new PodTopology({
+  prefix: `orp4-${process.pid}`,
+  veths: { client: 'pc0', remote: 'pr0' },
+  addresses: {
+    pod: { eth0: [`${POD_IP}/24`, `${POD_IP6}/64`], eth1: ['198.51.100.10/24'] },
+    client: { pc0: ['192.0.2.20/24', '2001:db8:1::20/64'] },
+    remote: { pr0: [`${REMOTE_IP}/24`] },
+  },
+});
 
 interface Reply {
   status?: number;
@@ -53,114 +61,22 @@ interface StatsRecord {
   timeToFirstByteMs: number;
 }
 
-function run(file: string, args: readonly string[]): string {
-  return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function call(ns: string, method: string, url: string, body?: string): Reply {
-  const args = [
-    'netns',
-    'exec',
-    ns,
-    NODE,
-    HTTP_CALL,
-    method,
-    url,
-    ...(body === undefined ? [] : [body]),
-  ];
-  return JSON.parse(run('ip', args)) as Reply;
-}
-
-function removeNamespaces(): void {
-  for (const ns of Object.values(NS)) {
-    try {
-      run('ip', ['netns', 'del', ns]);
-    } catch {
-      // not there
-    }
-  }
-}
-
-function buildNamespaces(): void {
-  removeNamespaces();
-  for (const ns of Object.values(NS)) {
-    run('ip', ['netns', 'add', ns]);
-    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-  run('ip', [
-    'link',
-    'add',
-    'pc0',
-    'netns',
-    NS.client,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    NS.pod,
-  ]);
-  run('ip', [
-    'link',
-    'add',
-    'pr0',
-    'netns',
-    NS.remote,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth1',
-    'netns',
-    NS.pod,
-  ]);
-  for (const [ns, dev, cidr] of [
-    [NS.pod, 'eth0', `${POD_IP}/24`],
-    [NS.pod, 'eth0', `${POD_IP6}/64`],
-    [NS.client, 'pc0', '192.0.2.20/24'],
-    [NS.client, 'pc0', '2001:db8:1::20/64'],
-    [NS.pod, 'eth1', '198.51.100.10/24'],
-    [NS.remote, 'pr0', `${REMOTE_IP}/24`],
-  ] as const) {
-    const v6 = cidr.includes(':');
-    run('ip', [
-      '-n',
-      ns,
-      ...(v6 ? ['-6'] : []),
-      'addr',
-      'add',
-      cidr,
-      'dev',
-      dev,
-      ...(v6 ? ['nodad'] : []),
-    ]);
-  }
-  for (const [ns, dev] of [
-    [NS.pod, 'eth0'],
-    [NS.pod, 'eth1'],
-    [NS.client, 'pc0'],
-    [NS.remote, 'pr0'],
-  ] as const) {
-    run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-  }
+function call(from: PodTopologyRole, method: string, url: string, body?: string): Reply {
+  const args = [HTTP_CALL, method, url, ...(body === undefined ? [] : [body])];
+  return JSON.parse(network.exec(from, NODE, args)) as Reply;
 }
 
 /** The init container's rules, or the two equivalent rules if its CLI is not usable here. */
 function installCapture(): string {
   if (existsSync(IPTABLES_MAIN)) {
     try {
-      run('ip', ['netns', 'exec', NS.pod, NODE, IPTABLES_MAIN]);
+      network.exec('pod', NODE, [IPTABLES_MAIN]);
       return 'outrigger-iptables';
     } catch {
       // fall through to the two plain rules
     }
   }
-  run('ip', [
-    'netns',
-    'exec',
-    NS.pod,
-    'iptables',
+  network.exec('pod', 'iptables', [
     '-t',
     'nat',
     '-A',
@@ -174,11 +90,7 @@ function installCapture(): string {
     '--to-ports',
     '15006',
   ]);
-  run('ip', [
-    'netns',
-    'exec',
-    NS.pod,
-    'iptables',
+  network.exec('pod', 'iptables', [
     '-t',
     'nat',
     '-A',
@@ -202,12 +114,12 @@ function installCapture(): string {
 
 /** Starts a process in a namespace and waits for `ready` to appear on its output. */
 function startIn(
-  ns: string,
+  role: PodTopologyRole,
   command: string[],
   ready: RegExp,
   env: NodeJS.ProcessEnv = {},
 ): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', ns, ...command], {
+  const child = spawn('ip', ['netns', 'exec', network.namespaces[role], ...command], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -237,14 +149,14 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
   if (!requirePrerequisites(t, 'root', 'iptables', 'ip')) return;
   const children: ChildProcess[] = [];
   try {
-    buildNamespaces();
-    children.push(await startIn(NS.pod, [NODE, ECHO_APP, '80', '::'], /listening/));
-    children.push(await startIn(NS.remote, [NODE, ECHO_APP, '80', '::'], /listening/));
+    network.create();
+    children.push(await startIn('pod', [NODE, ECHO_APP, '80', '::'], /listening/));
+    children.push(await startIn('remote', [NODE, ECHO_APP, '80', '::'], /listening/));
     const capture = installCapture();
     t.diagnostic(`capture installed with ${capture}`);
     children.push(
       await startIn(
-        NS.pod,
+        'pod',
         ['setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', NODE, PROXY_MAIN],
         /"msg":"ready"/,
         {
@@ -259,14 +171,14 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
     );
 
     await t.test('the health port answers ready from outside the pod', () => {
-      assert.equal(call(NS.client, 'GET', `http://${POD_IP}:15021/healthz/ready`).status, 200);
+      assert.equal(call('client', 'GET', `http://${POD_IP}:15021/healthz/ready`).status, 200);
     });
 
     const body = 'hello through the sidecar';
     await t.test(
       'GET /get?query=param reaches the app through 15006 and carries the Server header',
       () => {
-        const reply = call(NS.client, 'GET', `http://${POD_IP}/get?query=param`);
+        const reply = call('client', 'GET', `http://${POD_IP}/get?query=param`);
         assert.equal(reply.status, 200, JSON.stringify(reply));
         assert.equal(reply.headers!.server, 'outrigger');
         const echo = JSON.parse(reply.body!) as Echo;
@@ -277,20 +189,20 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
     );
 
     await t.test('POST /post with a body', () => {
-      const reply = call(NS.client, 'POST', `http://${POD_IP}/post`, body);
+      const reply = call('client', 'POST', `http://${POD_IP}/post`, body);
       assert.equal(reply.status, 200);
       assert.equal(reply.headers!.server, 'outrigger');
       assert.equal((JSON.parse(reply.body!) as Echo).body, body);
     });
 
     await t.test('GET /status/429 keeps the app status', () => {
-      const reply = call(NS.client, 'GET', `http://${POD_IP}/status/429`);
+      const reply = call('client', 'GET', `http://${POD_IP}/status/429`);
       assert.equal(reply.status, 429);
       assert.equal(reply.headers!.server, 'outrigger');
     });
 
     await t.test('IPv6: inbound reaches the app on ::1', () => {
-      const reply = call(NS.client, 'GET', `http://[${POD_IP6}]/get?v=6`);
+      const reply = call('client', 'GET', `http://[${POD_IP6}]/get?v=6`);
       assert.equal(reply.status, 200, JSON.stringify(reply));
       assert.equal((JSON.parse(reply.body!) as Echo).local, '::1:80');
     });
@@ -299,7 +211,7 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
       "the app's outbound call goes through 15001 to the right address with the configured headers",
       () => {
         const reply = call(
-          NS.client,
+          'client',
           'GET',
           `http://${POD_IP}/fetch?url=${encodeURIComponent(`http://${REMOTE_IP}/get?from=app`)}`,
         );
@@ -317,12 +229,12 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
     );
 
     await t.test('a connection straight to the capture port is refused, not looped', () => {
-      const reply = call(NS.pod, 'GET', 'http://127.0.0.1:15006/get');
+      const reply = call('pod', 'GET', 'http://127.0.0.1:15006/get');
       assert.ok(reply.error, JSON.stringify(reply));
     });
 
     await t.test("the proxy's stats show each request's duration, sizes and status", () => {
-      const stats = JSON.parse(call(NS.pod, 'GET', 'http://127.0.0.1:15000/stats').body!) as {
+      const stats = JSON.parse(call('pod', 'GET', 'http://127.0.0.1:15000/stats').body!) as {
         recentRequests: StatsRecord[];
         totals: { loopsRefused: number };
       };
@@ -355,6 +267,6 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
     });
   } finally {
     for (const child of children) child.kill('SIGKILL');
-    removeNamespaces();
+    network.remove();
   }
 });
