@@ -3,7 +3,7 @@
 // Pure: no I/O, and the user's own containers are never touched.
 import type { V1Container, V1EnvVar, V1Pod, V1Volume } from '@kubernetes/client-node';
 import type { InjectionConfig, ResourceRequirements } from '../config/schema.ts';
-import { parseQuantity } from '../config/values.ts';
+import { parseCidrSelection, parsePortSelection, parseQuantity } from '../config/values.ts';
 import {
   HEALTH_READY_PATH,
   INIT_CONTAINER_NAME,
@@ -89,17 +89,27 @@ export function renderInjection(
 export function renderIptablesArgs(config: InjectionConfig, overrides: Overrides): string[] {
   const i = config.interception;
   const list = (values: readonly (string | number)[]) => values.join(',');
-  const includeInbound = overrides.includeInboundPorts ?? i.includeInboundPorts;
-  const includeRanges = overrides.includeOutboundIPRanges ?? i.includeOutboundIPRanges;
+  const selection = (value: '*' | readonly (string | number)[]) =>
+    value === '*' ? '*' : list(value);
+  // The configured lists were validated when the file was loaded; parsing them
+  // again here gives the same normalized form (`8080, 9090` → `8080,9090`) an
+  // annotation gets.
+  const configInbound = parsePortSelection(i.includeInboundPorts);
+  const configRanges = parseCidrSelection(i.includeOutboundIPRanges);
+  const includeInbound =
+    overrides.includeInboundPorts ?? (configInbound.ok ? configInbound.value : '*');
+  const includeRanges =
+    overrides.includeOutboundIPRanges ?? (configRanges.ok ? configRanges.value : '*');
+  // biome-ignore format: flag/value pairs read best one pair per line
   const args = [
     IPTABLES_FLAGS.outboundPort, String(config.proxy.outboundPort),
     IPTABLES_FLAGS.inboundPort, String(config.proxy.inboundPort),
     IPTABLES_FLAGS.proxyUid, String(config.proxy.uid),
     IPTABLES_FLAGS.proxyGid, String(config.proxy.gid),
     IPTABLES_FLAGS.mode, 'REDIRECT',
-    IPTABLES_FLAGS.includeInboundPorts, typeof includeInbound === 'string' ? includeInbound.trim() : list(includeInbound),
-    IPTABLES_FLAGS.includeOutboundIPRanges, typeof includeRanges === 'string' ? includeRanges.trim() : list(includeRanges),
-  ]; // biome-ignore format: flag/value pairs read best one pair per line
+    IPTABLES_FLAGS.includeInboundPorts, selection(includeInbound),
+    IPTABLES_FLAGS.includeOutboundIPRanges, selection(includeRanges),
+  ];
   const optional: Array<[string, readonly (string | number)[]]> = [
     [IPTABLES_FLAGS.excludeInboundPorts, overrides.excludeInboundPorts ?? i.excludeInboundPorts],
     [
