@@ -14,18 +14,22 @@ export interface ConfigReport {
 
 export class ConfigSource {
   #current: InjectionConfig;
+  /** The text the current configuration came from; a reload that reads the same text is no event. */
+  #text: string | undefined;
   readonly path: string | undefined;
   #stop: (() => void) | undefined;
 
-  private constructor(config: InjectionConfig, path: string | undefined) {
+  private constructor(config: InjectionConfig, text: string | undefined, path: string | undefined) {
     this.#current = config;
+    this.#text = text;
     this.path = path;
   }
 
   /** Loads the file (or the defaults when there is none); a bad file at start is fatal. */
   static async load(path: string | undefined): Promise<ConfigSource> {
-    if (path === undefined) return new ConfigSource(defaultConfig(), undefined);
-    return new ConfigSource(await readConfigFile(path), path);
+    if (path === undefined) return new ConfigSource(defaultConfig(), undefined, undefined);
+    const text = await readConfigText(path);
+    return new ConfigSource(parseConfig(text, path), text, path);
   }
 
   get current(): InjectionConfig {
@@ -33,22 +37,29 @@ export class ConfigSource {
   }
 
   /**
-   * Polls the file (which follows the ConfigMap's symlink swap) and reloads on
-   * change. `report` hears every reload, good or bad.
+   * Polls the file (which follows the ConfigMap's symlink swap) and reloads when
+   * its text changes. `report` hears every reload, good or bad. It also checks
+   * once at once: watchFile takes its first reading asynchronously, so a change
+   * made between load() and watch() would otherwise go unseen until the next one.
    */
   watch(report: (event: ConfigReport) => void, intervalMs = 1000): void {
     const path = this.path;
     if (path === undefined || this.#stop) return;
-    const listener = async () => {
+    const check = async () => {
       try {
-        this.#current = await readConfigFile(path);
+        const text = await readConfigText(path);
+        if (text === this.#text) return;
+        this.#text = text;
+        this.#current = parseConfig(text, path);
         report({ ok: true, source: path });
       } catch (err) {
         report({ ok: false, source: path, error: err as Error });
       }
     };
+    const listener = () => void check();
     watchFile(path, { interval: intervalMs }, listener);
     this.#stop = () => unwatchFile(path, listener);
+    void check();
   }
 
   close(): void {
@@ -57,12 +68,10 @@ export class ConfigSource {
   }
 }
 
-async function readConfigFile(path: string): Promise<InjectionConfig> {
-  let text: string;
+async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     throw errors.INVALID_CONFIG(path, (err as Error).message);
   }
-  return parseConfig(text, path);
 }

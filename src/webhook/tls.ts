@@ -92,6 +92,9 @@ export function watchServingFiles(
   const listener = () => void reload();
   watchFile(paths.cert, { interval: intervalMs }, listener);
   watchFile(paths.key, { interval: intervalMs }, listener);
+  // watchFile's first reading is asynchronous: check now, or a change made since
+  // the files were first read would go unseen until the next one.
+  void reload();
   return () => {
     unwatchFile(paths.cert, listener);
     unwatchFile(paths.key, listener);

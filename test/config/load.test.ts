@@ -47,7 +47,9 @@ test('YAML numbers stand for quantities, as in kubectl', () => {
   assert.equal(config.proxy.resources.requests?.cpu, '1');
 });
 
-test('a changed file is reloaded; a bad one keeps the last good config and is reported', async (t) => {
+test('a changed file is reloaded; a bad one keeps the last good config and is reported', {
+  timeout: 30_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'outrigger-config-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'config.yaml');
@@ -78,6 +80,19 @@ test('a changed file is reloaded; a bad one keeps the last good config and is re
   assert.equal(bad.ok, false);
   assert.ok(isOutriggerError(bad.error, errors.INVALID_CONFIG));
   assert.equal(source.current.proxy.logLevel, 'debug', 'the last good configuration stays');
+});
+
+test('a change made between load and watch is still picked up', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'outrigger-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, 'proxy: {logLevel: info}\n');
+  const source = await ConfigSource.load(path);
+  t.after(() => source.close());
+  writeFileSync(path, 'proxy: {logLevel: error}\n');
+  const event = await new Promise<ConfigReport>((resolve) => source.watch(resolve, 60_000));
+  assert.equal(event.ok, true);
+  assert.equal(source.current.proxy.logLevel, 'error');
 });
 
 test('a missing or bad file at start is an error, not a silent default', async () => {
