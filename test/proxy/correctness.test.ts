@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { RunningProxy } from '../../proxy/src/proxy.ts';
-import { downloads, echoAppHandler, type Transfer } from './support/echo-app.ts';
+import { downloads, echoAppHandler, type Transfer, writeRandomBytes } from './support/echo-app.ts';
 import {
   closeServer,
   listenHttp,
@@ -71,28 +71,6 @@ function request(
   });
 }
 
-/** Streams `size` random bytes into req and returns their hash. */
-function streamBody(req: http.ClientRequest, size: number): Promise<string> {
-  return new Promise((resolve) => {
-    const hash = createHash('sha256');
-    let left = size;
-    const pump = () => {
-      while (left > 0) {
-        const piece = randomBytes(Math.min(left, 256 * 1024));
-        left -= piece.length;
-        hash.update(piece);
-        if (!req.write(piece)) {
-          req.once('drain', pump);
-          return;
-        }
-      }
-      req.end();
-      resolve(hash.digest('hex'));
-    };
-    pump();
-  });
-}
-
 function recordFor(path: string) {
   const record = proxy.stats.recentRequests.toArray().find((r) => r.path === path);
   assert.ok(record, `a record for ${path}`);
@@ -119,7 +97,7 @@ describe('byte-exact round trips', () => {
                   : { 'transfer-encoding': 'chunked' },
             },
             (req) => {
-              streamBody(req, size).then((h) => {
+              writeRandomBytes(req, size).then((h) => {
                 sent = h;
               });
             },

@@ -5,6 +5,7 @@
 //   node test/proxy/support/echo-app.ts <port> [host]
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import type { Writable } from 'node:stream';
 
 export interface Transfer {
   bytes: number;
@@ -51,22 +52,32 @@ function download(url: URL, res: http.ServerResponse, head: boolean): void {
     res.end();
     return;
   }
-  const hash = createHash('sha256');
-  let left = size;
-  const pump = () => {
-    while (left > 0) {
-      const piece = randomBytes(Math.min(left, 256 * 1024));
-      left -= piece.length;
-      hash.update(piece);
-      if (!res.write(piece)) {
-        res.once('drain', pump);
-        return;
+  void writeRandomBytes(res, size).then((sha256) => downloads.set(id, { bytes: size, sha256 }));
+}
+
+/**
+ * Writes `size` random bytes to `out` in 256 KiB pieces, waiting for 'drain'
+ * when it pushes back, then ends it. Resolves with the bytes' SHA-256.
+ */
+export function writeRandomBytes(out: Writable, size: number): Promise<string> {
+  return new Promise((resolve) => {
+    const hash = createHash('sha256');
+    let left = size;
+    const pump = () => {
+      while (left > 0) {
+        const piece = randomBytes(Math.min(left, 256 * 1024));
+        left -= piece.length;
+        hash.update(piece);
+        if (!out.write(piece)) {
+          out.once('drain', pump);
+          return;
+        }
       }
-    }
-    downloads.set(id, { bytes: size, sha256: hash.digest('hex') });
-    res.end();
-  };
-  pump();
+      out.end();
+      resolve(hash.digest('hex'));
+    };
+    pump();
+  });
 }
 
 export function echoAppHandler(): http.RequestListener {
