@@ -51,3 +51,28 @@ export function buildPatch(pod: V1Pod, injection: Injection): AddOperation[] {
   }
   return ops;
 }
+
+// JSON of the frozen, shared values render.ts hands out (the init container, the
+// proxy, the volumes): serialized once, then reused for every pod that gets them.
+const frozenJson = new WeakMap<object, string>();
+
+function valueJson(value: unknown): string {
+  if (typeof value !== 'object' || value === null || !Object.isFrozen(value))
+    return JSON.stringify(value);
+  let json = frozenJson.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    frozenJson.set(value, json);
+  }
+  return json;
+}
+
+/** The patch as JSON text, the same as JSON.stringify(ops) gives, with shared values serialized once. */
+export function serializePatch(ops: readonly AddOperation[]): string {
+  let json = '[';
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as AddOperation;
+    json += `${i === 0 ? '' : ','}{"op":"add","path":${JSON.stringify(op.path)},"value":${valueJson(op.value)}}`;
+  }
+  return `${json}]`;
+}

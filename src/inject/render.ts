@@ -51,27 +51,13 @@ export function renderInjection(
   config: InjectionConfig,
   overrides: Overrides,
 ): Injection {
-  const layout: Layout = (overrides.nativeSidecar ?? config.nativeSidecars) ? 'native' : 'classic';
-  const init = renderInitContainer(config, overrides);
-  const proxy = renderSidecar(config, overrides, layout);
-  const volumes: V1Volume[] = [
-    { name: TMP_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
-    { name: INIT_RUN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-  ];
+  const { layout, init, proxy, volumes, status } = sidecarParts(config, overrides);
   refuseNameConflicts(pod, [init, proxy], volumes);
-
   const initContainers = layout === 'native' ? [init, proxy] : [init];
   const containers = layout === 'native' ? [] : [proxy];
-  const status: InjectionStatus = {
-    version: VERSION,
-    layout,
-    initContainers: initContainers.map((c) => c.name),
-    containers: containers.map((c) => c.name),
-    volumes: volumes.map((v) => v.name),
-  };
 
   const existing = pod.metadata?.annotations ?? {};
-  const annotations: Record<string, string> = { [STATUS_ANNOTATION]: JSON.stringify(status) };
+  const annotations: Record<string, string> = { [STATUS_ANNOTATION]: status };
   const firstUserContainer = pod.spec?.containers?.[0]?.name;
   if (firstUserContainer !== undefined && existing[DEFAULT_CONTAINER_ANNOTATION] === undefined) {
     annotations[DEFAULT_CONTAINER_ANNOTATION] = firstUserContainer;
@@ -83,6 +69,61 @@ export function renderInjection(
     annotations['prometheus.io/path'] = PROMETHEUS_PATH;
   }
   return { layout, initContainers, containers, volumes, annotations };
+}
+
+/** What injection adds that depends on the configuration and the overrides only. */
+interface SidecarParts {
+  layout: Layout;
+  init: V1Container;
+  proxy: V1Container;
+  volumes: V1Volume[];
+  /** The sidecar.outrigger.dev/status value. */
+  status: string;
+}
+
+// The same configuration and overrides always render the same containers, and
+// nearly every pod asks for nothing special: render each pair once and share the
+// result, frozen so no caller can change it for the next pod. A reloaded
+// configuration is a new object, so it starts a cache of its own; the number of
+// override sets kept per configuration is bounded.
+const PARTS_PER_CONFIG = 256;
+const partsCache = new WeakMap<InjectionConfig, Map<string, SidecarParts>>();
+
+function sidecarParts(config: InjectionConfig, overrides: Overrides): SidecarParts {
+  let byOverrides = partsCache.get(config);
+  if (byOverrides === undefined) {
+    byOverrides = new Map();
+    partsCache.set(config, byOverrides);
+  }
+  const key = JSON.stringify(overrides);
+  const cached = byOverrides.get(key);
+  if (cached !== undefined) return cached;
+
+  const layout: Layout = (overrides.nativeSidecar ?? config.nativeSidecars) ? 'native' : 'classic';
+  const init = renderInitContainer(config, overrides);
+  const proxy = renderSidecar(config, overrides, layout);
+  const volumes: V1Volume[] = [
+    { name: TMP_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+    { name: INIT_RUN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+  ];
+  const status: InjectionStatus = {
+    version: VERSION,
+    layout,
+    initContainers: layout === 'native' ? [init.name, proxy.name] : [init.name],
+    containers: layout === 'native' ? [] : [proxy.name],
+    volumes: volumes.map((v) => v.name),
+  };
+  const parts = deepFreeze({ layout, init, proxy, volumes, status: JSON.stringify(status) });
+  if (byOverrides.size < PARTS_PER_CONFIG) byOverrides.set(key, parts);
+  return parts;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** The init container's args: istio-iptables' flags for the capture rules. */

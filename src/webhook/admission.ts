@@ -6,6 +6,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { InjectionConfig } from '../config/schema.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
+import { serializePatch } from '../inject/patch.ts';
 import type { SkipReason } from '../inject/reasons.ts';
 
 const API_VERSION = 'admission.k8s.io/v1';
@@ -128,7 +129,7 @@ export function reviewAdmission(
     if (!outcome.injected) {
       return answer({ allowed: true }, { decision: 'skipped', reason: outcome.decision.reason });
     }
-    const patch = Buffer.from(JSON.stringify(outcome.patch)).toString('base64');
+    const patch = Buffer.from(serializePatch(outcome.patch)).toString('base64');
     return answer(
       { allowed: true, patchType: 'JSONPatch', patch },
       { decision: 'injected', reason: outcome.decision.reason },

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import jsonPatch from 'fast-json-patch';
-import { buildPatch, escapePointerToken } from '../../src/inject/patch.ts';
+import { defaultConfig } from '../../src/config/load.ts';
+import { injectPod } from '../../src/inject/inject.ts';
+import { buildPatch, escapePointerToken, serializePatch } from '../../src/inject/patch.ts';
 import type { Injection } from '../../src/inject/render.ts';
 
 test('RFC 6901 escaping: ~ before /, so "~1" in a key survives', () => {
@@ -44,4 +46,29 @@ test('only add operations, and missing maps are created before their keys', () =
       '/metadata/annotations/a',
     ],
   );
+});
+
+test('serializePatch gives exactly JSON.stringify of the operations, shared values included', () => {
+  const config = defaultConfig();
+  const pod = {
+    metadata: { annotations: { 'a/b~c': 'x' } },
+    spec: { containers: [{ name: 'app' }] },
+  };
+  for (let i = 0; i < 3; i++) {
+    const outcome = injectPod(structuredClone(pod), { namespace: 'demo' }, config);
+    assert.ok(outcome.injected);
+    assert.equal(serializePatch(outcome.patch), JSON.stringify(outcome.patch));
+  }
+});
+
+test('shared rendered containers are frozen, so one pod cannot change the next one’s', () => {
+  const config = defaultConfig();
+  const pod = { spec: { containers: [{ name: 'app' }] } };
+  const first = injectPod(pod, { namespace: 'demo' }, config);
+  const second = injectPod(pod, { namespace: 'demo' }, config);
+  assert.ok(first.injected && second.injected);
+  assert.equal(first.injection.initContainers[0], second.injection.initContainers[0]);
+  assert.throws(() => {
+    (first.injection.initContainers[0] as { name: string }).name = 'changed';
+  }, TypeError);
 });
