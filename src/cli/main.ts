@@ -5,12 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClusterCertificateFlags } from '../certs/cli-flags.ts';
 import { ConfigSource } from '../config/watch.ts';
+import { WEBHOOK_PORT } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { checkDocuments, formatCheck, parseLabelList } from './check.ts';
 import { injectDocuments } from './inject.ts';
 import { readDocuments } from './read-input.ts';
-import { DEFAULT_PORT, serve } from './serve.ts';
+import { serve } from './serve.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -45,7 +46,7 @@ addClusterCertificateFlags(
       'Run the mutating admission webhook over HTTPS (POST /inject, /healthz, /readyz, /metrics).',
     ),
 )
-  .addOption(new Option('--port <n>', 'port to listen on').default(DEFAULT_PORT).argParser(port))
+  .addOption(new Option('--port <n>', 'port to listen on').default(WEBHOOK_PORT).argParser(port))
   .option('--host <address>', 'address to listen on', '0.0.0.0')
   .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when it changes')
   .option('--tls-key <file>', 'serving key (PEM); reloaded when it changes')

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type ClusterCertificateFlags, clusterCertificateOptions } from '../certs/cli-flags.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
 import { ConfigSource } from '../config/watch.ts';
-import { WEBHOOK_PATH, WEBHOOK_PORT } from '../contract.ts';
+import { WEBHOOK_PATH } from '../contract.ts';
 import { createWebhookLogger } from '../webhook/logger.ts';
 import { createWebhookMetrics } from '../webhook/metrics.ts';
 import { buildWebhookServer } from '../webhook/server.ts';
@@ -132,5 +132,3 @@ async function generateLocalCertificates(dir: string) {
   await writeFile(join(dir, 'tls.key'), material.key, { mode: 0o600 });
   return { material, caPath };
 }
-
-export const DEFAULT_PORT = WEBHOOK_PORT;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
 import { type ConfigReport, ConfigSource } from '../../src/config/watch.ts';
 import { errors, isOutriggerError } from '../../src/errors.ts';
@@ -47,15 +47,21 @@ test('YAML numbers stand for quantities, as in kubectl', () => {
   assert.equal(config.proxy.resources.requests?.cpu, '1');
 });
 
-test('a changed file is reloaded; a bad one keeps the last good config and is reported', {
-  timeout: 30_000,
-}, async (t) => {
+/** A config file in a fresh directory, loaded; both are cleaned up after the test. */
+async function loadedConfigFile(t: TestContext, text: string) {
   const dir = mkdtempSync(join(tmpdir(), 'outrigger-config-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'config.yaml');
-  writeFileSync(path, 'proxy: {logLevel: info}\n');
+  writeFileSync(path, text);
   const source = await ConfigSource.load(path);
   t.after(() => source.close());
+  return { path, source };
+}
+
+test('a changed file is reloaded; a bad one keeps the last good config and is reported', {
+  timeout: 30_000,
+}, async (t) => {
+  const { path, source } = await loadedConfigFile(t, 'proxy: {logLevel: info}\n');
   const events: ConfigReport[] = [];
   const next = () =>
     new Promise<ConfigReport>((resolve) => {
@@ -83,12 +89,7 @@ test('a changed file is reloaded; a bad one keeps the last good config and is re
 });
 
 test('a change made between load and watch is still picked up', { timeout: 30_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'outrigger-config-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'config.yaml');
-  writeFileSync(path, 'proxy: {logLevel: info}\n');
-  const source = await ConfigSource.load(path);
-  t.after(() => source.close());
+  const { path, source } = await loadedConfigFile(t, 'proxy: {logLevel: info}\n');
   writeFileSync(path, 'proxy: {logLevel: error}\n');
   const event = await new Promise<ConfigReport>((resolve) => source.watch(resolve, 60_000));
   assert.equal(event.ok, true);

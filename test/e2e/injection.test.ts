@@ -389,6 +389,22 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     await waitForInjection();
   });
 
+  /** helm upgrade with only webhook.failurePolicy changed. */
+  const setFailurePolicy = async (policy: 'Fail' | 'Ignore') =>
+    ok(
+      await cluster.helm([
+        'upgrade',
+        RELEASE,
+        chart,
+        '-n',
+        SYSTEM_NS,
+        '--reuse-values',
+        '--set',
+        `webhook.failurePolicy=${policy}`,
+      ]),
+      `helm upgrade to failurePolicy ${policy}`,
+    );
+
   it('with the injector stopped: Fail refuses with a clear message, Ignore admits uninjected', async (t) => {
     if (blocker) return t.skip(blocker);
     await injector?.stop();
@@ -397,38 +413,14 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.match(refused.stderr, /failed calling webhook "inject\.sidecar\.outrigger\.dev"/);
 
     const bundleBefore = await caBundle();
-    ok(
-      await cluster.helm([
-        'upgrade',
-        RELEASE,
-        chart,
-        '-n',
-        SYSTEM_NS,
-        '--reuse-values',
-        '--set',
-        'webhook.failurePolicy=Ignore',
-      ]),
-      'helm upgrade',
-    );
+    await setFailurePolicy('Ignore');
     // The injector is down, so only the chart could have touched caBundle: it must not have.
     assert.notEqual(bundleBefore, '');
     assert.equal(await caBundle(), bundleBefore, 'helm upgrade kept caBundle');
     const admitted = await createdPod(podManifest('while-down-ignore', ENABLED_NS));
     assert.deepEqual(containerNames(admitted), ['app']);
 
-    ok(
-      await cluster.helm([
-        'upgrade',
-        RELEASE,
-        chart,
-        '-n',
-        SYSTEM_NS,
-        '--reuse-values',
-        '--set',
-        'webhook.failurePolicy=Fail',
-      ]),
-      'helm upgrade back',
-    );
+    await setFailurePolicy('Fail');
     assert.equal(await caBundle(), bundleBefore);
     await runInjector();
     await waitForInjection();
