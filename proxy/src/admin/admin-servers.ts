@@ -1,10 +1,15 @@
 // The three small HTTP servers beside the data path: admin (localhost only:
 // /stats, /config, /ready), health (/healthz/ready for the kubelet) and
 // Prometheus (/stats/prometheus). Plain node:http keeps them light.
-import http from 'node:http';
+import type http from 'node:http';
 import { HEALTH_READY_PATH, PROMETHEUS_PATH } from '../../../src/contract.ts';
 import type { ProxyConfig } from '../config.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
+
+// Not `import http from 'node:http'`: an ES import of a built-in reads every
+// export, and node:http's WebSocket getter then loads undici (about 13 MiB
+// resident that the proxy never uses). getBuiltinModule reads none of them.
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface Readiness {
   /** Every capture listener is bound and the proxy is not draining. */
@@ -14,7 +19,7 @@ export interface Readiness {
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
 function serve(routes: Record<string, Handler>): http.Server {
-  return http.createServer((req, res) => {
+  return createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     const handler = routes[path];
     if (handler === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
