@@ -79,6 +79,13 @@ export const OVERRIDE_ANNOTATIONS: Grammars = {
   addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],
 };
 
+/** The same table as a list, walked once per pod. */
+const GRAMMAR_LIST = Object.entries(OVERRIDE_ANNOTATIONS).map(([field, [key, parse]]) => ({
+  field,
+  key,
+  parse: parse as (text: string) => Parsed<unknown>,
+}));
+
 const KNOWN_KEYS = new Set<string>([
   POD_INJECT_KEY,
   STATUS_ANNOTATION,
@@ -104,7 +111,7 @@ export function readOverrides(pod: V1Pod): Overrides {
     }
   }
   const overrides: Record<string, unknown> = {};
-  for (const [field, [key, parse]] of Object.entries(OVERRIDE_ANNOTATIONS)) {
+  for (const { field, key, parse } of GRAMMAR_LIST) {
     const text = annotations[key];
     if (text === undefined) continue;
     const parsed = parse(text);

@@ -13,7 +13,20 @@ export interface AddOperation {
 
 /** RFC 6901 §3: `~` becomes `~0` and `/` becomes `~1` inside a reference token. */
 export function escapePointerToken(token: string): string {
+  if (!token.includes('~') && !token.includes('/')) return token;
   return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+// The annotation keys injection adds are a handful of constants: escape each once.
+const annotationPaths = new Map<string, string>();
+
+function annotationPath(key: string): string {
+  let path = annotationPaths.get(key);
+  if (path === undefined) {
+    path = `/metadata/annotations/${escapePointerToken(key)}`;
+    if (annotationPaths.size < 64) annotationPaths.set(key, path);
+  }
+  return path;
 }
 
 export function buildPatch(pod: V1Pod, injection: Injection): AddOperation[] {
@@ -44,7 +57,7 @@ export function buildPatch(pod: V1Pod, injection: Injection): AddOperation[] {
     for (const key of keys) {
       ops.push({
         op: 'add',
-        path: `/metadata/annotations/${escapePointerToken(key)}`,
+        path: annotationPath(key),
         value: injection.annotations[key],
       });
     }

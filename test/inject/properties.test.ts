@@ -10,7 +10,11 @@ import { defaultConfig, parseConfig } from '../../src/config/load.ts';
 import { isOutriggerError } from '../../src/errors.ts';
 import { injectPod } from '../../src/inject/inject.ts';
 import { renderPod } from '../../src/inject/render.ts';
-import { readAdmissionRequest, reviewAdmission } from '../../src/webhook/admission.ts';
+import {
+  readAdmissionRequest,
+  reviewAdmission,
+  serializeReview,
+} from '../../src/webhook/admission.ts';
 import { podSchemaErrors } from '../support/pod-schema.ts';
 
 const RUNS = 300;
@@ -126,6 +130,21 @@ test('injecting twice equals injecting once', () => {
   );
 });
 
+test('the review sent for an injected pod is the JSON of the answer, patch included', () => {
+  fc.assert(
+    fc.property(podArbitrary, fc.uuid(), (pod, uid) => {
+      const { review } = reviewAdmission(
+        { uid, operation: 'CREATE', object: pod },
+        defaultConfig(),
+        undefined,
+      );
+      assert.equal(review.response.patchType, 'JSONPatch');
+      assert.equal(serializeReview(review), JSON.stringify(review));
+    }),
+    { numRuns: RUNS },
+  );
+});
+
 test('any JSON body gets an answer or a coded error, never a crash', () => {
   fc.assert(
     fc.property(
@@ -154,6 +173,8 @@ test('any JSON body gets an answer or a coded error, never a crash', () => {
         try {
           const result = reviewAdmission(readAdmissionRequest(body), defaultConfig(), undefined);
           assert.equal(typeof result.review.response.allowed, 'boolean');
+          // What the webhook sends is exactly what JSON.stringify would give.
+          assert.equal(serializeReview(result.review), JSON.stringify(result.review));
         } catch (err) {
           assert.ok(isOutriggerError(err), `uncoded error: ${err}`);
         }
