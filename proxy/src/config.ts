@@ -1,7 +1,8 @@
 // The proxy's whole configuration, resolved once at start from the OUTRIGGER_*
 // environment the injector sets and from command-line flags (flags win). Nothing
 // on the data path reads the environment or parses a setting again.
-import { Command, Option } from 'commander';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
 import { PORTS, PROXY_ENV, PROXY_LOG_LEVELS } from '../../src/contract.ts';
 import { errors } from '../../src/errors.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
@@ -213,8 +214,20 @@ const SETTINGS = {
 type Settings = typeof SETTINGS;
 type Resolved = { [K in keyof Settings]: ReturnType<Settings[K]['read']> | undefined };
 
+// commander is loaded only when there are flags to parse. The injected
+// container passes none (only environment), and loading commander costs about
+// 6 MiB resident: it imports node:fs, node:process and node:child_process whole.
+const require = createRequire(import.meta.url);
+let commander: typeof Commander | undefined;
+
+function loadCommander(): typeof Commander {
+  commander ??= require('commander') as typeof Commander;
+  return commander;
+}
+
 /** Builds the commander program; exported so `--help` lists every setting. */
-export function buildCommand(): Command {
+export function buildCommand(): Commander.Command {
+  const { Command, Option } = loadCommander();
   const command = new Command('outrigger-proxy')
     .description('Transparent sidecar proxy: splices redirected TCP and records HTTP statistics.')
     .allowExcessArguments(false)
@@ -232,9 +245,7 @@ export function buildCommand(): Command {
  * variable and the value when one is wrong.
  */
 export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ProxyConfig {
-  const command = buildCommand();
-  command.parse([...argv], { from: 'user' });
-  const flags = command.opts<Record<string, string | undefined>>();
+  const flags = argv.length === 0 ? {} : parseFlags(argv);
   const resolved = {} as Record<string, unknown>;
   for (const [key, setting] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
     const flagValue = flags[camel(setting.flag)];
@@ -245,6 +256,22 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): 
     }
   }
   return assemble(resolved as Resolved);
+}
+
+function parseFlags(argv: readonly string[]): Record<string, string | undefined> {
+  const command = buildCommand();
+  command.parse([...argv], { from: 'user' });
+  return command.opts<Record<string, string | undefined>>();
+}
+
+/**
+ * The exit code commander asks for when it ends parsing (`--help` 0, a bad flag
+ * 1), or undefined when `err` did not come from commander.
+ */
+export function commandLineExitCode(err: unknown): number | undefined {
+  return commander !== undefined && err instanceof commander.CommanderError
+    ? err.exitCode
+    : undefined;
 }
 
 function camel(flag: string): string {

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // outrigger-proxy: resolves its configuration once, starts every listener, and
 // drains on SIGTERM/SIGINT. Exits non-zero with a sentence when a setting is wrong.
-import { CommanderError } from 'commander';
 import { isOutriggerError } from '../../src/errors.ts';
-import { resolveConfig } from './config.ts';
+import { commandLineExitCode, resolveConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { startProxy } from './proxy.ts';
 
@@ -12,9 +11,8 @@ async function main(): Promise<void> {
   try {
     config = resolveConfig(process.argv.slice(2), process.env);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exit(err.exitCode);
-    }
+    const exitCode = commandLineExitCode(err);
+    if (exitCode !== undefined) process.exit(exitCode);
     if (isOutriggerError(err)) {
       process.stderr.write(`outrigger-proxy: ${err.message}\n`);
       process.exit(2);

@@ -3,7 +3,8 @@
 // getsockopt(SO_ORIGINAL_DST) reads it back. Node has no binding for that
 // option, so libc's getsockopt is called through koffi (prebuilt for glibc and
 // musl; no compiler at install time — see docs/proxy.md).
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type Koffi from 'koffi';
 import { errors } from '../../src/errors.ts';
 
 export interface Destination {
@@ -30,7 +31,13 @@ type GetSockOpt = (
 
 let getsockopt: GetSockOpt | undefined;
 
+// koffi is required (its CommonJS build), on first use: its ES build imports
+// node:fs and node:util whole, which loads about 6 MiB of Node internals (fs
+// promises, readline, worker_threads) the proxy never uses.
+const require = createRequire(import.meta.url);
+
 function loadLibc(): GetSockOpt {
+  const koffi = require('koffi') as typeof Koffi;
   // glibc first, then the musl names Alpine uses.
   const candidates = [
     'libc.so.6',
