@@ -6,7 +6,8 @@
 // REDIRECTs that port to 15006, where the sidecar under test listens and
 // forwards to the app on 127.0.0.1. nginx and HAProxy play the sidecar with a
 // fixed upstream; outrigger-proxy finds it by SO_ORIGINAL_DST. "direct" is the
-// same call with no rule. The sidecar runs alone on CPU 0; wrk and the app on CPU 1.
+// same call with no rule; "node-relay" is a bare node:net relay on the same Node
+// and flags as outrigger-proxy, the floor of what the runtime costs. The sidecar runs alone on CPU 0; wrk and the app on CPU 1.
 //
 // Per target: wrk -t1 -c32 for BENCH_SECONDS (default 8) after a 2 s warm-up, with
 // the small body and with a 1 MiB body; then an open-loop 1,000 req/s run for
@@ -32,8 +33,37 @@ const APP_PORT = 18080;
 const SIDECAR_PORT = 15006;
 const NODE = process.execPath;
 
-type Target = 'direct' | 'nginx' | 'haproxy' | 'outrigger';
-const TARGETS: Target[] = ['direct', 'nginx', 'haproxy', 'outrigger'];
+type Target = 'direct' | 'nginx' | 'haproxy' | 'node-relay' | 'outrigger';
+const TARGETS: Target[] = ['direct', 'nginx', 'haproxy', 'node-relay', 'outrigger'];
+
+/** Image flags for outrigger-proxy (proxy/Dockerfile); node-relay runs with the same. */
+const PROXY_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=64';
+
+/**
+ * The floor for a sidecar written for Node: a node:net relay to a fixed
+ * upstream that moves bytes the way outrigger-proxy does (upstream read into
+ * one reused buffer, reading paused while a write is pending, client bytes
+ * piped), with no HTTP parsing and no statistics, on the same Node and flags.
+ */
+const NODE_RELAY = `
+  const net = require('node:net');
+  net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+    const upstream = net.connect({
+      host: '127.0.0.1', port: ${APP_PORT}, allowHalfOpen: true, noDelay: true,
+      onread: { buffer: Buffer.allocUnsafeSlow(65536), callback: (n, buffer) => {
+        client.write(buffer.subarray(0, n));
+        if (client.writableLength > 0) {
+          upstream.pause();
+          client.once('drain', () => upstream.resume());
+        }
+      } },
+    });
+    client.pipe(upstream);
+    upstream.on('end', () => client.end());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  }).listen(${SIDECAR_PORT});
+`;
 
 interface Run {
   smallRps: number;
@@ -254,6 +284,11 @@ async function startSidecar(
     await waitForHttp(SIDECAR_PORT);
     return { child, pid: child.pid };
   }
+  if (target === 'node-relay') {
+    const child = start(NS.pod, 0, NODE, ['-e', NODE_RELAY], { NODE_OPTIONS: PROXY_NODE_OPTIONS });
+    await waitForHttp(SIDECAR_PORT);
+    return { child, pid: child.pid };
+  }
   const child = start(
     NS.pod,
     0,
@@ -262,7 +297,7 @@ async function startSidecar(
     // As the image runs it (proxy/Dockerfile): NODE_OPTIONS only take effect at start.
     {
       OUTRIGGER_LOG_LEVEL: 'warn',
-      NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=64',
+      NODE_OPTIONS: PROXY_NODE_OPTIONS,
     },
   );
   // A direct call to 15006 has no original destination to go to; ask its health port.
