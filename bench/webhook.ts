@@ -6,6 +6,7 @@
 //     other: maximum reviews per second.
 //  3. Latency at a fixed 1,000 reviews/s (open loop, measured from each request's
 //     scheduled time so a stall is not hidden), p50/p99, and the server's peak RSS.
+//     The client is this process, moved to CPU 1 so it never shares the server's core.
 //
 // Needs wrk (apt-get install wrk) and taskset for parts 2 and 3.
 import { spawn, spawnSync } from 'node:child_process';
@@ -323,6 +324,9 @@ async function main() {
     );
     return;
   }
+  // From here on this process is a load generator (the fixed-rate client): keep
+  // it, all its threads included, on CPU 1 with wrk, off the server's core.
+  spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const dir = mkdtempSync(join(tmpdir(), 'outrigger-bench-'));
   const { server, pid, port } = await startServer(dir);
   try {
