@@ -171,6 +171,8 @@ async function startServer(dir: string) {
       '-c',
       '0',
       process.execPath,
+      // The image's entrypoint flag (Dockerfile).
+      '--single-threaded-gc',
       join(ROOT, 'dist/src/cli/main.js'),
       'serve',
       '--host',
@@ -298,14 +300,17 @@ async function startFloorServer(dir: string, response: string) {
   const code = `
     const fs = require('node:fs');
     const body = fs.readFileSync(${JSON.stringify(join(dir, 'response.json'))});
-    require('node:https').createServer({
+    const server = require('node:https').createServer({
       cert: fs.readFileSync(${JSON.stringify(join(dir, 'tls.crt'))}),
       key: fs.readFileSync(${JSON.stringify(join(dir, 'tls.key'))}),
       minVersion: 'TLSv1.2',
     }, (req, res) => {
       req.resume();
       req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(body); });
-    }).listen(${port}, '127.0.0.1');`;
+    });
+    // As outrigger serve does, so the fixed-rate client's idle connections are not closed under it.
+    server.keepAliveTimeout = 65000;
+    server.listen(${port}, '127.0.0.1');`;
   const server = spawn('taskset', ['-c', '0', process.execPath, '-e', code], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 1000));
   return { server, port };
@@ -362,8 +367,13 @@ async function main() {
     ]);
     const floor = await startFloorServer(dir, answer.stdout.toString() || '{}');
     const ceiling = saturate(`https://127.0.0.1:${floor.port}/`, script);
+    // The same open-loop client against the bare server: the latency this client
+    // and machine show with no webhook at all, to read the p99 above against.
+    const floorFixed = await fixedRate(floor.port, ca, 1000, seconds);
     floor.server.kill('SIGTERM');
-    console.log(JSON.stringify({ part: 'https-floor-node-https-same-bytes', ...ceiling }));
+    console.log(
+      JSON.stringify({ part: 'https-floor-node-https-same-bytes', ...ceiling, fixed: floorFixed }),
+    );
 
     console.log('\n| measure | result | target |');
     console.log('|---|---|---|');
@@ -377,7 +387,7 @@ async function main() {
       `| HTTPS keep-alive, one core, wrk -c32 | ${saturation.reviews_per_s} reviews/s (${(saturation.reviews_per_s / ceiling.rps).toFixed(2)}× bare node:https's ${ceiling.rps}/s with the same bytes) | ≥ 5,000/s |`,
     );
     console.log(
-      `| HTTPS at a fixed 1,000 reviews/s | p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms, ${fixed.errors} errors | p99 ≤ 5 ms |`,
+      `| HTTPS at a fixed 1,000 reviews/s | p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms, ${fixed.errors} errors (bare node:https with the same client: p50 ${floorFixed.p50_ms} ms, p99 ${floorFixed.p99_ms} ms) | p99 ≤ 5 ms |`,
     );
     console.log(`| server peak RSS under that load | ${peak} MiB | ≤ 150 MiB |`);
   } finally {
