@@ -13,7 +13,6 @@ export interface AddOperation {
 
 /** RFC 6901 §3: `~` becomes `~0` and `/` becomes `~1` inside a reference token. */
 export function escapePointerToken(token: string): string {
-  if (!token.includes('~') && !token.includes('/')) return token;
   return token.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
