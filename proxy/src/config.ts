@@ -40,6 +40,11 @@ export interface ProxyConfig {
   idleTimeoutMs: number;
   drainTimeoutMs: number;
   /**
+   * Size of each upstream connection's read buffer, in KiB: the most one read
+   * takes, and so the most a slow client can hold in the proxy per connection.
+   */
+  readBufferKiB: number;
+  /**
    * Debug/test only: send every captured connection here instead of its
    * SO_ORIGINAL_DST (for loopback tests without iptables).
    */
@@ -50,6 +55,8 @@ export const DEFAULTS = {
   connectTimeoutMs: 10_000,
   idleTimeoutMs: 3_600_000,
   drainTimeoutMs: 5_000,
+  // 64 KiB is what libuv asks for per read.
+  readBufferKiB: 64,
   logLevel: 'info' as LogLevel,
   adminAddress: '127.0.0.1',
 } as const;
@@ -74,6 +81,13 @@ function port(raw: string, source: string): number {
 function millis(raw: string, source: string): number {
   if (!/^\d{1,10}$/.test(raw)) invalid(source, raw, 'a whole number of milliseconds');
   return Number(raw);
+}
+
+function kib(raw: string, source: string): number {
+  const value = Number(raw);
+  if (!/^\d{1,4}$/.test(raw) || value < 1 || value > 1024)
+    invalid(source, raw, 'a whole number of KiB from 1 to 1024');
+  return value;
 }
 
 function bool(raw: string, source: string): boolean {
@@ -197,6 +211,12 @@ const SETTINGS = {
     description: `how long SIGTERM waits for open connections (default ${DEFAULTS.drainTimeoutMs})`,
     read: millis,
   },
+  readBufferKiB: {
+    flag: 'read-buffer-kib',
+    env: undefined,
+    description: `upstream read buffer per connection in KiB, 1-1024 (default ${DEFAULTS.readBufferKiB})`,
+    read: kib,
+  },
   adminAddress: {
     flag: 'admin-address',
     env: undefined,
@@ -303,6 +323,7 @@ function assemble(r: Resolved): ProxyConfig {
     connectTimeoutMs: r.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: r.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     drainTimeoutMs: r.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+    readBufferKiB: r.readBufferKiB ?? DEFAULTS.readBufferKiB,
     fixedDestination: r.fixedDestination,
   };
 }

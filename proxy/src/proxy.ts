@@ -115,8 +115,8 @@ export async function startProxy(
     : undefined;
   const stats = new ProxyStats({ accessLog });
   const live = new Set<Splice>();
-  // 64 KiB is what libuv asks for per read; 64 spare buffers cover typical concurrency.
-  const readBuffers = new BufferPool(64 * 1024, 64);
+  // 64 spare buffers cover typical concurrency.
+  const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
   const resolve =
     options.resolveOriginalDestination ??
     (config.fixedDestination ? fixedResolver(config.fixedDestination) : soOriginalDst);

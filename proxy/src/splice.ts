@@ -1,6 +1,7 @@
 // One proxied connection: the accepted client socket, one upstream socket, and
 // bytes carried both ways through an HttpSniffer. Backpressure: when a write
-// cannot complete the reading side pauses until 'drain'. Half-close: a FIN from
+// cannot complete the reading side pauses until it has (see onUpstreamRead for
+// why the upstream side does not wait for 'drain'). Half-close: a FIN from
 // one side becomes end() on the other (both sockets allow half-open). Errors
 // on one side reset the other, so a peer sees what the far end did.
 import net from 'node:net';
@@ -40,6 +41,7 @@ export class Splice implements SnifferEvents {
   private finished = false;
   private closeAfterChunk = false;
   private upstreamBytes = 0;
+  private upstreamPaused = false;
   private readonly readBuffer: Buffer;
 
   constructor(
@@ -151,14 +153,21 @@ export class Splice implements SnifferEvents {
   }
 
   private toClient(bytes: Buffer): void {
-    if (!this.client.destroyed) this.client.write(bytes);
+    if (!this.client.destroyed) this.client.write(bytes, this.clientWriteDone);
   }
 
   /**
    * Bytes from the upstream, in the connection's reused read buffer. A write
    * the kernel did not take at once keeps a reference to that buffer, so
-   * reading pauses until the client drains: the next read cannot overwrite
-   * bytes still waiting to go out, and a slow reader holds at most one buffer.
+   * reading pauses until every pending write to the client has completed: the
+   * next read cannot overwrite bytes still waiting to go out, and a slow reader
+   * holds at most one buffer.
+   *
+   * Reading resumes from the write callbacks, not on 'drain': the socket emits
+   * 'drain' only after a write() that reached its highWaterMark (64 KiB since
+   * Node 22). A short read, or any read into a buffer smaller than that, that
+   * the kernel takes only in part leaves writableLength below the mark, so
+   * 'drain' never comes and the connection would stall until a timeout.
    */
   private onUpstreamRead(length: number, buffer: Uint8Array): boolean {
     this.upstreamBytes += length;
@@ -167,12 +176,17 @@ export class Splice implements SnifferEvents {
     if (this.closeAfterChunk) this.closeGracefully();
     if (this.client.writableLength > 0 && !this.client.destroyed) {
       this.upstream.pause();
-      this.client.once('drain', this.resumeUpstream);
+      this.upstreamPaused = true;
+      this.stats.upstreamReadPaused();
     }
     return true;
   }
 
-  private readonly resumeUpstream = (): void => {
+  /** Runs as each write to the client completes (or fails), in write order. */
+  private readonly clientWriteDone = (): void => {
+    if (!this.upstreamPaused || this.client.writableLength > 0) return;
+    this.upstreamPaused = false;
+    this.stats.upstreamReadResumed();
     if (!this.upstream.destroyed) this.upstream.resume();
   };
 

@@ -95,6 +95,20 @@ describe('resolveConfig', () => {
     });
   }
 
+  test('--read-buffer-kib sets the upstream read buffer, 64 KiB by default, 1 to 1024', () => {
+    assert.equal(resolveConfig([], {}).readBufferKiB, 64);
+    assert.equal(resolveConfig(['--read-buffer-kib', '16'], {}).readBufferKiB, 16);
+    for (const value of ['0', '1025', '16k', '-1']) {
+      assert.throws(
+        () => resolveConfig(['--read-buffer-kib', value], {}),
+        (err: unknown) =>
+          isOutriggerError(err) &&
+          err.code === 'OUTRIGGER_INVALID_PROXY_SETTING' &&
+          err.message.includes('--read-buffer-kib'),
+      );
+    }
+  });
+
   test('header lists accept one pair per line or comma-separated pairs', () => {
     assert.deepEqual(parseHeaderList('A: 1, B: 2\nC: x,y'), [
       { name: 'A', value: '1' },

@@ -44,6 +44,10 @@ export interface Totals {
   loopsRefused: number;
   bytesFromClients: number;
   bytesToClients: number;
+  /** Upstream reads paused because the client had not yet taken the previous read. */
+  upstreamReadPauses: number;
+  /** Those pauses ended by the client taking it; the difference is paused now (or cut). */
+  upstreamReadResumes: number;
 }
 
 export class ProxyStats {
@@ -61,6 +65,8 @@ export class ProxyStats {
     loopsRefused: 0,
     bytesFromClients: 0,
     bytesToClients: 0,
+    upstreamReadPauses: 0,
+    upstreamReadResumes: 0,
   };
 
   private readonly accessLog: ((line: string) => void) | undefined;
@@ -188,6 +194,14 @@ export class ProxyStats {
     this.totals.upstreamConnectFailures++;
     if (reason === 'loop_refused') this.totals.loopsRefused++;
     this.connectFailures.child(direction, reason).value++;
+  }
+
+  upstreamReadPaused(): void {
+    this.totals.upstreamReadPauses++;
+  }
+
+  upstreamReadResumed(): void {
+    this.totals.upstreamReadResumes++;
   }
 
   /** The admin /stats document. */
