@@ -51,13 +51,21 @@ const NODE_RELAY = `
     const upstream = net.connect({
       host: '127.0.0.1', port: ${APP_PORT}, allowHalfOpen: true, noDelay: true,
       onread: { buffer: Buffer.allocUnsafeSlow(65536), callback: (n, buffer) => {
-        client.write(buffer.subarray(0, n));
+        client.write(buffer.subarray(0, n), written);
         if (client.writableLength > 0) {
+          paused = true;
           upstream.pause();
-          client.once('drain', () => upstream.resume());
         }
       } },
     });
+    // Resume once the pending write is done ('drain' only follows a write that reached 64 KiB).
+    let paused = false;
+    function written() {
+      if (paused && client.writableLength === 0) {
+        paused = false;
+        upstream.resume();
+      }
+    }
     client.pipe(upstream);
     upstream.on('end', () => client.end());
     client.on('error', () => upstream.destroy());
