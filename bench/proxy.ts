@@ -12,7 +12,8 @@
 // Per target: wrk -t1 -c32 for BENCH_SECONDS (default 8) after a 2 s warm-up, with
 // the small body and with a 1 MiB body; then an open-loop 1,000 req/s run for
 // p50/p99; the sidecar's CPU seconds per 1,000 requests (utime+stime from
-// /proc/PID/stat) and its peak RSS (VmHWM). BENCH_REPEATS (default 3) runs; each
+// /proc/PID/stat) and its peak RSS (VmHWM). BENCH_REPEATS (default 3) runs
+// (BENCH_TARGETS=outrigger,node-relay narrows them; nginx always runs); each
 // figure is the median of its repeats, reported as ratios to nginx and to direct.
 //
 // Needs root, iproute2, iptables, nginx-light, haproxy, wrk (apt-get install).
@@ -34,7 +35,14 @@ const SIDECAR_PORT = 15006;
 const NODE = process.execPath;
 
 type Target = 'direct' | 'nginx' | 'haproxy' | 'node-relay' | 'outrigger';
-const TARGETS: Target[] = ['direct', 'nginx', 'haproxy', 'node-relay', 'outrigger'];
+const ALL_TARGETS: Target[] = ['direct', 'nginx', 'haproxy', 'node-relay', 'outrigger'];
+/**
+ * BENCH_TARGETS=a,b narrows a run (for quick comparisons while working);
+ * nginx always runs, since every ratio is taken against it.
+ */
+const TARGETS: Target[] = process.env.BENCH_TARGETS
+  ? ALL_TARGETS.filter((t) => t === 'nginx' || process.env.BENCH_TARGETS?.split(',').includes(t))
+  : ALL_TARGETS;
 
 /** Image flags for outrigger-proxy (proxy/Dockerfile); node-relay runs with the same. */
 const PROXY_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=64';
@@ -402,7 +410,7 @@ async function main() {
   };
   const table = new Map(TARGETS.map((t) => [t, medianRun(t)]));
   const nginx = table.get('nginx') as Run;
-  const direct = table.get('direct') as Run;
+  const direct = table.get('direct') ?? ({ smallRps: Number.NaN } as Run);
   console.log(
     '\n| target | small req/s | ×nginx | ×direct | 1 MiB req/s | ×nginx | p50 ms @1k/s | p99 ms @1k/s | p99 ×nginx | CPU s / 1k req | peak RSS MiB |',
   );
