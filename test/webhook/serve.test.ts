@@ -156,6 +156,18 @@ describe('outrigger serve over HTTPS', () => {
     );
   });
 
+  test('a review with escaped characters is read and injected', async () => {
+    // Go's encoder writes &, < and > as \u0026, \u003c and \u003e, which is
+    // also how a prototype-poisoning key would hide; such a body must still be read.
+    const pod = appPod();
+    const body = JSON.stringify(review(pod)).replace('"demo"', '"demo","note":"a\\u0026b"');
+    assert.match(body, /\\u0026/);
+    const reply = await send('/inject', body);
+    assert.equal(reply.status, 200, reply.body);
+    const { response } = JSON.parse(reply.body) as { response: { patchType?: string } };
+    assert.equal(response.patchType, 'JSONPatch');
+  });
+
   test('an opted-out pod is allowed with no patch', async () => {
     const reply = await post(review(appPod({ 'sidecar.outrigger.dev/inject': 'false' })));
     const { response } = reply.json() as { response: Record<string, unknown> };
@@ -205,6 +217,20 @@ describe('outrigger serve over HTTPS', () => {
         /uid/,
       ],
       ['prototype poisoning', '{"__proto__":{"x":1}}', {}, 400, /FST_ERR_CTP_INVALID_JSON_BODY/],
+      [
+        'prototype poisoning, escaped',
+        '{"kind":"AdmissionReview","\\u005f_proto__":{"x":1}}',
+        {},
+        400,
+        /FST_ERR_CTP_INVALID_JSON_BODY/,
+      ],
+      [
+        'constructor poisoning',
+        '{"a":{"constructor":{"prototype":{"x":1}}}}',
+        {},
+        400,
+        /FST_ERR_CTP_INVALID_JSON_BODY/,
+      ],
     ];
     for (const [name, body, headers, status, pattern] of cases) {
       const reply = await send('/inject', body, { headers });
