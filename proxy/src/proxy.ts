@@ -13,6 +13,7 @@ import { BufferPool } from './buffer-pool.ts';
 import type { ProxyConfig } from './config.ts';
 import { encodeHeaderLines, outboundRequestHeaders } from './http/added-headers.ts';
 import type { HeaderInserts } from './http/sniffer.ts';
+import { IdleTimeout } from './idle-timeout.ts';
 import {
   createCaptureListener,
   type OriginalDestinationResolver,
@@ -117,6 +118,7 @@ export async function startProxy(
   const live = new Set<Splice>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
+  const idle = new IdleTimeout(config.idleTimeoutMs);
   const resolve =
     options.resolveOriginalDestination ??
     (config.fixedDestination ? fixedResolver(config.fixedDestination) : soOriginalDst);
@@ -132,7 +134,7 @@ export async function startProxy(
       stats,
       settings: {
         connectTimeoutMs: config.connectTimeoutMs,
-        idleTimeoutMs: config.idleTimeoutMs,
+        idle,
         inserts: headerInserts(config, direction),
         readBuffers,
       },

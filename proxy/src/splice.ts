@@ -7,13 +7,14 @@
 import net from 'node:net';
 import type { BufferPool } from './buffer-pool.ts';
 import { type HeaderInserts, HttpSniffer, type SnifferEvents } from './http/sniffer.ts';
+import type { IdleTimeout, IdleWatched } from './idle-timeout.ts';
 import type { CloseReason } from './stats/connection-record.ts';
 import type { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction, RequestRecord } from './stats/request-record.ts';
 
 export interface SpliceSettings {
   connectTimeoutMs: number;
-  idleTimeoutMs: number;
+  idle: IdleTimeout;
   inserts: HeaderInserts;
   readBuffers: BufferPool;
 }
@@ -23,7 +24,7 @@ const SERVICE_UNAVAILABLE = Buffer.from(
   'latin1',
 );
 
-export class Splice implements SnifferEvents {
+export class Splice implements SnifferEvents, IdleWatched {
   readonly direction: Direction;
   readonly client: net.Socket;
   readonly upstream: net.Socket;
@@ -43,6 +44,8 @@ export class Splice implements SnifferEvents {
   private upstreamBytes = 0;
   private upstreamPaused = false;
   private readonly readBuffer: Buffer;
+  active = false;
+  idleTicks = 0;
 
   constructor(
     direction: Direction,
@@ -85,7 +88,10 @@ export class Splice implements SnifferEvents {
       (bytes) => this.toClient(bytes),
     );
 
-    client.on('data', (chunk: Buffer) => this.sniffer.clientData(chunk));
+    client.on('data', (chunk: Buffer) => {
+      this.active = true;
+      this.sniffer.clientData(chunk);
+    });
     client.on('end', () => upstream.end());
     upstream.on('end', () => {
       if (this.answerUnansweredRequest()) return;
@@ -94,11 +100,11 @@ export class Splice implements SnifferEvents {
     });
     upstream.on('connect', () => {
       this.connected = true;
-      upstream.setTimeout(settings.idleTimeoutMs);
-      client.setTimeout(settings.idleTimeoutMs);
+      // From here on the shared idle timer watches the connection (idle-timeout.ts).
+      upstream.setTimeout(0);
+      settings.idle.watch(this);
     });
-    upstream.on('timeout', () => this.fail(this.connected ? 'idle_timeout' : 'connect_timeout'));
-    client.on('timeout', () => this.fail('idle_timeout'));
+    upstream.on('timeout', () => this.fail('connect_timeout'));
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!this.connected)
         this.connectFailed(err.code === 'ECONNREFUSED' ? 'upstream_refused' : 'error');
@@ -137,6 +143,10 @@ export class Splice implements SnifferEvents {
     this.stats.parseError(this.direction);
   }
 
+  idleTimedOut(): void {
+    this.fail('idle_timeout');
+  }
+
   onClosingResponseSent(): void {
     // The sniffer reports this mid-chunk: close once the chunk has been written.
     this.closeAfterChunk = true;
@@ -170,6 +180,7 @@ export class Splice implements SnifferEvents {
    * 'drain' never comes and the connection would stall until a timeout.
    */
   private onUpstreamRead(length: number, buffer: Uint8Array): boolean {
+    this.active = true;
     this.upstreamBytes += length;
     const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, length);
     this.sniffer.upstreamData(chunk);
@@ -184,6 +195,7 @@ export class Splice implements SnifferEvents {
 
   /** Runs as each write to the client completes (or fails), in write order. */
   private readonly clientWriteDone = (): void => {
+    this.active = true;
     if (!this.upstreamPaused || this.client.writableLength > 0) return;
     this.upstreamPaused = false;
     this.stats.upstreamReadResumed();
@@ -232,6 +244,7 @@ export class Splice implements SnifferEvents {
   private maybeFinished(): void {
     if (this.finished || !this.clientClosed || !this.upstreamClosed) return;
     this.finished = true;
+    this.settings.idle.unwatch(this);
     this.sniffer.closed();
     // Both sockets are closed: no pending write can still point into the buffer.
     this.settings.readBuffers.release(this.readBuffer);
