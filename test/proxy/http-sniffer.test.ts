@@ -249,4 +249,40 @@ describe('HttpSniffer', () => {
     );
     assert.equal(h.parseErrors(), 1);
   });
+
+  test('each request on a keep-alive connection gets its own target and authority', () => {
+    // Heads are parsed one chunk at a time, and strings equal to the previous ones are reused.
+    fc.assert(
+      fc.property(cuts, (requestCuts) => {
+        const h = sniffer();
+        const requests =
+          'GET /a HTTP/1.1\r\nHost: one.example\r\n\r\n' +
+          'GET /a HTTP/1.1\r\nHost: one.example\r\n\r\n' +
+          'GET /b HTTP/1.1\r\nHost: two.example\r\n\r\n' +
+          'GET /b HTTP/1.1\r\n\r\n' +
+          'GET http://three.example/c HTTP/1.1\r\nHost: three.example\r\n\r\n';
+        for (const c of cut(requests, requestCuts)) h.s.clientData(c);
+        h.s.upstreamData(Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'.repeat(5)));
+        assert.deepEqual(
+          h.records.map((r) => [r.authority, r.path]),
+          [
+            ['one.example', '/a'],
+            ['one.example', '/a'],
+            ['two.example', '/b'],
+            ['', '/b'],
+            ['three.example', '/c'],
+          ],
+        );
+        assert.equal(h.parseErrors(), 0);
+      }),
+    );
+  });
+
+  test('a head whose lines end in a bare LF still passes through unchanged', () => {
+    const h = sniffer();
+    const request = 'GET /lf HTTP/1.1\nHost: app.example\n\r\n\r\n';
+    h.s.clientData(Buffer.from(request, 'latin1'));
+    assert.equal(h.upstreamBytes(), request);
+    assert.equal(h.parseErrors(), 0);
+  });
 });

@@ -37,7 +37,13 @@ export class MessageHead {
   hasUpgrade = false;
   http10 = false;
 
+  /** The previous head's strings, reused when the same bytes come again. */
+  previousTarget = '';
+  previousAuthority = '';
+
   reset(): void {
+    this.previousTarget = this.target || this.previousTarget;
+    this.previousAuthority = this.authority || this.previousAuthority;
     this.method = '';
     this.target = '';
     this.authority = '';
@@ -87,6 +93,21 @@ function methodString(buf: Buffer, start: number, end: number): string {
   return buf.toString('latin1', start, end);
 }
 
+/**
+ * buf[start..end) as a latin1 string: `previous` itself when it has the same
+ * bytes. Requests on a keep-alive connection mostly repeat their Host and
+ * often their target, and comparing a few bytes costs less than a new string.
+ */
+function latin1(buf: Buffer, start: number, end: number, previous: string): string {
+  const length = end - start;
+  if (previous.length === length) {
+    let i = 0;
+    while (i < length && previous.charCodeAt(i) === buf[start + i]) i++;
+    if (i === length) return previous;
+  }
+  return buf.toString('latin1', start, end);
+}
+
 /** True when buf[start..end) is `HTTP/1.0` or `HTTP/1.1`; sets head.http10. */
 function isHttp1Version(buf: Buffer, start: number, end: number, head: MessageHead): boolean {
   if (end - start !== 8) return false;
@@ -122,15 +143,16 @@ export function parseRequestLine(
   let sp1 = start;
   while (sp1 < end && TCHAR[buf[sp1]!] === 1) sp1++;
   if (sp1 === start || sp1 >= end || buf[sp1] !== SP) return PARSE_MALFORMED;
-  const sp2 = buf.lastIndexOf(SP, end - 1);
-  if (sp2 <= sp1 + 1) return PARSE_MALFORMED;
+  // The version is the line's last 8 bytes and holds no SP, so the last SP is right before it.
+  const sp2 = end - 9;
+  if (sp2 <= sp1 + 1 || buf[sp2] !== SP) return PARSE_MALFORMED;
   if (!isHttp1Version(buf, sp2 + 1, end, head)) return PARSE_MALFORMED;
   for (let i = sp1 + 1; i < sp2; i++) {
     const c = buf[i]!;
     if (c <= SP || c === 0x7f) return PARSE_MALFORMED;
   }
   head.method = methodString(buf, start, sp1);
-  head.target = buf.toString('latin1', sp1 + 1, sp2);
+  head.target = latin1(buf, sp1 + 1, sp2, head.previousTarget);
   return PARSE_OK;
 }
 
@@ -195,58 +217,84 @@ function endsWithChunked(buf: Buffer, start: number, end: number): boolean {
   return nameIs(buf, i, k, CHUNKED);
 }
 
+/** parseHead's answers when no head was parsed. */
+export const HEAD_INCOMPLETE = -1;
+export const HEAD_MALFORMED = -2;
+
 /**
- * Parses the header block buf[start..end) (ending with the empty line) into
- * head. `isRequest` selects the start-line grammar.
+ * Parses the head that starts at buf[start], up to its first empty line, in
+ * one pass that never leaves JavaScript (a native indexOf per line costs more
+ * than scanning a short line byte by byte). Returns the offset just past the
+ * empty line, HEAD_INCOMPLETE when no empty line comes before `limit`, or
+ * HEAD_MALFORMED. `isRequest` selects the start-line grammar. Lines end with
+ * CRLF or a bare LF (RFC 9112 §2.2).
  */
 export function parseHead(
   buf: Buffer,
   start: number,
-  end: number,
+  limit: number,
   isRequest: boolean,
   head: MessageHead,
-): ParseResult {
+): number {
   head.reset();
-  let lf = buf.indexOf(LF, start);
-  if (lf < 0 || lf >= end) return PARSE_MALFORMED;
+  let lf = start;
+  while (lf < limit && buf[lf] !== LF) lf++;
+  if (lf >= limit) return HEAD_INCOMPLETE;
   const lineEnd = contentEnd(buf, start, lf);
   const startLine = isRequest
     ? parseRequestLine(buf, start, lineEnd, head)
     : parseStatusLine(buf, start, lineEnd, head);
-  if (startLine !== PARSE_OK) return PARSE_MALFORMED;
+  if (startLine !== PARSE_OK) return HEAD_MALFORMED;
 
-  let lineStart = lf + 1;
-  while (lineStart < end) {
-    lf = buf.indexOf(LF, lineStart);
-    if (lf < 0 || lf >= end) return PARSE_MALFORMED;
-    const valueEnd0 = contentEnd(buf, lineStart, lf);
-    if (valueEnd0 === lineStart) break; // the empty line ends the block
-    const first = buf[lineStart];
-    if (first === SP || first === HT) return PARSE_MALFORMED; // obs-fold (RFC 9112 §5.2)
-    const colon = buf.indexOf(COLON, lineStart);
-    if (colon < 0 || colon >= valueEnd0 || colon === lineStart) return PARSE_MALFORMED;
-    for (let i = lineStart; i < colon; i++) if (TCHAR[buf[i]!] !== 1) return PARSE_MALFORMED;
-    let valueStart = colon + 1;
-    while (valueStart < valueEnd0 && (buf[valueStart] === SP || buf[valueStart] === HT))
-      valueStart++;
-    let valueEnd = valueEnd0;
+  let i = lf + 1;
+  for (;;) {
+    // One field line: name ":" OWS value OWS (CR) LF, or the empty line.
+    const lineStart = i;
+    if (i >= limit) return HEAD_INCOMPLETE;
+    let c = buf[i]!;
+    if (c === LF) return headEnd(head, isRequest, i + 1);
+    if (c === CR) {
+      if (i + 1 >= limit) return HEAD_INCOMPLETE;
+      return buf[i + 1] === LF ? headEnd(head, isRequest, i + 2) : HEAD_MALFORMED;
+    }
+    if (c === SP || c === HT) return HEAD_MALFORMED; // obs-fold (RFC 9112 §5.2)
+    while (i < limit && TCHAR[buf[i]!] === 1) i++;
+    if (i >= limit) return HEAD_INCOMPLETE;
+    if (buf[i] !== COLON || i === lineStart) return HEAD_MALFORMED;
+    const colon = i++;
+    while (i < limit && (buf[i] === SP || buf[i] === HT)) i++;
+    const valueStart = i;
+    let valueEnd = -1;
+    while (i < limit) {
+      c = buf[i]!;
+      if (c === LF) {
+        valueEnd = i;
+        break;
+      }
+      if (c === CR) {
+        if (i + 1 >= limit) return HEAD_INCOMPLETE;
+        if (buf[i + 1] !== LF) return HEAD_MALFORMED; // a CR inside a value
+        valueEnd = i++;
+        break;
+      }
+      if ((c < SP && c !== HT) || c === 0x7f) return HEAD_MALFORMED;
+      i++;
+    }
+    if (valueEnd < 0) return HEAD_INCOMPLETE;
+    i++; // past the LF
     while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HT))
       valueEnd--;
-    for (let i = valueStart; i < valueEnd; i++) {
-      const c = buf[i]!;
-      if ((c < SP && c !== HT) || c === 0x7f) return PARSE_MALFORMED;
-    }
 
     const nameLength = colon - lineStart;
     if (nameLength === 14 && nameIs(buf, lineStart, colon, CONTENT_LENGTH)) {
-      if (valueEnd === valueStart || valueEnd - valueStart > 15) return PARSE_MALFORMED;
+      if (valueEnd === valueStart || valueEnd - valueStart > 15) return HEAD_MALFORMED;
       let length = 0;
-      for (let i = valueStart; i < valueEnd; i++) {
-        const d = buf[i]! - 0x30;
-        if (d < 0 || d > 9) return PARSE_MALFORMED;
+      for (let k = valueStart; k < valueEnd; k++) {
+        const d = buf[k]! - 0x30;
+        if (d < 0 || d > 9) return HEAD_MALFORMED;
         length = length * 10 + d;
       }
-      if (head.contentLength >= 0 && head.contentLength !== length) return PARSE_MALFORMED;
+      if (head.contentLength >= 0 && head.contentLength !== length) return HEAD_MALFORMED;
       head.contentLength = length;
     } else if (nameLength === 17 && nameIs(buf, lineStart, colon, TRANSFER_ENCODING)) {
       head.hasTransferEncoding = true;
@@ -257,12 +305,14 @@ export function parseHead(
     } else if (nameLength === 7 && nameIs(buf, lineStart, colon, UPGRADE)) {
       head.hasUpgrade = true;
     } else if (nameLength === 4 && isRequest && nameIs(buf, lineStart, colon, HOST)) {
-      head.authority = buf.toString('latin1', valueStart, valueEnd);
+      head.authority = latin1(buf, valueStart, valueEnd, head.previousAuthority);
     }
-    lineStart = lf + 1;
   }
+}
+
+function headEnd(head: MessageHead, isRequest: boolean, end: number): number {
   if (isRequest) absoluteFormAuthority(head);
-  return PARSE_OK;
+  return end;
 }
 
 /** absolute-form (`http://host/path`) and authority-form (CONNECT) targets carry the authority. */

@@ -207,13 +207,25 @@ export class MessageStream {
     if (this.pendingLength === 0) {
       this.messageStart = performance.now();
       this.startLineChecked = false;
-      const index = chunk.indexOf(CRLFCRLF, at);
-      if (index >= 0 && index + 4 - at <= MAX_HEAD_BYTES) {
-        const end = index + 4;
-        if (!this.parsed(chunk, at, end)) {
+      // The common case, a whole head in this chunk, in one pass. The head ends
+      // at the first CRLFCRLF: an empty line after a bare LF, an incomplete or a
+      // malformed head take the general path below, which decides as before.
+      let end = parseHead(
+        chunk,
+        at,
+        Math.min(length, at + MAX_HEAD_BYTES),
+        this.isRequest,
+        this.head,
+      );
+      if (end < 0 || !endsWithCrlfCrlf(chunk, end)) {
+        const index = chunk.indexOf(CRLFCRLF, at);
+        end = index >= 0 && index + 4 - at <= MAX_HEAD_BYTES ? index + 4 : -1;
+        if (end >= 0 && !this.parsed(chunk, at, end)) {
           this.malformedHead(chunk, at, length);
           return at;
         }
+      }
+      if (end >= 0) {
         const insert = this.holdsHeads ? this.owner.insertFor(this, this.head) : undefined;
         if (insert !== undefined) {
           this.emit(chunk.subarray(this.flushed, end - 2));
@@ -273,7 +285,7 @@ export class MessageStream {
   }
 
   private parsed(buf: Buffer, start: number, end: number): boolean {
-    return parseHead(buf, start, end, this.isRequest, this.head) === PARSE_OK;
+    return parseHead(buf, start, end, this.isRequest, this.head) > 0;
   }
 
   /** Checks the start line as soon as it is complete, so garbage is not held for long. */
@@ -408,6 +420,10 @@ export class MessageStream {
     this.owner.onBodyBytes(this, at - begin, 0);
     return at;
   }
+}
+
+function endsWithCrlfCrlf(buf: Buffer, end: number): boolean {
+  return buf[end - 1] === LF && buf[end - 2] === CR && buf[end - 3] === LF && buf[end - 4] === CR;
 }
 
 function hexValue(c: number): number {
