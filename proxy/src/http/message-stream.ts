@@ -72,6 +72,8 @@ export class MessageStream {
   private sawCR = false;
   private trailerLineLength = 0;
   private messageStart = 0;
+  /** performance.now() for the chunk being scanned, read on first use; -1 until then. */
+  private chunkTime = -1;
   private startLineChecked = false;
 
   /** Partial head bytes when a head spans chunks. */
@@ -103,6 +105,7 @@ export class MessageStream {
     const length = chunk.length;
     let at = 0;
     this.flushed = 0;
+    this.chunkTime = -1;
     while (at < length) {
       switch (this.state) {
         case S_OPAQUE:
@@ -178,6 +181,15 @@ export class MessageStream {
     if (this.state === S_UNTIL_CLOSE) this.owner.onBodyBytes(this, n, n);
   }
 
+  /**
+   * The time the current chunk arrived, read once per chunk: the heads and
+   * message ends it holds all happened at once as far as the proxy can tell.
+   */
+  now(): number {
+    if (this.chunkTime < 0) this.chunkTime = performance.now();
+    return this.chunkTime;
+  }
+
   /** Stops parsing: the rest of the connection is opaque bytes. Held head bytes are released. */
   goOpaque(): void {
     if (this.state === S_OPAQUE) return;
@@ -205,7 +217,7 @@ export class MessageStream {
 
   private scanHead(chunk: Buffer, at: number, length: number): number {
     if (this.pendingLength === 0) {
-      this.messageStart = performance.now();
+      this.messageStart = this.now();
       this.startLineChecked = false;
       // The common case, a whole head in this chunk, in one pass. The head ends
       // at the first CRLFCRLF: an empty line after a bare LF, an incomplete or a

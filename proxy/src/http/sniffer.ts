@@ -177,7 +177,7 @@ export class HttpSniffer implements MessageOwner {
       return;
     }
     if (this.responseInterim) return;
-    this.finishResponse(performance.now());
+    this.finishResponse(stream.now());
   }
 
   onMalformed(): void {
@@ -240,7 +240,7 @@ export class HttpSniffer implements MessageOwner {
     record.status = status;
     if (this.request.state === S_AWAIT_SWITCH) {
       if (record.method === 'CONNECT' && status < 300) {
-        this.finishResponse(performance.now());
+        this.finishResponse(this.response.now());
         this.toOpaque();
         return NEXT_OPAQUE;
       }
