@@ -24,7 +24,7 @@ const DURATION_BUCKETS = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
 ];
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
-export const RECENT_CAPACITY = 1000;
+export const RECENT_CAPACITY = 100;
 
 interface RequestChildren {
   total: CounterChild;
