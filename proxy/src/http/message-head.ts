@@ -218,8 +218,8 @@ function endsWithChunked(buf: Buffer, start: number, end: number): boolean {
 }
 
 /** parseHead's answers when no head was parsed. */
-export const HEAD_INCOMPLETE = -1;
-export const HEAD_MALFORMED = -2;
+const HEAD_INCOMPLETE = -1;
+const HEAD_MALFORMED = -2;
 
 /**
  * Parses the head that starts at buf[start], up to its first empty line, in
