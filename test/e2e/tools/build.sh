@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the binaries the e2e suite runs (etcd, kube-apiserver, kubectl, helm) from the Go
-# module proxy and caches them outside the repository, one directory per tool and version:
+# Builds the binaries the e2e suite and the local cluster run (etcd; kube-apiserver,
+# kubectl and the node components kubelet, kube-proxy, kube-controller-manager and
+# kube-scheduler; helm; CoreDNS) from the Go module proxy and caches them outside the repository, one directory per tool and version:
 #   ${OUTRIGGER_TOOLS_CACHE:-$HOME/.cache/outrigger-tools}/<tool>-<version>/bin/<binary>
 # A tool whose binary is already cached is skipped, so running this again is cheap.
 # Builds run one at a time (the CI machine has two cores) and each prints its duration.
-# Usage: test/e2e/tools/build.sh [etcd] [kubernetes] [helm]   (default: all three)
+# Usage: test/e2e/tools/build.sh [etcd] [kubernetes] [helm] [coredns]   (default: all)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +16,7 @@ cache="${OUTRIGGER_TOOLS_CACHE:-$HOME/.cache/outrigger-tools}"
 ETCD_VERSION=v3.6.16
 KUBERNETES_VERSION=v1.36.3
 HELM_VERSION=v3.22.0
+COREDNS_VERSION=v1.14.7
 
 if ! command -v go >/dev/null 2>&1; then
   if [ -x /usr/local/go/bin/go ]; then
@@ -54,7 +56,10 @@ build_etcd() {
 
 build_kubernetes() {
   local dir="$cache/kubernetes-$KUBERNETES_VERSION"
-  if [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kubectl" ]; then
+  local binaries=(kube-apiserver kubectl kubelet kube-proxy kube-controller-manager kube-scheduler)
+  local binary missing=0
+  for binary in "${binaries[@]}"; do [ -x "$dir/bin/$binary" ] || missing=1; done
+  if [ "$missing" = 0 ]; then
     echo "build.sh: kubernetes $KUBERNETES_VERSION cached at $dir/bin"
     return
   fi
@@ -71,8 +76,7 @@ build_kubernetes() {
     value="${pair#*=}"
     stamp+=" -X k8s.io/component-base/version.$key=$value -X k8s.io/client-go/pkg/version.$key=$value"
   done
-  local binary
-  for binary in kube-apiserver kubectl; do
+  for binary in "${binaries[@]}"; do
     if [ -x "$dir/bin/$binary" ]; then continue; fi
     (cd "$here/kubernetes" && timed "$binary $KUBERNETES_VERSION" \
       go build -ldflags "-s -w$stamp" -o "$dir/bin/$binary.partial" "k8s.io/kubernetes/cmd/$binary")
@@ -107,16 +111,29 @@ build_helm() {
     env GOBIN="$dir/bin" go install -ldflags "$flags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+build_coredns() {
+  local dir="$cache/coredns-$COREDNS_VERSION"
+  if [ -x "$dir/bin/coredns" ]; then
+    echo "build.sh: coredns $COREDNS_VERSION cached at $dir/bin/coredns"
+    return
+  fi
+  mkdir -p "$dir/bin"
+  # The cluster's DNS server runs as a pod from an image assembled here (images/coredns).
+  timed "coredns $COREDNS_VERSION" \
+    env GOBIN="$dir/bin" go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+}
+
 started=$SECONDS
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(etcd kubernetes helm); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(etcd kubernetes helm coredns); fi
 for target in "${targets[@]}"; do
   case "$target" in
     etcd) build_etcd ;;
     kubernetes) build_kubernetes ;;
     helm) build_helm ;;
+    coredns) build_coredns ;;
     *)
-      echo "build.sh: unknown tool '$target' (expected etcd, kubernetes or helm)" >&2
+      echo "build.sh: unknown tool '$target' (expected etcd, kubernetes, helm or coredns)" >&2
       exit 2
       ;;
   esac
