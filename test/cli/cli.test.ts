@@ -162,7 +162,7 @@ test('check says when the namespace’s Pod Security level refuses the injected 
 });
 
 test('--help on every command', () => {
-  for (const command of ['serve', 'inject', 'check']) {
+  for (const command of ['serve', 'inject', 'check', 'selftest']) {
     const run = outrigger([command, '--help']);
     assert.equal(run.code, 0);
     assert.match(run.stdout, new RegExp(`Usage: outrigger ${command}`));
