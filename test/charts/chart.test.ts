@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { defaultConfig } from '../../src/config/load.ts';
+import { decideInjection } from '../../src/inject/decide.ts';
+import { matchesLabelSelector } from '../../src/inject/label-selector.ts';
+import { enforcedLevel } from '../../src/inject/pod-security.ts';
 import { type CommandResult, startCluster, type TestCluster } from '../e2e/harness/cluster.ts';
 import { clusterSuiteBlocker } from '../e2e/harness/prerequisites.ts';
 
@@ -187,6 +191,67 @@ describe('helm chart', { concurrency: false }, () => {
         'https://192.0.2.10:8443/inject/pod-security/restricted',
       ],
     );
+  });
+
+  it('the webhook entries and the injector (as outrigger check runs it) agree on every namespace', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const webhooks =
+      manifests(await template()).find((m) => m.kind === 'MutatingWebhookConfiguration')
+        ?.webhooks ?? [];
+    const namespaces: Array<[string, Record<string, string>]> = [
+      ['shop', { 'outrigger-injection': 'enabled' }],
+      [
+        'shop',
+        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged' },
+      ],
+      [
+        'shop',
+        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+      ],
+      [
+        'shop',
+        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' },
+      ],
+      ['shop', { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/warn': 'baseline' }],
+      [
+        'shop',
+        { 'outrigger-injection': 'disabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+      ],
+      ['shop', { 'pod-security.kubernetes.io/enforce': 'restricted' }],
+      ['kube-system', { 'outrigger-injection': 'enabled' }],
+      [
+        NAMESPACE,
+        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+      ],
+    ];
+    const pod = {
+      metadata: { name: 'web' },
+      spec: { containers: [{ name: 'web', image: 'nginx' }] },
+    };
+    for (const [name, labels] of namespaces) {
+      const namespaceLabels = { ...labels, 'kubernetes.io/metadata.name': name };
+      const matched = webhooks.filter((w) =>
+        matchesLabelSelector(
+          w.namespaceSelector as Parameters<typeof matchesLabelSelector>[0],
+          namespaceLabels,
+        ),
+      );
+      const decision = decideInjection(
+        pod,
+        { namespace: name, namespaceLabels, injectorNamespace: NAMESPACE },
+        defaultConfig(),
+      );
+      const what = `${name} ${JSON.stringify(labels)}`;
+      assert.ok(matched.length <= 1, `${what}: the entries overlap`);
+      assert.equal(matched.length === 1, decision.inject, `${what}: selectors and decision differ`);
+      const level = enforcedLevel(namespaceLabels);
+      if (matched[0])
+        assert.equal(
+          matched[0].clientConfig.service?.path,
+          level ? `/inject/pod-security/${level}` : '/inject',
+          what,
+        );
+    }
   });
 
   it('helm test is one Pod hook running the injector image; what it needs are ordinary resources', async (t) => {
