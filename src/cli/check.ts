@@ -9,11 +9,7 @@ import type { InjectionConfig } from '../config/schema.ts';
 import { NAMESPACE_INJECTION_LABEL } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
-import {
-  enforcedLevel,
-  podSecurityConflicts,
-  podSecurityWarnings,
-} from '../inject/pod-security.ts';
+import { enforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
 import { describeInject, describeSkip } from '../inject/reasons.ts';
 import { findPodTemplates } from './manifests.ts';
 
@@ -62,16 +58,7 @@ export function checkDocuments(
         );
         const { decision } = outcome;
         const podSecurity =
-          outcome.injected && level
-            ? podSecurityWarnings(
-                namespace,
-                level,
-                podSecurityConflicts(level, [
-                  ...outcome.injection.initContainers,
-                  ...outcome.injection.containers,
-                ]),
-              )
-            : [];
+          outcome.injected && level ? explainPodSecurity(namespace, level, outcome.injection) : [];
         results.push({
           ref,
           namespace,

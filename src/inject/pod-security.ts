@@ -1,7 +1,7 @@
 // What the PodSecurity admission plugin refuses in the containers injection adds,
 // and the one sentence that says so. The webhook learns a namespace's enforced
 // level from the path the chart sends it to (/inject/pod-security/<level>), and
-// `outrigger check` from --namespace-labels; both explain with podSecurityWarnings.
+// `outrigger check` from --namespace-labels; both explain with explainPodSecurity.
 // Pure: no I/O.
 import type { V1Container } from '@kubernetes/client-node';
 import {
@@ -9,6 +9,7 @@ import {
   POD_SECURITY_ENFORCE_LABEL,
   POD_SECURITY_REFUSING_LEVELS,
 } from '../contract.ts';
+import type { Injection } from './render.ts';
 
 export type EnforcedLevel = (typeof POD_SECURITY_REFUSING_LEVELS)[number];
 
@@ -95,4 +96,14 @@ export function podSecurityWarnings(
     `outrigger: namespace ${namespace} enforces Pod Security "${level}", which refuses the injected ${what}`,
     `outrigger: to run injected pods there, label the namespace ${POD_SECURITY_ENFORCE_LABEL}=privileged; or opt this pod out with ${POD_INJECT_KEY}=false`,
   ];
+}
+
+/** The warnings for one rendered injection in a namespace enforcing `level`; none when it passes. */
+export function explainPodSecurity(
+  namespace: string,
+  level: EnforcedLevel,
+  injection: Pick<Injection, 'initContainers' | 'containers'>,
+): string[] {
+  const injected = [...injection.initContainers, ...injection.containers];
+  return podSecurityWarnings(namespace, level, podSecurityConflicts(level, injected));
 }

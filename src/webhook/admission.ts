@@ -7,11 +7,7 @@ import type { InjectionConfig } from '../config/schema.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { serializePatch } from '../inject/patch.ts';
-import {
-  type EnforcedLevel,
-  podSecurityConflicts,
-  podSecurityWarnings,
-} from '../inject/pod-security.ts';
+import { type EnforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
 import type { SkipReason } from '../inject/reasons.ts';
 
 const API_VERSION = 'admission.k8s.io/v1';
@@ -143,13 +139,8 @@ export function reviewAdmission(
       return answer({ allowed: true }, { decision: 'skipped', reason: outcome.decision.reason });
     }
     const patch = Buffer.from(serializePatch(outcome.patch)).toString('base64');
-    const { initContainers, containers } = outcome.injection;
     const warnings = podSecurity
-      ? podSecurityWarnings(
-          namespace,
-          podSecurity,
-          podSecurityConflicts(podSecurity, [...initContainers, ...containers]),
-        )
+      ? explainPodSecurity(namespace, podSecurity, outcome.injection)
       : [];
     return answer(
       {
