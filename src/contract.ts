@@ -34,6 +34,19 @@ export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease
 export const WEBHOOK_PATH = '/inject';
 export const WEBHOOK_PORT = 8443;
 
+/** Namespace label the PodSecurity admission plugin enforces (a Pod Security Standard). */
+export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+
+/**
+ * The Pod Security Standards that refuse what injection adds (outrigger-init's
+ * NET_ADMIN and NET_RAW). The chart sends namespaces enforcing one of these to
+ * `${WEBHOOK_PATH}/pod-security/<level>`, so the injector can explain the refusal
+ * without reading namespaces: the apiserver allows no query string in a webhook's
+ * path or url, so the level travels as path segments.
+ */
+export const POD_SECURITY_REFUSING_LEVELS = ['baseline', 'restricted'] as const;
+export const POD_SECURITY_WEBHOOK_PATH_PREFIX = `${WEBHOOK_PATH}/pod-security/`;
+
 /**
  * Environment the injector sets on `outrigger-proxy`. The proxy reads only these
  * (and its flags); it never talks to the Kubernetes API.

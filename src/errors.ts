@@ -84,6 +84,13 @@ export const errors = {
       `flag ${flag}: invalid value ${JSON.stringify(value)}: ${expected}`,
   ),
 
+  // ── `outrigger selftest` (what `helm test` runs) ────────────────────────────
+  SELFTEST_FAILED: define(
+    'OUTRIGGER_SELFTEST_FAILED',
+    500,
+    (detail: string) => `selftest failed: ${detail}`,
+  ),
+
   // ── Proxy (outrigger-proxy) ────────────────────────────────────────────────
   INVALID_PROXY_SETTING: define(
     'OUTRIGGER_INVALID_PROXY_SETTING',

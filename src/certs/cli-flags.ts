@@ -5,7 +5,8 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { ClusterCertificateOptions } from './cluster-serving.ts';
 import { CERTIFICATE_MODES } from './modes.ts';
 
-function list(value: string): string[] {
+/** `a, b,,c` → ['a', 'b', 'c']: the comma-separated flag values of every command. */
+export function list(value: string): string[] {
   return value
     .split(',')
     .map((item) => item.trim())

@@ -1,12 +1,15 @@
 // `outrigger check -f FILE`: explains, per pod template, whether the webhook
 // would inject it and why, through the same injectPod the webhook runs (so a
-// bad override annotation shows up here as it would at creation).
+// bad override annotation shows up here as it would at creation). Given the
+// namespace's labels, it also says when the namespace's Pod Security level would
+// refuse the injected pod, with the warnings the webhook gives.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Document } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
 import { NAMESPACE_INJECTION_LABEL } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
+import { enforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
 import { describeInject, describeSkip } from '../inject/reasons.ts';
 import { findPodTemplates } from './manifests.ts';
 
@@ -16,6 +19,8 @@ export interface CheckResult {
   inject: boolean;
   reason: string;
   explanation: string;
+  /** Set when the namespace's Pod Security level refuses the injected containers: the webhook's warnings. */
+  podSecurity?: string[];
 }
 
 export function checkDocuments(
@@ -44,12 +49,16 @@ export function checkDocuments(
         [NAMESPACE_INJECTION_LABEL]: 'enabled',
         'kubernetes.io/metadata.name': namespace,
       };
+      const level = enforcedLevel(namespaceLabels);
       try {
-        const { decision } = injectPod(
+        const outcome = injectPod(
           pod,
           { namespace, namespaceLabels, injectorNamespace: options.injectorNamespace },
           config,
         );
+        const { decision } = outcome;
+        const podSecurity =
+          outcome.injected && level ? explainPodSecurity(namespace, level, outcome.injection) : [];
         results.push({
           ref,
           namespace,
@@ -58,6 +67,7 @@ export function checkDocuments(
           explanation: decision.inject
             ? describeInject(decision.reason)
             : describeSkip(decision.reason),
+          ...(podSecurity.length > 0 ? { podSecurity } : {}),
         });
       } catch (err) {
         if (!isOutriggerError(err)) throw err;
@@ -75,10 +85,11 @@ export function checkDocuments(
 }
 
 export function formatCheck(results: CheckResult[], assumedNamespaceLabels: boolean): string {
-  const lines = results.map(
-    (r) =>
-      `${r.ref} (namespace ${r.namespace}): ${r.inject ? 'would be injected' : 'would NOT be injected'} — ${r.explanation} [${r.reason}]`,
-  );
+  const lines = results.flatMap((r) => [
+    `${r.ref} (namespace ${r.namespace}): ${r.inject ? 'would be injected' : 'would NOT be injected'} — ${r.explanation} [${r.reason}]`,
+    // The webhook's own warnings, indented under the pod they are about.
+    ...(r.podSecurity ?? []).map((warning) => `  ${warning}`),
+  ]);
   if (assumedNamespaceLabels) {
     lines.push(
       `(namespace labels not given: assumed ${NAMESPACE_INJECTION_LABEL}=enabled; pass --namespace-labels to check a real namespace)`,

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The `outrigger` command: serve the webhook, inject manifests by hand, and
-// explain injection decisions.
+// The `outrigger` command: serve the webhook, inject manifests by hand, explain
+// injection decisions, and prove injection on a cluster with a real pod.
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { addClusterCertificateFlags } from '../certs/cli-flags.ts';
+import { addClusterCertificateFlags, list } from '../certs/cli-flags.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PORT } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
@@ -23,6 +23,12 @@ function port(value: string): number {
 function milliseconds(value: string): number {
   if (!/^[1-9][0-9]*$/.test(value))
     throw new InvalidArgumentError('expected a positive number of milliseconds');
+  return Number(value);
+}
+
+function seconds(value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value))
+    throw new InvalidArgumentError('expected a positive whole number of seconds');
   return Number(value);
 }
 
@@ -127,6 +133,52 @@ program
         ? `${JSON.stringify(results, null, 2)}\n`
         : formatCheck(results, options.namespaceLabels === undefined),
     );
+  });
+
+program
+  .command('selftest')
+  .description(
+    'Create a real pod in a namespace labelled for injection, wait until it runs injected and Ready, ' +
+      'then delete it; each step is printed (what `helm test` runs). Exits 1 on failure or timeout.',
+  )
+  .requiredOption(
+    '-n, --namespace <ns>',
+    'namespace labelled outrigger-injection=enabled to create the pod in',
+  )
+  .requiredOption(
+    '--image <ref>',
+    'image of the pod’s app container: the injector image (it runs `outrigger selftest-app`)',
+  )
+  .addOption(
+    new Option('--image-pull-policy <policy>', 'imagePullPolicy of the app container').choices([
+      'Always',
+      'IfNotPresent',
+      'Never',
+    ]),
+  )
+  .option(
+    '--image-pull-secrets <names>',
+    'Secrets in that namespace for pulling the image (comma-separated)',
+    list,
+  )
+  .addOption(
+    new Option('--timeout <seconds>', 'how long the pod may take to be Running and Ready')
+      .default(120)
+      .argParser(seconds),
+  )
+  .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster or $KUBECONFIG)')
+  .action(async (options) => {
+    const { selftest } = await import('./selftest.ts');
+    await selftest({ ...options, timeoutSeconds: options.timeout });
+  });
+
+program
+  .command('selftest-app', { hidden: true })
+  .description('The app container of the selftest pod: answers HTTP 200 until SIGTERM.')
+  .addOption(new Option('--port <n>', 'port to listen on').default(8080).argParser(port))
+  .action(async (options) => {
+    const { serveSelftestApp } = await import('./selftest-app.ts');
+    await serveSelftestApp(options.port);
   });
 
 try {

@@ -7,6 +7,7 @@ import type { InjectionConfig } from '../config/schema.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { serializePatch } from '../inject/patch.ts';
+import { type EnforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
 import type { SkipReason } from '../inject/reasons.ts';
 
 const API_VERSION = 'admission.k8s.io/v1';
@@ -28,6 +29,8 @@ export interface AdmissionResponse {
   /** base64 of the RFC 6902 patch. */
   patch?: string;
   status?: { code: number; reason?: string; message: string };
+  /** Shown to the client (kubectl prints `Warning: ...` on stderr), even when a later admission step refuses the pod. */
+  warnings?: string[];
 }
 
 export interface AdmissionReviewOut {
@@ -78,11 +81,17 @@ export function readAdmissionRequest(body: unknown): AdmissionRequest {
   return request as unknown as AdmissionRequest;
 }
 
-/** Answers one admission request: inject, skip, or deny with a message. */
+/**
+ * Answers one admission request: inject, skip, or deny with a message.
+ * `podSecurity` is the level the pod's namespace enforces, when the webhook entry
+ * that sent it says so (the chart's /inject/pod-security/<level> entries): an
+ * injected pod then carries warnings that explain the PodSecurity plugin's refusal.
+ */
 export function reviewAdmission(
   request: AdmissionRequest,
   config: InjectionConfig,
   injectorNamespace: string | undefined,
+  podSecurity?: EnforcedLevel,
 ): ReviewResult {
   const object = request.object as V1Pod | undefined;
   const namespace = request.namespace || object?.metadata?.namespace || 'default';
@@ -130,8 +139,16 @@ export function reviewAdmission(
       return answer({ allowed: true }, { decision: 'skipped', reason: outcome.decision.reason });
     }
     const patch = Buffer.from(serializePatch(outcome.patch)).toString('base64');
+    const warnings = podSecurity
+      ? explainPodSecurity(namespace, podSecurity, outcome.injection)
+      : [];
     return answer(
-      { allowed: true, patchType: 'JSONPatch', patch },
+      {
+        allowed: true,
+        patchType: 'JSONPatch',
+        patch,
+        ...(warnings.length > 0 ? { warnings } : {}),
+      },
       { decision: 'injected', reason: outcome.decision.reason },
     );
   } catch (err) {

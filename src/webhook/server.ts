@@ -1,13 +1,25 @@
-// The Fastify HTTPS server the apiserver calls: POST /inject, plus health,
+// The Fastify HTTPS server the apiserver calls: POST /inject (and
+// /inject/pod-security/<level>, the same review with Pod Security warnings), plus health,
 // readiness and metrics. HTTP concerns live here; the answer to a review comes
 // from admission.ts.
 import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:https';
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { ConfigSource } from '../config/watch.ts';
-import { WEBHOOK_PATH } from '../contract.ts';
+import {
+  POD_SECURITY_REFUSING_LEVELS,
+  POD_SECURITY_WEBHOOK_PATH_PREFIX,
+  WEBHOOK_PATH,
+} from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
+import type { EnforcedLevel } from '../inject/pod-security.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { readAdmissionRequest, reviewAdmission, serializeReview } from './admission.ts';
 import { createWebhookLogger } from './logger.ts';
@@ -117,10 +129,14 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     done();
   });
 
-  app.post(WEBHOOK_PATH, async (request, reply) => {
+  const review = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    podSecurity: EnforcedLevel | undefined,
+  ) => {
     const started = process.hrtime.bigint();
     const admission = readAdmissionRequest(request.body);
-    const result = reviewAdmission(admission, config.current, injectorNamespace);
+    const result = reviewAdmission(admission, config.current, injectorNamespace, podSecurity);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const { outcome } = result;
     metrics.admissions.inc({ decision: outcome.decision, reason: outcome.reason });
@@ -134,6 +150,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
         reason: outcome.reason,
         ...(outcome.decision === 'skipped' ? { detail: describeSkip(outcome.reason) } : {}),
         ...(outcome.decision === 'denied' ? { detail: outcome.message } : {}),
+        ...(podSecurity ? { podSecurity } : {}),
         dryRun: admission.dryRun === true,
         durationMs: Math.round(seconds * 1e6) / 1e3,
       },
@@ -142,7 +159,15 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     // Sent as JSON text with its type set, so Fastify writes it as it is: no
     // serializer lookup, and no Buffer allocated for every answer.
     return reply.type('application/json; charset=utf-8').send(serializeReview(result.review));
-  });
+  };
+  app.post(WEBHOOK_PATH, (request, reply) => review(request, reply, undefined));
+  // The same review for namespaces that enforce a Pod Security level refusing the
+  // injected containers: the path names the level, and the answer explains it.
+  for (const level of POD_SECURITY_REFUSING_LEVELS) {
+    app.post(`${POD_SECURITY_WEBHOOK_PATH_PREFIX}${level}`, (request, reply) =>
+      review(request, reply, level),
+    );
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) =>

@@ -5,18 +5,48 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { defaultConfig } from '../../src/config/load.ts';
+import { decideInjection } from '../../src/inject/decide.ts';
+import { matchesLabelSelector } from '../../src/inject/label-selector.ts';
+import { enforcedLevel } from '../../src/inject/pod-security.ts';
 import { type CommandResult, startCluster, type TestCluster } from '../e2e/harness/cluster.ts';
 import { clusterSuiteBlocker } from '../e2e/harness/prerequisites.ts';
 
 const chart = fileURLToPath(new URL('../../charts/outrigger', import.meta.url));
 const NAMESPACE = 'outrigger-chart-test';
 
+interface Selector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values: string[] }>;
+}
+
+interface Container {
+  name: string;
+  image: string;
+  imagePullPolicy?: string;
+  args?: string[];
+}
+
 interface Manifest {
   kind: string;
-  metadata: { name: string; annotations?: Record<string, string> };
-  webhooks?: Array<{ clientConfig: Record<string, unknown> }>;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  webhooks?: Array<{
+    name: string;
+    clientConfig: { url?: string; service?: { path: string } };
+    namespaceSelector: Selector;
+  }>;
   rules?: Array<{ resources: string[]; resourceNames?: string[]; verbs: string[] }>;
-  spec?: Record<string, unknown>;
+  subjects?: Array<{ name: string; namespace: string }>;
+  spec?: {
+    serviceAccountName?: string;
+    containers?: Container[];
+    template?: { spec: { containers: Container[] } };
+  };
 }
 
 describe('helm chart', { concurrency: false }, () => {
@@ -107,22 +137,198 @@ describe('helm chart', { concurrency: false }, () => {
         verbs: ['get', 'patch'],
       },
     ]);
-    const role = all.find((m) => m.kind === 'Role' && !m.metadata.annotations?.['helm.sh/hook']);
+    const role = all.find((m) => m.kind === 'Role' && m.metadata.name === 'outrigger');
     const named = role?.rules?.find((r) => r.resourceNames);
     assert.deepEqual(named?.resourceNames, ['outrigger-tls']);
     assert.deepEqual(named?.verbs, ['get', 'update']);
   });
 
+  it('sends namespaces enforcing Pod Security baseline or restricted to their own path, the rest to /inject', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const entries = (rendered: string) =>
+      manifests(rendered).find((m) => m.kind === 'MutatingWebhookConfiguration')?.webhooks ?? [];
+    const podSecurity = (entry: { namespaceSelector: Selector }) =>
+      entry.namespaceSelector.matchExpressions?.find(
+        (e) => e.key === 'pod-security.kubernetes.io/enforce',
+      );
+    const viaService = entries(await template());
+    assert.deepEqual(
+      viaService.map((w) => [w.name, w.clientConfig.service?.path, podSecurity(w)]),
+      [
+        [
+          'inject.sidecar.outrigger.dev',
+          '/inject',
+          {
+            key: 'pod-security.kubernetes.io/enforce',
+            operator: 'NotIn',
+            values: ['baseline', 'restricted'],
+          },
+        ],
+        [
+          'baseline.inject.sidecar.outrigger.dev',
+          '/inject/pod-security/baseline',
+          { key: 'pod-security.kubernetes.io/enforce', operator: 'In', values: ['baseline'] },
+        ],
+        [
+          'restricted.inject.sidecar.outrigger.dev',
+          '/inject/pod-security/restricted',
+          { key: 'pod-security.kubernetes.io/enforce', operator: 'In', values: ['restricted'] },
+        ],
+      ],
+    );
+    // Apart from the Pod Security expression, every entry selects the same namespaces.
+    const rest = viaService.map((w) => ({
+      ...w.namespaceSelector,
+      matchExpressions: w.namespaceSelector.matchExpressions?.filter((e) => e !== podSecurity(w)),
+    }));
+    for (const other of rest.slice(1)) assert.deepEqual(other, rest[0]);
+    const viaUrl = entries(await template('webhook.url=https://192.0.2.10:8443/inject/'));
+    assert.deepEqual(
+      viaUrl.map((w) => w.clientConfig.url),
+      [
+        'https://192.0.2.10:8443/inject',
+        'https://192.0.2.10:8443/inject/pod-security/baseline',
+        'https://192.0.2.10:8443/inject/pod-security/restricted',
+      ],
+    );
+  });
+
+  it('the webhook entries and the injector (as outrigger check runs it) agree on every namespace', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const webhooks =
+      manifests(await template()).find((m) => m.kind === 'MutatingWebhookConfiguration')
+        ?.webhooks ?? [];
+    const namespaces: Array<[string, Record<string, string>]> = [
+      ['shop', { 'outrigger-injection': 'enabled' }],
+      [
+        'shop',
+        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged' },
+      ],
+      [
+        'shop',
+        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+      ],
+      [
+        'shop',
+        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' },
+      ],
+      ['shop', { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/warn': 'baseline' }],
+      [
+        'shop',
+        { 'outrigger-injection': 'disabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+      ],
+      ['shop', { 'pod-security.kubernetes.io/enforce': 'restricted' }],
+      ['kube-system', { 'outrigger-injection': 'enabled' }],
+      [
+        NAMESPACE,
+        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+      ],
+    ];
+    const pod = {
+      metadata: { name: 'web' },
+      spec: { containers: [{ name: 'web', image: 'nginx' }] },
+    };
+    for (const [name, labels] of namespaces) {
+      const namespaceLabels = { ...labels, 'kubernetes.io/metadata.name': name };
+      const matched = webhooks.filter((w) =>
+        matchesLabelSelector(
+          w.namespaceSelector as Parameters<typeof matchesLabelSelector>[0],
+          namespaceLabels,
+        ),
+      );
+      const decision = decideInjection(
+        pod,
+        { namespace: name, namespaceLabels, injectorNamespace: NAMESPACE },
+        defaultConfig(),
+      );
+      const what = `${name} ${JSON.stringify(labels)}`;
+      assert.ok(matched.length <= 1, `${what}: the entries overlap`);
+      assert.equal(matched.length === 1, decision.inject, `${what}: selectors and decision differ`);
+      const level = enforcedLevel(namespaceLabels);
+      if (matched[0])
+        assert.equal(
+          matched[0].clientConfig.service?.path,
+          level ? `/inject/pod-security/${level}` : '/inject',
+          what,
+        );
+    }
+  });
+
+  it('helm test is one Pod hook running the injector image; what it needs are ordinary resources', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const all = manifests(
+      await template(
+        'image.repository=registry.example.test/outrigger/injector',
+        'image.tag=9.9.9',
+      ),
+    );
+    const hooks = all.filter((m) => m.metadata.annotations?.['helm.sh/hook'] !== undefined);
+    // helm test --logs reads every test hook as a pod of that name in the release namespace.
+    assert.deepEqual(
+      hooks.map((m) => [m.kind, m.metadata.namespace, m.metadata.annotations]),
+      [
+        [
+          'Pod',
+          NAMESPACE,
+          { 'helm.sh/hook': 'test', 'helm.sh/hook-delete-policy': 'before-hook-creation' },
+        ],
+      ],
+    );
+    const testPod = hooks[0];
+    const deployment = all.find((m) => m.kind === 'Deployment');
+    const injectorImage = deployment?.spec?.template?.spec.containers[0]?.image;
+    assert.equal(injectorImage, 'registry.example.test/outrigger/injector:9.9.9');
+    const container = testPod?.spec?.containers?.[0];
+    assert.equal(container?.image, injectorImage);
+    assert.deepEqual(container?.args, [
+      'selftest',
+      '--namespace=outrigger-injection-test',
+      `--image=${injectorImage}`,
+      '--image-pull-policy=IfNotPresent',
+      '--timeout=120',
+    ]);
+
+    const namespace = all.find((m) => m.kind === 'Namespace');
+    assert.equal(namespace?.metadata.name, 'outrigger-injection-test');
+    assert.equal(namespace?.metadata.labels?.['outrigger-injection'], 'enabled');
+    assert.equal(namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'privileged');
+    const account = testPod?.spec?.serviceAccountName;
+    assert.ok(all.some((m) => m.kind === 'ServiceAccount' && m.metadata.name === account));
+    const role = all.find((m) => m.kind === 'Role' && m.metadata.name === account);
+    assert.equal(role?.metadata.namespace, 'outrigger-injection-test');
+    assert.deepEqual(role?.rules, [
+      { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'delete'] },
+    ]);
+    const binding = all.find((m) => m.kind === 'RoleBinding' && m.metadata.name === account);
+    assert.deepEqual(binding?.subjects?.[0], {
+      kind: 'ServiceAccount',
+      name: account,
+      namespace: NAMESPACE,
+    });
+
+    const secrets = manifests(
+      await template('imagePullSecrets[0].name=a', 'imagePullSecrets[1].name=b'),
+    );
+    const args = secrets.find((m) => m.kind === 'Pod')?.spec?.containers?.[0]?.args ?? [];
+    assert.ok(args.includes('--image-pull-secrets=a,b'), args.join(' '));
+
+    const disabled = manifests(await template('test.enabled=false'));
+    for (const kind of ['Pod', 'Namespace'])
+      assert.equal(
+        disabled.some((m) => m.kind === kind),
+        false,
+      );
+    assert.equal(
+      disabled.some((m) => m.metadata.name === account),
+      false,
+    );
+  });
+
   it('helm template output passes a server-side dry run on the real apiserver', async (t) => {
     if (blocker || !cluster) return t.skip(blocker);
-    // The test hook's namespace must exist for its namespaced objects to be checked.
+    // The test namespace must exist for the objects in it to be checked (a dry
+    // run creates nothing).
     await cluster.kubectl(['create', 'namespace', 'outrigger-injection-test']);
-    await cluster.kubectl([
-      'label',
-      'namespace',
-      'outrigger-injection-test',
-      'outrigger-injection=enabled',
-    ]);
     const variants = [
       [],
       ['certs.mode=provided', 'certs.secretName=my-webhook-tls'],

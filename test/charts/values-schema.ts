@@ -106,8 +106,8 @@ export function valuesSchema(): JsonSchema {
         }),
       }),
       test: closed({
-        image: { type: 'string', minLength: 1 },
-        podImage: { type: 'string', minLength: 1 },
+        enabled: { type: 'boolean' },
+        timeoutSeconds: { type: 'integer', minimum: 1 },
       }),
       injection: optionalDefaults(JSON.parse(JSON.stringify(ConfigSchema))) as JsonSchema,
     }),

@@ -129,8 +129,40 @@ test('check explains each template against the namespace labels given', () => {
   assert.match(assumed.stdout, /namespace labels not given: assumed outrigger-injection=enabled/);
 });
 
+test('check says when the namespace’s Pod Security level refuses the injected pod, as the webhook warns', () => {
+  const labels = (level: string) =>
+    `outrigger-injection=enabled,pod-security.kubernetes.io/enforce=${level}`;
+  const baseline = outrigger(['check', '-f', WORKLOADS, '--namespace-labels', labels('baseline')]);
+  assert.equal(baseline.code, 0, baseline.stderr);
+  assert.match(
+    baseline.stdout,
+    /statefulset\/db \(namespace data\): would be injected .*\n {2}outrigger: namespace data enforces Pod Security "baseline", which refuses the injected outrigger-init \(capabilities NET_ADMIN, NET_RAW\)\n {2}outrigger: to run injected pods there, label the namespace pod-security\.kubernetes\.io\/enforce=privileged; or opt this pod out with sidecar\.outrigger\.dev\/inject=false\n/,
+  );
+  // Pods that are not injected are not refused for what injection would add.
+  assert.doesNotMatch(baseline.stdout, /replicaset\/rs[^\n]*\n {2}outrigger:/);
+  const restricted = outrigger([
+    'check',
+    '-f',
+    WORKLOADS,
+    '--namespace-labels',
+    labels('restricted'),
+    '--json',
+  ]);
+  const results = JSON.parse(restricted.stdout) as Array<{ ref: string; podSecurity?: string[] }>;
+  assert.match(results[0]?.podSecurity?.[0] ?? '', /"restricted".*runs as root/);
+  assert.equal(results[4]?.podSecurity, undefined);
+  const privileged = outrigger([
+    'check',
+    '-f',
+    WORKLOADS,
+    '--namespace-labels',
+    labels('privileged'),
+  ]);
+  assert.doesNotMatch(privileged.stdout, /Pod Security/);
+});
+
 test('--help on every command', () => {
-  for (const command of ['serve', 'inject', 'check']) {
+  for (const command of ['serve', 'inject', 'check', 'selftest']) {
     const run = outrigger([command, '--help']);
     assert.equal(run.code, 0);
     assert.match(run.stdout, new RegExp(`Usage: outrigger ${command}`));

@@ -13,6 +13,7 @@ import { type CommandResult, freePort, startCluster, type TestCluster } from './
 import {
   missingInjectorBuild,
   type RunningInjector,
+  runOutrigger,
   servedFingerprint,
   startInjector,
 } from './harness/injector.ts';
@@ -23,12 +24,21 @@ const RELEASE = 'outrigger';
 const SYSTEM_NS = 'oe2e-system';
 const ENABLED_NS = 'oe2e-enabled';
 const PLAIN_NS = 'oe2e-plain';
+const BASELINE_NS = 'oe2e-baseline';
+const RESTRICTED_NS = 'oe2e-restricted';
+/** The chart's test namespace (test-namespace.yaml) and the helm test's ServiceAccount. */
+const TEST_NS = `${RELEASE}-injection-test`;
+const TEST_ACCOUNT = `${RELEASE}-test`;
 const WEBHOOK_CONFIG = `${RELEASE}-${SYSTEM_NS}`;
 const STATUS = 'sidecar.outrigger.dev/status';
 
 interface PodJson {
   metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
-  spec: { initContainers?: Array<{ name: string }>; containers: Array<{ name: string }> };
+  spec: {
+    initContainers?: Array<{ name: string; image: string }>;
+    containers: Array<{ name: string; image: string; args?: string[] }>;
+    serviceAccountName?: string;
+  };
 }
 
 function containerNames(pod: PodJson): string[] {
@@ -87,16 +97,20 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
   const createPod = (manifest: string) => kubectl(['create', '-o', 'json', '-f', '-'], manifest);
   const createdPod = async (manifest: string): Promise<PodJson> =>
     JSON.parse(ok(await createPod(manifest), 'kubectl create pod')) as PodJson;
-  const caBundle = async () =>
-    (
-      await kubectl([
-        'get',
-        'mutatingwebhookconfiguration',
-        WEBHOOK_CONFIG,
-        '-o',
-        'jsonpath={.webhooks[0].clientConfig.caBundle}',
-      ])
-    ).stdout;
+  /** caBundle of every webhook entry, in order. */
+  const caBundles = async (): Promise<string[]> => {
+    const result = await kubectl([
+      'get',
+      'mutatingwebhookconfiguration',
+      WEBHOOK_CONFIG,
+      '-o',
+      'json',
+    ]);
+    const config = JSON.parse(ok(result, 'get webhook configuration')) as {
+      webhooks: Array<{ clientConfig: { caBundle?: string } }>;
+    };
+    return config.webhooks.map((w) => w.clientConfig.caBundle ?? '');
+  };
 
   async function runInjector(extra: string[] = []): Promise<void> {
     injector = await startInjector({
@@ -126,16 +140,31 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     cluster = await startCluster();
     logFile = join(cluster.dir, 'injector.log');
     injectorPort = await freePort();
-    for (const ns of [SYSTEM_NS, ENABLED_NS, PLAIN_NS])
+    for (const ns of [SYSTEM_NS, ENABLED_NS, PLAIN_NS, BASELINE_NS, RESTRICTED_NS])
       ok(await kubectl(['create', 'namespace', ns]), `create ${ns}`);
     ok(await kubectl(['label', 'namespace', ENABLED_NS, 'outrigger-injection=enabled']), 'label');
+    for (const [ns, level] of [
+      [BASELINE_NS, 'baseline'],
+      [RESTRICTED_NS, 'restricted'],
+    ] as const) {
+      ok(
+        await kubectl([
+          'label',
+          'namespace',
+          ns,
+          'outrigger-injection=enabled',
+          `pod-security.kubernetes.io/enforce=${level}`,
+        ]),
+        `label ${ns}`,
+      );
+    }
     // Labelled too, to prove the webhook's own exclusion rather than the missing label.
     ok(
       await kubectl(['label', 'namespace', 'kube-system', 'outrigger-injection=enabled']),
       'label kube-system',
     );
     // No controller-manager runs, so nothing creates the ServiceAccount admission expects.
-    for (const ns of [ENABLED_NS, PLAIN_NS, 'kube-system']) {
+    for (const ns of [ENABLED_NS, PLAIN_NS, BASELINE_NS, RESTRICTED_NS, 'kube-system']) {
       await kubectl(['create', 'serviceaccount', 'default', '-n', ns]);
     }
 
@@ -159,7 +188,12 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
       ]),
       'helm install',
     );
-    assert.equal(await caBundle(), '', 'the chart renders no caBundle');
+    const entries = await caBundles();
+    assert.equal(entries.length, 3, 'one entry for /inject, one per Pod Security level');
+    assert.deepEqual(entries, ['', '', ''], 'the chart renders no caBundle');
+    // The chart's test namespace: created by the chart, its ServiceAccount by hand
+    // (no controller-manager runs here).
+    ok(await kubectl(['create', 'serviceaccount', 'default', '-n', TEST_NS]), 'test namespace SA');
 
     // The injector runs with the chart's ServiceAccount: its RBAC is what is tested.
     const token = ok(
@@ -211,7 +245,8 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     );
     assert.equal(secret.type, 'kubernetes.io/tls');
     const pem = (base64: string) => Buffer.from(base64, 'base64').toString().trim();
-    assert.equal(pem(await caBundle()), pem(secret.data['ca.crt']));
+    // Every entry, the Pod Security ones included, trusts the CA.
+    for (const bundle of await caBundles()) assert.equal(pem(bundle), pem(secret.data['ca.crt']));
     // The chart's Role lets it record what it did, visible in `kubectl describe secret`.
     const events = await kubectl([
       'get',
@@ -324,43 +359,223 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     }
   });
 
-  it('helm test command proves injection with a server-side dry run', async (t) => {
+  it('refuses an injected pod where Pod Security baseline or restricted is enforced, and the injector says why', async (t) => {
     if (blocker) return t.skip(blocker);
-    // Run the test pod's own kubectl arguments here (no kubelet runs in this cluster).
-    const manifest = ok(
-      await cluster.helm(['get', 'hooks', RELEASE, '-n', SYSTEM_NS]),
-      'helm get hooks',
+    const refused = await createPod(podManifest('refused-baseline', BASELINE_NS));
+    assert.notEqual(refused.code, 0, 'the PodSecurity plugin must refuse the injected pod');
+    assert.match(refused.stderr, /violates PodSecurity "baseline:latest"/);
+    // kubectl prints admission warnings on stderr, one per line.
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^Warning: outrigger: namespace ${BASELINE_NS} enforces Pod Security "baseline", which refuses the injected outrigger-init \\(capabilities NET_ADMIN, NET_RAW\\)$`,
+        'm',
+      ),
     );
-    const testPod = parseAllDocuments(manifest)
-      .map(
-        (doc) =>
-          doc.toJS() as {
-            kind?: string;
-            metadata?: { namespace?: string };
-            spec?: { containers: Array<{ args: string[] }> };
+    assert.match(
+      refused.stderr,
+      /^Warning: outrigger: to run injected pods there, label the namespace pod-security\.kubernetes\.io\/enforce=privileged; or opt this pod out with sidecar\.outrigger\.dev\/inject=false$/m,
+    );
+    const restricted = await kubectl(
+      ['create', '--dry-run=server', '-o', 'json', '-f', '-'],
+      podManifest('refused-restricted', RESTRICTED_NS),
+    );
+    assert.notEqual(restricted.code, 0);
+    assert.match(
+      restricted.stderr,
+      /Warning: outrigger: namespace oe2e-restricted enforces Pod Security "restricted", .*runs as root/,
+    );
+    // What the warning advises works: an opted-out pod is admitted, with no warning.
+    const optedOut = await createPod(
+      podManifest('opted-out-baseline', BASELINE_NS, {
+        labels: { 'sidecar.outrigger.dev/inject': 'false' },
+      }),
+    );
+    assert.equal(optedOut.code, 0, optedOut.stderr);
+    assert.doesNotMatch(optedOut.stderr, /outrigger/);
+  });
+
+  /** The helm test hooks, as the release stored them. */
+  async function testHooks(): Promise<PodJson[]> {
+    const hooks = ok(await cluster.helm(['get', 'hooks', RELEASE, '-n', SYSTEM_NS]), 'get hooks');
+    return parseAllDocuments(hooks)
+      .map((doc) => doc.toJS() as (PodJson & { kind: string }) | null)
+      .filter((doc): doc is PodJson & { kind: string } => doc !== null);
+  }
+
+  /** Plays the kubelet for the selftest's pod: once it exists, reports it Running and Ready. */
+  async function reportSelftestPodReady(signal: AbortSignal): Promise<string | undefined> {
+    while (!signal.aborted) {
+      const listed = await kubectl([
+        'get',
+        'pods',
+        '-n',
+        TEST_NS,
+        '-l',
+        'app.kubernetes.io/name=outrigger-selftest',
+        '-o',
+        'json',
+      ]);
+      const pod = (JSON.parse(listed.stdout || '{"items":[]}') as { items: PodJson[] }).items[0];
+      if (pod) {
+        const status = (name: string, image: string, state: object, ready: boolean) => ({
+          name,
+          image,
+          imageID: '',
+          restartCount: 0,
+          ready,
+          started: ready,
+          state,
+        });
+        const images = new Map(
+          [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => [
+            c.name,
+            c.image,
+          ]),
+        );
+        const image = (name: string) => images.get(name) ?? '';
+        const patch = {
+          status: {
+            phase: 'Running',
+            conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
+              type,
+              status: 'True',
+            })),
+            initContainerStatuses: [
+              status(
+                'outrigger-init',
+                image('outrigger-init'),
+                { terminated: { exitCode: 0, reason: 'Completed' } },
+                false,
+              ),
+              status('outrigger-proxy', image('outrigger-proxy'), { running: {} }, true),
+            ],
+            containerStatuses: [status('app', image('app'), { running: {} }, true)],
           },
-      )
-      .find((doc) => doc?.kind === 'Pod');
-    const args = testPod?.spec?.containers[0]?.args;
-    assert.ok(args, 'chart has a test pod');
-    const testNamespace = args
-      .find((arg) => arg.startsWith('--namespace='))
-      ?.slice('--namespace='.length);
-    assert.ok(testNamespace);
-    ok(await kubectl(['create', 'namespace', testNamespace]), 'create test namespace');
-    ok(
-      await kubectl(['label', 'namespace', testNamespace, 'outrigger-injection=enabled']),
-      'label test namespace',
+        };
+        const patched = await kubectl([
+          'patch',
+          'pod',
+          pod.metadata.name,
+          '-n',
+          TEST_NS,
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify(patch),
+        ]);
+        return patched.code === 0 ? pod.metadata.name : patched.stderr;
+      }
+      await sleep(200);
+    }
+    return undefined;
+  }
+
+  it('helm test is one pod running the injector image; its selftest passes with the test RBAC once the pod runs', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const hooks = await testHooks();
+    // helm test --logs reads each test hook as a pod: only a pod may be one.
+    assert.deepEqual(
+      hooks.map((h) => (h as { kind?: string }).kind),
+      ['Pod'],
     );
-    await kubectl(['create', 'serviceaccount', 'default', '-n', testNamespace]);
-    const result = await kubectl(args);
-    assert.ok(ok(result, 'helm test command').includes('outrigger-proxy'), result.stdout);
-    // And it fails where nothing is injected.
-    const plainArgs = args.map((arg) =>
-      arg === `--namespace=${testNamespace}` ? `--namespace=${PLAIN_NS}` : arg,
+    const [testPod] = hooks;
+    assert.ok(testPod);
+    const deployment = JSON.parse(
+      ok(await kubectl(['get', 'deployment', RELEASE, '-n', SYSTEM_NS, '-o', 'json']), 'get'),
     );
-    assert.notEqual((await kubectl(plainArgs)).code, 0);
-    await kubectl(['delete', 'namespace', testNamespace, '--wait=false']);
+    const [container] = testPod.spec.containers;
+    assert.equal(container?.image, deployment.spec.template.spec.containers[0].image);
+    const args = container?.args ?? [];
+    assert.equal(args[0], 'selftest');
+    assert.ok(args.includes(`--namespace=${TEST_NS}`));
+
+    // The test pod's own ServiceAccount: its RBAC is what is tested.
+    assert.equal(testPod.spec.serviceAccountName, TEST_ACCOUNT);
+    const token = ok(
+      await kubectl(['create', 'token', TEST_ACCOUNT, '-n', SYSTEM_NS, '--duration=1h']),
+      'create token',
+    ).trim();
+    const kubeconfig = cluster.tokenKubeconfig('selftest', token);
+    const as = `--as=system:serviceaccount:${SYSTEM_NS}:${TEST_ACCOUNT}`;
+    for (const [verb, ns, allowed] of [
+      ['create', TEST_NS, 'yes'],
+      ['delete', TEST_NS, 'yes'],
+      ['list', TEST_NS, 'no'],
+      ['create', PLAIN_NS, 'no'],
+      ['create', SYSTEM_NS, 'no'],
+    ] as const) {
+      const answer = await kubectl(['auth', 'can-i', verb, 'pods', '-n', ns, as]);
+      assert.equal(answer.stdout.trim(), allowed, `${verb} pods in ${ns}`);
+    }
+
+    const kubelet = new AbortController();
+    const reported = reportSelftestPodReady(kubelet.signal);
+    const passed = await runOutrigger([
+      ...args.filter((arg) => !arg.startsWith('--timeout=')),
+      '--timeout=60',
+      `--kubeconfig=${kubeconfig}`,
+    ]);
+    kubelet.abort();
+    const podName = await reported;
+    assert.equal(passed.code, 0, `${passed.stdout}${passed.stderr}\nkubelet stand-in: ${podName}`);
+    for (const step of [
+      new RegExp(`^ok {4}created pod ${TEST_NS}/outrigger-selftest-\\w+$`, 'm'),
+      /^ok {4}injected, native layout: init containers outrigger-init, outrigger-proxy; containers app$/m,
+      /^ok {4}status annotation: injector \S+, lists outrigger-init, outrigger-proxy and volumes /m,
+      /^ok {4}pod Running and Ready after \d+s, with outrigger-init done and outrigger-proxy ready$/m,
+      new RegExp(`^ok {4}deleted pod ${TEST_NS}/${podName}$`, 'm'),
+      /^PASS /m,
+    ]) {
+      assert.match(passed.stdout, step);
+    }
+    const left = await kubectl(['get', 'pods', '-n', TEST_NS, '-o', 'name']);
+    assert.equal(left.stdout.trim(), '', 'the selftest deleted its pod');
+  });
+
+  it('the selftest fails with a clear message when the pod never runs, or is not injected, and cleans up', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const [testPod] = await testHooks();
+    const args = (testPod?.spec.containers[0]?.args ?? []).filter(
+      (arg) => !arg.startsWith('--timeout='),
+    );
+    // No kubelet: the pod stays Pending until the timeout.
+    const timedOut = await runOutrigger([
+      ...args,
+      '--timeout=3',
+      `--kubeconfig=${cluster.kubeconfig}`,
+    ]);
+    assert.equal(timedOut.code, 1);
+    assert.match(timedOut.stdout, /^ok {4}injected, native layout/m);
+    assert.match(
+      timedOut.stderr,
+      /selftest failed: pod outrigger-selftest-\w+ was not Running and Ready within 3s; last seen Pending: not scheduled yet \[OUTRIGGER_SELFTEST_FAILED\]/,
+    );
+    assert.match(timedOut.stdout, /^ok {4}deleted pod /m);
+    // A namespace not labelled for injection: the pod is admitted as it is.
+    const plain = await runOutrigger([
+      ...args.map((arg) => (arg.startsWith('--namespace=') ? `--namespace=${PLAIN_NS}` : arg)),
+      `--kubeconfig=${cluster.kubeconfig}`,
+    ]);
+    assert.equal(plain.code, 1);
+    assert.match(
+      plain.stderr,
+      /the pod was admitted without injection .*outrigger-injection=enabled/,
+    );
+    assert.match(plain.stdout, /^ok {4}deleted pod /m);
+    for (const ns of [TEST_NS, PLAIN_NS]) {
+      const left = await kubectl([
+        'get',
+        'pods',
+        '-n',
+        ns,
+        '-l',
+        'app.kubernetes.io/name=outrigger-selftest',
+        '-o',
+        'name',
+      ]);
+      assert.equal(left.stdout.trim(), '', `no selftest pod left in ${ns}`);
+    }
   });
 
   it('rotates the leaf during a stream of pod creations without failing one', async (t) => {
@@ -412,16 +627,17 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /failed calling webhook "inject\.sidecar\.outrigger\.dev"/);
 
-    const bundleBefore = await caBundle();
+    const bundleBefore = await caBundles();
     await setFailurePolicy('Ignore');
     // The injector is down, so only the chart could have touched caBundle: it must not have.
-    assert.notEqual(bundleBefore, '');
-    assert.equal(await caBundle(), bundleBefore, 'helm upgrade kept caBundle');
+    assert.equal(bundleBefore.length, 3);
+    for (const bundle of bundleBefore) assert.notEqual(bundle, '');
+    assert.deepEqual(await caBundles(), bundleBefore, 'helm upgrade kept caBundle in every entry');
     const admitted = await createdPod(podManifest('while-down-ignore', ENABLED_NS));
     assert.deepEqual(containerNames(admitted), ['app']);
 
     await setFailurePolicy('Fail');
-    assert.equal(await caBundle(), bundleBefore);
+    assert.deepEqual(await caBundles(), bundleBefore);
     await runInjector();
     await waitForInjection();
   });
@@ -435,6 +651,12 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     // Pods are admitted again, untouched, with no webhook left behind.
     const pod = await createdPod(podManifest('after-uninstall', ENABLED_NS));
     assert.deepEqual(containerNames(pod), ['app']);
+    // The test namespace goes with the release (it stays Terminating here, with
+    // no controller-manager to empty it).
+    const testNamespace = await kubectl(['get', 'namespace', TEST_NS, '-o', 'json']);
+    if (testNamespace.code === 0)
+      assert.equal(JSON.parse(testNamespace.stdout).status.phase, 'Terminating');
+    else assert.match(testNamespace.stderr, /NotFound/);
     // The config file helm rendered is still valid YAML the injector loaded.
     assert.ok(parseYaml(readFileSync(join(cluster.dir, 'config.yaml'), 'utf8')) !== undefined);
   });

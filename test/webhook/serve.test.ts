@@ -176,6 +176,36 @@ describe('outrigger serve over HTTPS', () => {
     assert.equal(response.patchType, undefined);
   });
 
+  test('/inject/pod-security/<level> injects the same and warns why the level refuses the pod', async () => {
+    const plain = (await post(review(appPod()))).json() as { response: Record<string, unknown> };
+    assert.equal(plain.response.warnings, undefined, '/inject gives no warning');
+    for (const level of ['baseline', 'restricted']) {
+      const reply = await send(`/inject/pod-security/${level}`, JSON.stringify(review(appPod())));
+      assert.equal(reply.status, 200, reply.body);
+      const { response } = reply.json() as {
+        response: { allowed: boolean; patch?: string; warnings?: string[] };
+      };
+      assert.equal(response.allowed, true);
+      assert.equal(response.patch, plain.response.patch, 'the same patch as /inject');
+      assert.match(
+        response.warnings?.[0] ?? '',
+        new RegExp(`namespace demo enforces Pod Security "${level}".*outrigger-init.*NET_ADMIN`),
+      );
+      assert.match(response.warnings?.[1] ?? '', /enforce=privileged/);
+    }
+    // A pod that is not injected adds nothing the level could refuse: no warning.
+    const optedOut = {
+      ...appPod(),
+      metadata: { labels: { 'sidecar.outrigger.dev/inject': 'false' } },
+    };
+    const skipped = await send('/inject/pod-security/baseline', JSON.stringify(review(optedOut)));
+    const { response: skippedResponse } = skipped.json() as { response: Record<string, unknown> };
+    assert.equal(skippedResponse.patch, undefined);
+    assert.equal(skippedResponse.warnings, undefined);
+    const unknown = await send('/inject/pod-security/privileged', JSON.stringify(review(appPod())));
+    assert.equal(unknown.status, 404);
+  });
+
   test('a bad override annotation is refused, naming the annotation and the value', async () => {
     const reply = await post(
       review(appPod({ 'traffic.sidecar.outrigger.dev/excludeInboundPorts': '70000' })),

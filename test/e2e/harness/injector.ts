@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { type CommandResult, run } from './cluster.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const node = `${repoRoot}node_modules/.bin/node`;
@@ -89,5 +90,13 @@ export function servedFingerprint(port: number): Promise<string> {
       resolve(fingerprint);
     });
     socket.on('error', reject);
+  });
+}
+
+/** Runs another `outrigger` command from the same build (e.g. `selftest`); never throws on a non-zero exit. */
+export function runOutrigger(args: string[], timeoutMs = 120_000): Promise<CommandResult> {
+  return run(node, [entry, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
+    timeoutMs,
   });
 }
