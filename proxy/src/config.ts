@@ -3,8 +3,9 @@
 // on the data path reads the environment or parses a setting again.
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
-import { PORTS, PROXY_ENV, PROXY_LOG_LEVELS } from '../../src/contract.ts';
+import { type AppProbes, PORTS, PROXY_ENV, PROXY_LOG_LEVELS } from '../../src/contract.ts';
 import { errors } from '../../src/errors.ts';
+import { parseAppProbes } from './admin/app-probes.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
 
 /** The levels the injector's logLevel annotation may pass on (src/contract.ts). */
@@ -39,6 +40,8 @@ export interface ProxyConfig {
   /** 0 disables the idle timeout. */
   idleTimeoutMs: number;
   drainTimeoutMs: number;
+  /** The app's original probes by health path, answered on the health port. */
+  appProbes: AppProbes;
   /**
    * Size of each upstream connection's read buffer, in KiB: the most one read
    * takes, and so the most a slow client can hold in the proxy per connection.
@@ -107,6 +110,12 @@ function logLevel(raw: string, source: string): LogLevel {
 
 function headers(raw: string, source: string): HeaderPair[] {
   const parsed = parseHeaderList(raw);
+  if (typeof parsed === 'string') invalid(source, raw, parsed);
+  return parsed;
+}
+
+function appProbes(raw: string, source: string): AppProbes {
+  const parsed = parseAppProbes(raw);
   if (typeof parsed === 'string') invalid(source, raw, parsed);
   return parsed;
 }
@@ -210,6 +219,13 @@ const SETTINGS = {
     env: PROXY_ENV.drainTimeoutMs,
     description: `how long SIGTERM waits for open connections (default ${DEFAULTS.drainTimeoutMs})`,
     read: millis,
+  },
+  appProbes: {
+    flag: 'app-probes',
+    env: PROXY_ENV.appProbes,
+    description:
+      "JSON: the app's original probes by /app-health/... path, answered on the health port",
+    read: appProbes,
   },
   readBufferKiB: {
     flag: 'read-buffer-kib',
@@ -323,6 +339,7 @@ function assemble(r: Resolved): ProxyConfig {
     connectTimeoutMs: r.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: r.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     drainTimeoutMs: r.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+    appProbes: r.appProbes ?? {},
     readBufferKiB: r.readBufferKiB ?? DEFAULTS.readBufferKiB,
     fixedDestination: r.fixedDestination,
   };

@@ -146,7 +146,7 @@ export async function startProxy(
   let draining = false;
   const readiness = { ready: () => !draining && outbound.listening && inbound.listening };
   const admin = createAdminServer(stats, config, readiness);
-  const health = createHealthServer(readiness);
+  const health = createHealthServer(readiness, config);
   const prometheus = createPrometheusServer(stats);
   const servers = [outbound, inbound, admin, health, prometheus];
 

@@ -34,6 +34,20 @@ const network = new PodTopology({
   },
 });
 
+// What the injector hands the proxy for an app with three probes; port 81 is
+// captured (every port is) but nothing listens there.
+const APP_PROBES = {
+  '/app-health/app/readyz': {
+    httpGet: { path: '/get?probe=ready', port: 80, scheme: 'HTTP' },
+    timeoutSeconds: 2,
+  },
+  '/app-health/app/livez': {
+    httpGet: { path: '/status/500', port: 80, scheme: 'HTTP' },
+    timeoutSeconds: 2,
+  },
+  '/app-health/app/startupz': { tcpSocket: { port: 81 }, timeoutSeconds: 2 },
+};
+
 interface Reply {
   status?: number;
   headers?: Record<string, string>;
@@ -59,6 +73,13 @@ interface StatsRecord {
   responseBytes: number;
   durationMs: number;
   timeToFirstByteMs: number;
+}
+
+function totalRequests(): number {
+  const stats = JSON.parse(call('pod', 'GET', 'http://127.0.0.1:15000/stats').body!) as {
+    totals: { requests: number };
+  };
+  return stats.totals.requests;
 }
 
 function call(from: PodTopologyRole, method: string, url: string, body?: string): Reply {
@@ -166,6 +187,7 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
           OUTRIGGER_FORWARD_POD_IDENTITY: 'true',
           OUTRIGGER_ADD_REQUEST_HEADERS: 'X-Mesh: outrigger',
           OUTRIGGER_ADD_RESPONSE_HEADERS: 'Server: outrigger',
+          OUTRIGGER_APP_PROBES: JSON.stringify(APP_PROBES),
         },
       ),
     );
@@ -227,6 +249,23 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
         assert.equal(remote.headers['x-mesh'], 'outrigger');
       },
     );
+
+    await t.test("the kubelet's rewritten probes get the app's own answers", () => {
+      const requestsBefore = totalRequests();
+      const ready = call('client', 'GET', `http://${POD_IP}:15021/app-health/app/readyz`);
+      assert.equal(ready.status, 200, JSON.stringify(ready));
+      // The proxy checked the app on the pod IP, around the inbound capture.
+      const echo = JSON.parse(ready.body!) as Echo;
+      assert.deepEqual(echo.args, { probe: 'ready' });
+      assert.match(echo.local, new RegExp(`^(::ffff:)?${POD_IP.replaceAll('.', '\\.')}:80$`));
+      const live = call('client', 'GET', `http://${POD_IP}:15021/app-health/app/livez`);
+      assert.equal(live.status, 500);
+      // Port 81 is captured, so a plain connection there is accepted by the
+      // proxy; the rewritten tcpSocket probe still fails, as it would without it.
+      const startup = call('client', 'GET', `http://${POD_IP}:15021/app-health/app/startupz`);
+      assert.equal(startup.status, 503, JSON.stringify(startup));
+      assert.equal(totalRequests(), requestsBefore, 'probes are not counted as requests');
+    });
 
     await t.test('a connection straight to the capture port is refused, not looped', () => {
       const reply = call('pod', 'GET', 'http://127.0.0.1:15006/get');

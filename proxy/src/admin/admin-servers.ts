@@ -1,10 +1,12 @@
 // The three small HTTP servers beside the data path: admin (localhost only:
-// /stats, /config, /ready), health (/healthz/ready for the kubelet) and
-// Prometheus (/stats/prometheus). Plain node:http keeps them light.
+// /stats, /config, /ready), health (/healthz/ready and the app's rewritten
+// probes, for the kubelet) and Prometheus (/stats/prometheus). Plain node:http
+// keeps them light.
 import type http from 'node:http';
 import { HEALTH_READY_PATH, PROMETHEUS_PATH } from '../../../src/contract.ts';
 import type { ProxyConfig } from '../config.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
+import { checkAppProbe } from './app-probes.ts';
 
 // Not `import http from 'node:http'`: an ES import of a built-in reads every
 // export, and node:http's WebSocket getter then loads undici (about 13 MiB
@@ -53,8 +55,22 @@ export function createAdminServer(
   });
 }
 
-export function createHealthServer(readiness: Readiness): http.Server {
-  return serve({ [HEALTH_READY_PATH]: (_req, res) => readyAnswer(res, readiness) });
+export function createHealthServer(
+  readiness: Readiness,
+  config: Pick<ProxyConfig, 'appProbes' | 'pod'>,
+): http.Server {
+  // The kubelet probes the pod IP; so does the proxy (loopback when it has none, in tests).
+  const address = config.pod.ip || '127.0.0.1';
+  const routes: Record<string, Handler> = {
+    [HEALTH_READY_PATH]: (_req, res) => readyAnswer(res, readiness),
+  };
+  for (const [path, probe] of Object.entries(config.appProbes)) {
+    routes[path] = async (req, res) => {
+      const answer = await checkAppProbe(probe, address, req.headers['user-agent']);
+      reply(res, answer.status, 'text/plain', answer.body);
+    };
+  }
+  return serve(routes);
 }
 
 export function createPrometheusServer(stats: ProxyStats): http.Server {
