@@ -1,12 +1,13 @@
 // `outrigger check -f FILE`: explains, per pod template, whether the webhook
 // would inject it and why, through the same injectPod the webhook runs (so a
 // bad override annotation shows up here as it would at creation).
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Probe } from '@kubernetes/client-node';
 import type { Document } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
 import { NAMESPACE_INJECTION_LABEL } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
+import type { ProbeRewrite } from '../inject/probes.ts';
 import { describeInject, describeSkip } from '../inject/reasons.ts';
 import { findPodTemplates } from './manifests.ts';
 
@@ -16,6 +17,8 @@ export interface CheckResult {
   inject: boolean;
   reason: string;
   explanation: string;
+  /** Each app probe injection points at the proxy: `container field: original → new`. */
+  rewrittenProbes?: string[];
 }
 
 export function checkDocuments(
@@ -45,12 +48,17 @@ export function checkDocuments(
         'kubernetes.io/metadata.name': namespace,
       };
       try {
-        const { decision } = injectPod(
+        const outcome = injectPod(
           pod,
           { namespace, namespaceLabels, injectorNamespace: options.injectorNamespace },
           config,
         );
+        const { decision } = outcome;
+        const rewrites = outcome.injected ? outcome.injection.probeRewrites : [];
         results.push({
+          ...(rewrites.length > 0
+            ? { rewrittenProbes: rewrites.map((r) => describeRewrite(pod, r)) }
+            : {}),
           ref,
           namespace,
           inject: decision.inject,
@@ -74,11 +82,26 @@ export function checkDocuments(
   return results;
 }
 
+function describeRewrite(pod: V1Pod, rewrite: ProbeRewrite): string {
+  const container = pod.spec?.containers?.[rewrite.container];
+  const original = container?.[rewrite.field];
+  return `${container?.name} ${rewrite.field}: ${describeProbe(original)} → ${describeProbe(rewrite.probe)} (the proxy checks the app for the kubelet)`;
+}
+
+function describeProbe(probe: V1Probe | undefined): string {
+  if (probe?.httpGet) {
+    const { scheme, port, path } = probe.httpGet;
+    return `httpGet ${(scheme ?? 'HTTP').toLowerCase()} :${port}${path ?? '/'}`;
+  }
+  if (probe?.tcpSocket) return `tcpSocket :${probe.tcpSocket.port}`;
+  return 'none';
+}
+
 export function formatCheck(results: CheckResult[], assumedNamespaceLabels: boolean): string {
-  const lines = results.map(
-    (r) =>
-      `${r.ref} (namespace ${r.namespace}): ${r.inject ? 'would be injected' : 'would NOT be injected'} — ${r.explanation} [${r.reason}]`,
-  );
+  const lines = results.flatMap((r) => [
+    `${r.ref} (namespace ${r.namespace}): ${r.inject ? 'would be injected' : 'would NOT be injected'} — ${r.explanation} [${r.reason}]`,
+    ...(r.rewrittenProbes ?? []).map((line) => `  probe ${line}`),
+  ]);
   if (assumedNamespaceLabels) {
     lines.push(
       `(namespace labels not given: assumed ${NAMESPACE_INJECTION_LABEL}=enabled; pass --namespace-labels to check a real namespace)`,

@@ -70,6 +70,8 @@ export const ConfigSchema = Type.Object(
     ignoredNamespaces: Type.Array(Type.String(), { default: [] }),
     /** Add prometheus.io/* scrape annotations pointing at the proxy's metrics port. */
     prometheusScrape: Type.Boolean({ default: true }),
+    /** Point the app's httpGet/tcpSocket probes of captured ports at the proxy's health port. */
+    rewriteAppProbes: Type.Boolean({ default: true }),
 
     proxy: Type.Object(
       {

@@ -1,6 +1,7 @@
 // What injection adds to a pod: the init container, the proxy, their volumes
 // and annotations, rendered from the configuration and the pod's overrides.
-// Pure: no I/O, and the user's own containers are never touched.
+// Pure: no I/O. The user's own containers are touched in one place only: their
+// httpGet/tcpSocket probes of captured ports are pointed at the proxy (probes.ts).
 import type { V1Container, V1EnvVar, V1Pod, V1Volume } from '@kubernetes/client-node';
 import type { InjectionConfig, ResourceRequirements } from '../config/schema.ts';
 import { parseCidrSelection, parsePortSelection, parseQuantity } from '../config/values.ts';
@@ -17,6 +18,7 @@ import {
 import { errors } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
+import { type ProbeRewrite, rewriteAppProbes } from './probes.ts';
 
 export const TMP_VOLUME = 'outrigger-tmp';
 export const INIT_RUN_VOLUME = 'outrigger-init-run';
@@ -35,6 +37,8 @@ export interface Injection {
   volumes: V1Volume[];
   /** Added to metadata.annotations; keys the user already set are left out. */
   annotations: Record<string, string>;
+  /** User container probes replaced by probes of the proxy's health port. */
+  probeRewrites: ProbeRewrite[];
 }
 
 /** The JSON written to sidecar.outrigger.dev/status. */
@@ -51,8 +55,28 @@ export function renderInjection(
   config: InjectionConfig,
   overrides: Overrides,
 ): Injection {
-  const { layout, init, proxy, volumes, status } = sidecarParts(config, overrides);
-  refuseNameConflicts(pod, [init, proxy], volumes);
+  const { layout, init, proxy: sharedProxy, volumes, status } = sidecarParts(config, overrides);
+  refuseNameConflicts(pod, [init, sharedProxy], volumes);
+  const { rewrites: probeRewrites, appProbes } =
+    (overrides.rewriteAppProbes ?? config.rewriteAppProbes)
+      ? rewriteAppProbes(
+          pod.spec?.containers ?? [],
+          capturesInboundPort(config, overrides),
+          PORTS.health,
+        )
+      : { rewrites: [], appProbes: {} };
+  // Most pods have no probe to rewrite and share one rendered proxy; the others
+  // get a copy that carries their originals.
+  const proxy =
+    probeRewrites.length === 0
+      ? sharedProxy
+      : {
+          ...sharedProxy,
+          env: [
+            ...(sharedProxy.env ?? []),
+            { name: PROXY_ENV.appProbes, value: JSON.stringify(appProbes) },
+          ],
+        };
   const initContainers = layout === 'native' ? [init, proxy] : [init];
   const containers = layout === 'native' ? [] : [proxy];
 
@@ -68,7 +92,7 @@ export function renderInjection(
     annotations['prometheus.io/port'] = String(PORTS.prometheus);
     annotations['prometheus.io/path'] = PROMETHEUS_PATH;
   }
-  return { layout, initContainers, containers, volumes, annotations };
+  return { layout, initContainers, containers, volumes, annotations, probeRewrites };
 }
 
 /** What injection adds that depends on the configuration and the overrides only. */
@@ -135,10 +159,8 @@ export function renderIptablesArgs(config: InjectionConfig, overrides: Overrides
   // The configured lists were validated when the file was loaded; parsing them
   // again here gives the same normalized form (`8080, 9090` → `8080,9090`) an
   // annotation gets.
-  const configInbound = parsePortSelection(i.includeInboundPorts);
   const configRanges = parseCidrSelection(i.includeOutboundIPRanges);
-  const includeInbound =
-    overrides.includeInboundPorts ?? (configInbound.ok ? configInbound.value : '*');
+  const includeInbound = includedInboundPorts(config, overrides);
   const includeRanges =
     overrides.includeOutboundIPRanges ?? (configRanges.ok ? configRanges.value : '*');
   // biome-ignore format: flag/value pairs read best one pair per line
@@ -165,6 +187,30 @@ export function renderIptablesArgs(config: InjectionConfig, overrides: Overrides
     if (values.length > 0) args.push(flag, list(values));
   }
   return args;
+}
+
+function includedInboundPorts(config: InjectionConfig, overrides: Overrides): '*' | number[] {
+  const configured = parsePortSelection(config.interception.includeInboundPorts);
+  return overrides.includeInboundPorts ?? (configured.ok ? configured.value : '*');
+}
+
+/**
+ * Whether the init container's rules send inbound connections to this port to
+ * the proxy: included (`-b`), not excluded (`-d`), and not one of the proxy's
+ * own ports, which outrigger-iptables always leaves alone.
+ */
+export function capturesInboundPort(
+  config: InjectionConfig,
+  overrides: Overrides,
+): (port: number) => boolean {
+  const include = includedInboundPorts(config, overrides);
+  const exclude = new Set([
+    ...(overrides.excludeInboundPorts ?? config.interception.excludeInboundPorts),
+    PORTS.admin,
+    PORTS.health,
+    PORTS.prometheus,
+  ]);
+  return (port) => (include === '*' || include.includes(port)) && !exclude.has(port);
 }
 
 function renderInitContainer(config: InjectionConfig, overrides: Overrides): V1Container {
@@ -323,6 +369,10 @@ export function renderPod(pod: V1Pod, injection: Injection): V1Pod {
   const spec = result.spec ?? { containers: [] };
   if (injection.initContainers.length > 0) {
     spec.initContainers = [...injection.initContainers, ...(spec.initContainers ?? [])];
+  }
+  for (const { container, field, probe } of injection.probeRewrites) {
+    const target = spec.containers[container];
+    if (target !== undefined) target[field] = probe;
   }
   if (injection.containers.length > 0)
     spec.containers = [...spec.containers, ...injection.containers];

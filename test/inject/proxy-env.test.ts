@@ -9,7 +9,7 @@ import { resolveConfig } from '../../proxy/src/config.ts';
 import { defaultConfig } from '../../src/config/load.ts';
 import { LOG_LEVELS } from '../../src/config/schema.ts';
 import { readOverrides } from '../../src/inject/overrides.ts';
-import { renderSidecar } from '../../src/inject/render.ts';
+import { renderInjection, renderSidecar } from '../../src/inject/render.ts';
 
 /** The env as the kubelet would set it, with the downward-API fields filled in. */
 function kubeletEnv(env: V1EnvVar[]): NodeJS.ProcessEnv {
@@ -70,4 +70,61 @@ test('every log level the injector accepts starts the proxy', () => {
     const sidecar = sidecarFor({ 'sidecar.outrigger.dev/logLevel': level });
     assert.equal(resolveConfig([], kubeletEnv(sidecar.env ?? [])).logLevel, level);
   }
+});
+
+test("the app's rewritten probes reach the proxy as the checks it answers on its health port", () => {
+  const pod: V1Pod = {
+    metadata: { name: 'web' },
+    spec: {
+      containers: [
+        {
+          name: 'web',
+          ports: [{ name: 'http', containerPort: 8080 }],
+          readinessProbe: {
+            httpGet: {
+              path: '/ready',
+              port: 'http',
+              scheme: 'HTTPS',
+              httpHeaders: [{ name: 'Host', value: 'web.example' }],
+            },
+            timeoutSeconds: 2,
+          },
+          livenessProbe: { tcpSocket: { port: 8080 } },
+          startupProbe: { exec: { command: ['true'] } },
+        },
+      ],
+    },
+  };
+  const injection = renderInjection(pod, defaultConfig(), readOverrides(pod));
+  const sidecar = injection.initContainers.find((c) => c.name === 'outrigger-proxy');
+  assert.ok(sidecar);
+  const config = resolveConfig([], kubeletEnv(sidecar.env ?? []));
+  assert.deepEqual(config.appProbes, {
+    '/app-health/web/readyz': {
+      httpGet: {
+        path: '/ready',
+        port: 8080,
+        scheme: 'HTTPS',
+        httpHeaders: [{ name: 'Host', value: 'web.example' }],
+      },
+      timeoutSeconds: 2,
+    },
+    '/app-health/web/livez': { tcpSocket: { port: 8080 }, timeoutSeconds: 1 },
+  });
+  // Each path the kubelet is sent to is one the proxy answers.
+  const paths = injection.probeRewrites.map((r) => r.probe.httpGet?.path).sort();
+  assert.deepEqual(paths, Object.keys(config.appProbes).sort());
+  assert.ok(injection.probeRewrites.every((r) => r.probe.httpGet?.port === config.ports.health));
+});
+
+test('a pod without probes to rewrite shares the rendered proxy and sets no OUTRIGGER_APP_PROBES', () => {
+  const pod: V1Pod = {
+    metadata: { annotations: { 'sidecar.outrigger.dev/rewriteAppProbes': 'false' } },
+    spec: { containers: [{ name: 'web', livenessProbe: { tcpSocket: { port: 8080 } } }] },
+  };
+  const injection = renderInjection(pod, defaultConfig(), readOverrides(pod));
+  assert.deepEqual(injection.probeRewrites, []);
+  const sidecar = injection.initContainers.find((c) => c.name === 'outrigger-proxy');
+  assert.ok(sidecar && Object.isFrozen(sidecar));
+  assert.deepEqual(resolveConfig([], kubeletEnv(sidecar.env ?? [])).appProbes, {});
 });
