@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // outrigger-proxy: resolves its configuration once, starts every listener, and
 // drains on SIGTERM/SIGINT. Exits non-zero with a sentence when a setting is wrong.
+// `outrigger-proxy wait` is the classic layout's postStart hook (wait.ts).
 import { isOutriggerError } from '../../src/errors.ts';
 import { commandLineExitCode, resolveConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { startProxy } from './proxy.ts';
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'wait') {
+    const { runWait } = await import('./wait.ts');
+    process.exit(await runWait(process.argv.slice(3), process.env));
+  }
   let config: ReturnType<typeof resolveConfig>;
   try {
     config = resolveConfig(process.argv.slice(2), process.env);

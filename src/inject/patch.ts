@@ -1,7 +1,8 @@
 // The RFC 6902 patch that turns the pod the apiserver sent into the injected
 // pod. Add operations, with one exception: missing arrays and maps are created
-// first, ours are inserted at the front of initContainers or appended
-// elsewhere, and nothing the user wrote is removed or reordered. The exception
+// first, ours are inserted at the front of initContainers and containers (the
+// classic proxy starts before the app) or appended elsewhere, and nothing the
+// user wrote is removed or reordered among itself. The exception
 // is the app probe rewrite (probes.ts): one `replace` per rewritten probe, on
 // that probe field only, emitted first, while the container indices are still
 // those of the pod the apiserver sent.
@@ -55,9 +56,10 @@ export function buildPatch(pod: V1Pod, injection: Injection): PatchOperation[] {
       ops.push({ op: 'add', path: `/spec/initContainers/${i}`, value: container });
     });
   }
-  for (const container of injection.containers) {
-    ops.push({ op: 'add', path: '/spec/containers/-', value: container });
-  }
+  // Classic layout: the kubelet starts containers in order, so the proxy goes first.
+  injection.containers.forEach((container, i) => {
+    ops.push({ op: 'add', path: `/spec/containers/${i}`, value: container });
+  });
   if (injection.volumes.length > 0) {
     if (spec?.volumes === undefined) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
     for (const volume of injection.volumes)

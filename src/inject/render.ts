@@ -26,12 +26,22 @@ export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-conta
 
 export type Layout = 'native' | 'classic';
 
+/**
+ * The classic layout's postStart hook on the proxy: `outrigger-proxy wait`
+ * (proxy/src/wait.ts) exits once the proxy answers ready. The kubelet starts
+ * containers in order and waits for each postStart hook before the next, so
+ * the app, after the proxy in spec.containers, starts only then. If the hook
+ * fails the kubelet restarts the proxy but starts the app anyway, so the
+ * timeout is generous.
+ */
+export const PROXY_WAIT_COMMAND = ['outrigger-proxy', 'wait', '--timeout-seconds', '60'];
+
 /** Everything injection adds, in the order it is added. */
 export interface Injection {
   layout: Layout;
   /** Go first in spec.initContainers, before the user's own. */
   initContainers: V1Container[];
-  /** Go last in spec.containers (classic layout only). */
+  /** Go first in spec.containers, before the user's own (classic layout only). */
   containers: V1Container[];
   /** Go last in spec.volumes. */
   volumes: V1Volume[];
@@ -273,6 +283,7 @@ export function renderSidecar(
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
   if (layout === 'native') container.restartPolicy = 'Always';
+  else container.lifecycle = { postStart: { exec: { command: [...PROXY_WAIT_COMMAND] } } };
   return container;
 }
 
@@ -375,7 +386,7 @@ export function renderPod(pod: V1Pod, injection: Injection): V1Pod {
     if (target !== undefined) target[field] = probe;
   }
   if (injection.containers.length > 0)
-    spec.containers = [...spec.containers, ...injection.containers];
+    spec.containers = [...injection.containers, ...spec.containers];
   if (injection.volumes.length > 0) spec.volumes = [...(spec.volumes ?? []), ...injection.volumes];
   result.spec = spec;
   result.metadata = {

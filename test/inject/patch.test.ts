@@ -40,7 +40,7 @@ test('only add operations, and missing maps are created before their keys', () =
     [
       '/spec/initContainers',
       '/spec/initContainers/0',
-      '/spec/containers/-',
+      '/spec/containers/0',
       '/spec/volumes',
       '/spec/volumes/-',
       '/metadata',

@@ -173,10 +173,25 @@ test('the patch applies cleanly, changes nothing in user containers but the prob
       const ours = outcome.injection;
       const userInits = pod.spec?.initContainers ?? [];
       const userContainers = pod.spec?.containers ?? [];
-      const resultUsers = result.spec?.containers.slice(0, userContainers.length) ?? [];
+      // The classic proxy goes first; the user's containers follow in their order.
+      const resultUsers = result.spec?.containers.slice(ours.containers.length) ?? [];
       assert.equal(
         JSON.stringify(resultUsers.map((c, i) => withOriginalProbes(c, userContainers[i]!))),
         JSON.stringify(userContainers),
+      );
+      if (ours.layout === 'classic') {
+        // The kubelet starts containers in order: the proxy first, holding the app in postStart.
+        assert.equal(result.spec?.containers[0]?.name, 'outrigger-proxy');
+        assert.deepEqual(
+          result.spec?.containers[0]?.lifecycle?.postStart?.exec?.command?.slice(0, 2),
+          ['outrigger-proxy', 'wait'],
+        );
+      }
+      // kubectl logs/exec still go to the app, whatever comes first.
+      assert.equal(
+        result.metadata?.annotations?.['kubectl.kubernetes.io/default-container'],
+        pod.metadata?.annotations?.['kubectl.kubernetes.io/default-container'] ??
+          userContainers[0]?.name,
       );
       // Every op that is not an add replaces exactly one probe field of a user container.
       for (const op of outcome.patch.filter((o) => o.op !== 'add')) {

@@ -3,9 +3,11 @@
 // proxy resolves, and nothing the injector can render makes the proxy refuse
 // to start.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { resolveConfig } from '../../proxy/src/config.ts';
+import { parseWaitArgs } from '../../proxy/src/wait.ts';
 import { defaultConfig } from '../../src/config/load.ts';
 import { LOG_LEVELS } from '../../src/config/schema.ts';
 import { readOverrides } from '../../src/inject/overrides.ts';
@@ -127,4 +129,22 @@ test('a pod without probes to rewrite shares the rendered proxy and sets no OUTR
   const sidecar = injection.initContainers.find((c) => c.name === 'outrigger-proxy');
   assert.ok(sidecar && Object.isFrozen(sidecar));
   assert.deepEqual(resolveConfig([], kubeletEnv(sidecar.env ?? [])).appProbes, {});
+});
+
+test("the classic layout's postStart hook is a command the proxy binary accepts", () => {
+  const pod: V1Pod = { spec: { containers: [{ name: 'app' }] } };
+  const sidecar = renderSidecar(defaultConfig(), readOverrides(pod), 'classic');
+  const command = sidecar.lifecycle?.postStart?.exec?.command ?? [];
+  const [binary, subcommand, ...args] = command;
+  const bins = (
+    JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      bin: Record<string, string>;
+    }
+  ).bin;
+  assert.ok(binary !== undefined && binary in bins, `${binary} is the proxy's bin`);
+  assert.equal(subcommand, 'wait');
+  const env = kubeletEnv(sidecar.env ?? []);
+  assert.deepEqual(parseWaitArgs(args, env), { healthPort: 15021, timeoutSeconds: 60 });
+  // The native layout needs no hook: the startup probe holds the app.
+  assert.equal(renderSidecar(defaultConfig(), {}, 'native').lifecycle, undefined);
 });
