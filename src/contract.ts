@@ -63,7 +63,12 @@ export const PROXY_ENV = {
   drainTimeoutMs: 'OUTRIGGER_DRAIN_TIMEOUT_MS',
   /** JSON: the app's original httpGet/tcpSocket probes by health path (AppProbes). */
   appProbes: 'OUTRIGGER_APP_PROBES',
+  /** `native` or `classic`: whether the app is still running when the proxy gets SIGTERM. */
+  layout: 'OUTRIGGER_LAYOUT',
 } as const;
+
+export const LAYOUTS = ['native', 'classic'] as const;
+export type Layout = (typeof LAYOUTS)[number];
 
 /**
  * One of the app's original probes, as the proxy checks it for the kubelet

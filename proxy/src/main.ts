@@ -25,16 +25,22 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const proxy = await startProxy(config, { log }).catch((err: unknown) => {
+  // In the classic layout SIGTERM reaches the app and the proxy together, so the
+  // app is still running while the proxy drains; natively it has exited already.
+  // quitquitquit comes from a job that is done. See docs/proxy.md, "Shutdown".
+  const proxy = await startProxy(config, {
+    log,
+    onQuit: () => stop('quitquitquit', false),
+  }).catch((err: unknown) => {
     log.error('cannot start', { error: String(err) });
     process.exit(1);
   });
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (cause: string, appRunning: boolean) => {
     if (stopping) return;
     stopping = true;
-    log.info('stopping', { signal });
-    proxy.drain().then(
+    log.info('stopping', { cause, appRunning });
+    proxy.drain({ appRunning }).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error('drain failed', { error: String(err) });
@@ -42,8 +48,9 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  const appRunning = config.layout === 'classic';
+  process.on('SIGTERM', () => stop('SIGTERM', appRunning));
+  process.on('SIGINT', () => stop('SIGINT', appRunning));
 }
 
 void main();

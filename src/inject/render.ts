@@ -9,6 +9,7 @@ import {
   HEALTH_READY_PATH,
   INIT_CONTAINER_NAME,
   IPTABLES_FLAGS,
+  type Layout,
   PORTS,
   PROMETHEUS_PATH,
   PROXY_CONTAINER_NAME,
@@ -24,7 +25,31 @@ export const TMP_VOLUME = 'outrigger-tmp';
 export const INIT_RUN_VOLUME = 'outrigger-init-run';
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
 
-export type Layout = 'native' | 'classic';
+export type { Layout };
+
+/** What Kubernetes uses when a pod sets no spec.terminationGracePeriodSeconds. */
+export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+
+/**
+ * How long the proxy may drain after SIGTERM (docs/proxy.md, "Shutdown").
+ *
+ * - classic: SIGTERM reaches the app and the proxy together and the kubelet
+ *   kills both at the end of the grace period, so the proxy serves the app for
+ *   all of it but 2 s, kept to cut what is left and exit before the SIGKILL.
+ * - native: SIGTERM comes only once the app has exited, with what is left of
+ *   the grace period but never less than 2 s (the kubelet's minimum). The app's
+ *   connections are gone by then, so 1 s is enough and always fits.
+ *
+ * A configured proxy.drainTimeoutSeconds lowers it, never raises it.
+ */
+export function proxyDrainMs(
+  layout: Layout,
+  gracePeriodSeconds: number,
+  configuredSeconds: number | undefined,
+): number {
+  const fits = layout === 'classic' ? Math.max(1, gracePeriodSeconds - 2) : 1;
+  return Math.min(fits, configuredSeconds ?? fits) * 1000;
+}
 
 /**
  * The classic layout's postStart hook on the proxy: `outrigger-proxy wait`
@@ -65,7 +90,14 @@ export function renderInjection(
   config: InjectionConfig,
   overrides: Overrides,
 ): Injection {
-  const { layout, init, proxy: sharedProxy, volumes, status } = sidecarParts(config, overrides);
+  const grace = pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS;
+  const {
+    layout,
+    init,
+    proxy: sharedProxy,
+    volumes,
+    status,
+  } = sidecarParts(config, overrides, grace);
   refuseNameConflicts(pod, [init, sharedProxy], volumes);
   const { rewrites: probeRewrites, appProbes } =
     (overrides.rewriteAppProbes ?? config.rewriteAppProbes)
@@ -123,19 +155,24 @@ interface SidecarParts {
 const PARTS_PER_CONFIG = 256;
 const partsCache = new WeakMap<InjectionConfig, Map<string, SidecarParts>>();
 
-function sidecarParts(config: InjectionConfig, overrides: Overrides): SidecarParts {
+function sidecarParts(
+  config: InjectionConfig,
+  overrides: Overrides,
+  gracePeriodSeconds: number,
+): SidecarParts {
   let byOverrides = partsCache.get(config);
   if (byOverrides === undefined) {
     byOverrides = new Map();
     partsCache.set(config, byOverrides);
   }
-  const key = JSON.stringify(overrides);
+  // The grace period sizes the proxy's drain; most pods keep the default.
+  const key = `${gracePeriodSeconds} ${JSON.stringify(overrides)}`;
   const cached = byOverrides.get(key);
   if (cached !== undefined) return cached;
 
   const layout: Layout = (overrides.nativeSidecar ?? config.nativeSidecars) ? 'native' : 'classic';
   const init = renderInitContainer(config, overrides);
-  const proxy = renderSidecar(config, overrides, layout);
+  const proxy = renderSidecar(config, overrides, layout, gracePeriodSeconds);
   const volumes: V1Volume[] = [
     { name: TMP_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     { name: INIT_RUN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
@@ -253,13 +290,14 @@ export function renderSidecar(
   config: InjectionConfig,
   overrides: Overrides,
   layout: Layout,
+  gracePeriodSeconds = DEFAULT_GRACE_PERIOD_SECONDS,
 ): V1Container {
   const healthProbe = { httpGet: { path: HEALTH_READY_PATH, port: PORTS.health } };
   const container: V1Container = {
     name: PROXY_CONTAINER_NAME,
     image: overrides.proxyImage ?? config.proxy.image,
     imagePullPolicy: config.proxy.imagePullPolicy,
-    env: renderProxyEnv(config, overrides),
+    env: renderProxyEnv(config, overrides, layout, gracePeriodSeconds),
     ports: [
       { name: 'http-prom', containerPort: PORTS.prometheus, protocol: 'TCP' },
       { name: 'http-health', containerPort: PORTS.health, protocol: 'TCP' },
@@ -287,7 +325,12 @@ export function renderSidecar(
   return container;
 }
 
-function renderProxyEnv(config: InjectionConfig, overrides: Overrides): V1EnvVar[] {
+function renderProxyEnv(
+  config: InjectionConfig,
+  overrides: Overrides,
+  layout: Layout,
+  gracePeriodSeconds: number,
+): V1EnvVar[] {
   const field = (name: string, fieldPath: string): V1EnvVar => ({
     name,
     valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } },
@@ -305,7 +348,11 @@ function renderProxyEnv(config: InjectionConfig, overrides: Overrides): V1EnvVar
     { name: PROXY_ENV.prometheusPort, value: String(PORTS.prometheus) },
     { name: PROXY_ENV.logLevel, value: overrides.logLevel ?? config.proxy.logLevel },
     { name: PROXY_ENV.accessLog, value: String(overrides.accessLog ?? config.proxy.accessLog) },
-    { name: PROXY_ENV.drainTimeoutMs, value: String(config.proxy.drainTimeoutSeconds * 1000) },
+    { name: PROXY_ENV.layout, value: layout },
+    {
+      name: PROXY_ENV.drainTimeoutMs,
+      value: String(proxyDrainMs(layout, gracePeriodSeconds, config.proxy.drainTimeoutSeconds)),
+    },
   ];
   if (overrides.forwardPodIdentity) env.push({ name: PROXY_ENV.forwardPodIdentity, value: 'true' });
   const headers = (pairs: Array<[string, string]>) =>

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { resolveConfig } from '../../proxy/src/config.ts';
 import { parseWaitArgs } from '../../proxy/src/wait.ts';
-import { defaultConfig } from '../../src/config/load.ts';
+import { defaultConfig, parseConfig } from '../../src/config/load.ts';
 import { LOG_LEVELS } from '../../src/config/schema.ts';
 import { readOverrides } from '../../src/inject/overrides.ts';
 import { renderInjection, renderSidecar } from '../../src/inject/render.ts';
@@ -64,7 +64,47 @@ test('the proxy resolves every override the annotations asked for', () => {
     health: 15021,
     prometheus: 15090,
   });
-  assert.equal(config.drainTimeoutMs, 20_000);
+  // Native: SIGTERM comes after the app exited, with at least the kubelet's 2 s.
+  assert.equal(config.layout, 'native');
+  assert.equal(config.drainTimeoutMs, 1000);
+});
+
+test("the proxy's drain is sized from the pod's grace period and layout, and fits inside it", () => {
+  const drainFor = (
+    layout: 'native' | 'classic',
+    grace: number | undefined,
+    configured?: number,
+  ) => {
+    const pod: V1Pod = {
+      metadata: {
+        annotations: { 'sidecar.outrigger.dev/nativeSidecar': String(layout === 'native') },
+      },
+      spec: { containers: [{ name: 'app' }], terminationGracePeriodSeconds: grace },
+    };
+    const config = parseConfig(
+      configured === undefined ? '' : `proxy: {drainTimeoutSeconds: ${configured}}`,
+      'test',
+    );
+    const injection = renderInjection(pod, config, readOverrides(pod));
+    const proxy = [...injection.initContainers, ...injection.containers].find(
+      (c) => c.name === 'outrigger-proxy',
+    );
+    const resolved = resolveConfig([], kubeletEnv(proxy?.env ?? []));
+    assert.equal(resolved.layout, layout);
+    return resolved.drainTimeoutMs;
+  };
+  // Classic: SIGTERM with the app; serve it for the whole grace period but 2 s.
+  assert.equal(drainFor('classic', undefined), 28_000);
+  assert.equal(drainFor('classic', 120), 118_000);
+  assert.equal(drainFor('classic', 2), 1000);
+  assert.equal(drainFor('classic', 0), 1000);
+  // Native: the app is gone when SIGTERM comes; the kubelet leaves at least 2 s.
+  assert.equal(drainFor('native', undefined), 1000);
+  assert.equal(drainFor('native', 120), 1000);
+  // A configured drain only ever shortens it.
+  assert.equal(drainFor('classic', 30, 10), 10_000);
+  assert.equal(drainFor('classic', 10, 60), 8000);
+  assert.equal(drainFor('native', 30, 0), 0);
 });
 
 test('every log level the injector accepts starts the proxy', () => {
