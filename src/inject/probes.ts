@@ -72,18 +72,25 @@ export function rewriteAppProbes(
 }
 
 function appProbe(container: V1Container, probe: V1Probe): AppProbe | undefined {
-  const timeoutSeconds = probe.timeoutSeconds ?? 1;
+  // The apiserver defaults 0 (or nothing) to 1 second.
+  const timeout = probe.timeoutSeconds;
+  const timeoutSeconds = Number.isInteger(timeout) && (timeout as number) > 0 ? timeout! : 1;
   if (probe.httpGet !== undefined) {
     const { httpGet } = probe;
     const port = resolvePort(container, httpGet.port);
     if (port === undefined || httpGet.host !== undefined) return undefined;
     const scheme = httpGet.scheme === 'HTTPS' ? 'HTTPS' : 'HTTP';
+    // The kubelet puts a `/` before a relative path, as a URL with a host needs.
+    const path = typeof httpGet.path === 'string' ? httpGet.path : '/';
     const check: AppProbe = {
-      httpGet: { path: httpGet.path ?? '/', port, scheme },
+      httpGet: { path: path.startsWith('/') ? path : `/${path}`, port, scheme },
       timeoutSeconds,
     };
-    if (httpGet.httpHeaders?.length)
-      check.httpGet.httpHeaders = httpGet.httpHeaders.map(({ name, value }) => ({ name, value }));
+    const headers = (httpGet.httpHeaders ?? []).filter(
+      (h) => typeof h?.name === 'string' && typeof h.value === 'string',
+    );
+    if (headers.length > 0)
+      check.httpGet.httpHeaders = headers.map(({ name, value }) => ({ name, value }));
     return check;
   }
   if (probe.tcpSocket !== undefined) {
@@ -100,6 +107,7 @@ function appProbe(container: V1Container, probe: V1Probe): AppProbe | undefined 
  */
 function resolvePort(container: V1Container, port: number | string): number | undefined {
   if (typeof port === 'number') return validPort(port);
+  if (typeof port !== 'string') return undefined;
   const named = container.ports?.find((p) => p.name === port);
   if (named !== undefined) return validPort(named.containerPort);
   return /^[0-9]{1,5}$/.test(port) ? validPort(Number(port)) : undefined;

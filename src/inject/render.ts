@@ -48,8 +48,11 @@ export function proxyDrainMs(
   configuredSeconds: number | undefined,
 ): number {
   const fits = layout === 'classic' ? Math.max(1, gracePeriodSeconds - 2) : 1;
-  return Math.min(fits, configuredSeconds ?? fits) * 1000;
+  return Math.min(fits, configuredSeconds ?? fits, MAX_DRAIN_SECONDS) * 1000;
 }
+
+/** The most OUTRIGGER_DRAIN_TIMEOUT_MS carries (the proxy reads up to 10 digits of ms). */
+const MAX_DRAIN_SECONDS = 9_999_999;
 
 /**
  * The classic layout's postStart hook on the proxy: `outrigger-proxy wait`
@@ -90,7 +93,12 @@ export function renderInjection(
   config: InjectionConfig,
   overrides: Overrides,
 ): Injection {
-  const grace = pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS;
+  const declared = pod.spec?.terminationGracePeriodSeconds;
+  // The apiserver sends a validated integer; `outrigger inject -f` may read anything.
+  const grace =
+    Number.isSafeInteger(declared) && (declared as number) >= 0
+      ? (declared as number)
+      : DEFAULT_GRACE_PERIOD_SECONDS;
   const {
     layout,
     init,

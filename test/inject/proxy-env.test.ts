@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Pod, V1Probe } from '@kubernetes/client-node';
+import fc from 'fast-check';
 import { resolveConfig } from '../../proxy/src/config.ts';
 import { parseWaitArgs } from '../../proxy/src/wait.ts';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
@@ -187,4 +188,68 @@ test("the classic layout's postStart hook is a command the proxy binary accepts"
   assert.deepEqual(parseWaitArgs(args, env), { healthPort: 15021, timeoutSeconds: 60 });
   // The native layout needs no hook: the startup probe holds the app.
   assert.equal(renderSidecar(defaultConfig(), {}, 'native').lifecycle, undefined);
+});
+
+test('whatever probes and grace period a pod declares, the proxy accepts the environment rendered for it', () => {
+  const port = fc.oneof(
+    fc.integer({ min: -1, max: 70000 }),
+    fc.constantFrom('http', '8080', 'nope', ''),
+  );
+  const probe = fc.record(
+    {
+      handler: fc.oneof(
+        fc
+          .record({
+            path: fc.oneof(fc.string(), fc.constant(undefined)),
+            port,
+            scheme: fc.constantFrom('HTTP', 'HTTPS', 'http', undefined),
+            httpHeaders: fc.array(fc.record({ name: fc.string(), value: fc.string() }), {
+              maxLength: 2,
+            }),
+          })
+          .map((httpGet) => ({ httpGet })),
+        fc.record({ port }).map((tcpSocket) => ({ tcpSocket })),
+      ),
+      timeoutSeconds: fc.oneof(
+        fc.integer({ min: -2, max: 100 }),
+        fc.double(),
+        fc.constant(undefined),
+      ),
+    },
+    { requiredKeys: ['handler'] },
+  );
+  fc.assert(
+    fc.property(
+      fc.array(probe, { minLength: 1, maxLength: 3 }),
+      fc.oneof(fc.integer({ min: -5, max: 2 ** 53 }), fc.constant(undefined)),
+      fc.boolean(),
+      (probes, grace, native) => {
+        const [readinessProbe, livenessProbe, startupProbe] = probes.map(
+          ({ handler, timeoutSeconds }) => ({ ...handler, timeoutSeconds }) as V1Probe,
+        );
+        const pod: V1Pod = {
+          metadata: { annotations: { 'sidecar.outrigger.dev/nativeSidecar': String(native) } },
+          spec: {
+            terminationGracePeriodSeconds: grace,
+            containers: [
+              {
+                name: 'app',
+                ports: [{ name: 'http', containerPort: 8080 }],
+                readinessProbe,
+                livenessProbe,
+                startupProbe,
+              },
+            ],
+          },
+        };
+        const injection = renderInjection(pod, defaultConfig(), readOverrides(pod));
+        const proxy = [...injection.initContainers, ...injection.containers].find(
+          (c) => c.name === 'outrigger-proxy',
+        );
+        const config = resolveConfig([], kubeletEnv(proxy?.env ?? []));
+        assert.equal(Object.keys(config.appProbes).length, injection.probeRewrites.length);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

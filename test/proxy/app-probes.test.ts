@@ -62,6 +62,15 @@ before(async () => {
       httpGet: { path: '/tls-ok', port: tlsPort, scheme: 'HTTPS' },
       timeoutSeconds: 1,
     },
+    '/app-health/odd/readyz': {
+      httpGet: {
+        path: '/ready',
+        port: app.port,
+        scheme: 'HTTP',
+        httpHeaders: [{ name: 'X-Odd', value: 'line\nbreak' }],
+      },
+      timeoutSeconds: 1,
+    },
     '/app-health/slow/readyz': {
       httpGet: { path: '/slow', port: app.port, scheme: 'HTTP' },
       timeoutSeconds: 1,
@@ -113,6 +122,12 @@ test("an app slower than the probe's timeout fails the probe", async () => {
   const slow = await probe('/app-health/slow/readyz');
   assert.equal(slow.status, 503);
   assert.match(slow.body, /timed out/);
+});
+
+test('a probe Node cannot send (a header with a line break) fails, and the server keeps serving', async () => {
+  const odd = await probe('/app-health/odd/readyz');
+  assert.equal(odd.status, 503);
+  assert.equal((await probe('/app-health/web/startupz')).status, 200);
 });
 
 test('unknown app-health paths are 404; the proxy readiness path still answers', async () => {

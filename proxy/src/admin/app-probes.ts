@@ -130,6 +130,7 @@ function httpCheck(
   } as const;
   const target = `${probe.scheme.toLowerCase()}://${address}:${probe.port}${probe.path}`;
   return new Promise((resolve) => {
+    const fail = (err: Error) => resolve({ status: 503, body: `GET ${target}: ${err.message}\n` });
     const onResponse = (res: http.IncomingMessage) => {
       let body = '';
       res.setEncoding('latin1');
@@ -137,19 +138,26 @@ function httpCheck(
         if (body.length < BODY_LIMIT) body += chunk.slice(0, BODY_LIMIT - body.length);
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 502, body }));
-      res.on('error', (err) => resolve({ status: 503, body: `GET ${target}: ${err.message}\n` }));
+      res.on('error', fail);
     };
-    // HTTPS without verification, like the kubelet.
-    const req =
-      probe.scheme === 'HTTPS'
-        ? process
-            .getBuiltinModule('node:https')
-            .request({ ...options, rejectUnauthorized: false }, onResponse)
-        : httpRequest(options, onResponse);
+    let req: http.ClientRequest;
+    try {
+      // HTTPS without verification, like the kubelet.
+      req =
+        probe.scheme === 'HTTPS'
+          ? process
+              .getBuiltinModule('node:https')
+              .request({ ...options, rejectUnauthorized: false }, onResponse)
+          : httpRequest(options, onResponse);
+    } catch (err) {
+      // A header Node refuses to send (the apiserver validates names; values may still be odd).
+      fail(err as Error);
+      return;
+    }
     req.once('timeout', () => {
       req.destroy(new Error(`timed out after ${timeoutMs} ms`));
     });
-    req.once('error', (err) => resolve({ status: 503, body: `GET ${target}: ${err.message}\n` }));
+    req.once('error', fail);
     req.end();
   });
 }
