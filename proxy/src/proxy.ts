@@ -245,6 +245,8 @@ export async function startProxy(
         if (now >= deadline) break;
         await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
       }
+      // Stop accepting first, so nothing slips in between the cut and the close.
+      if (appRunning) listenersClosed.push(closeServer(outbound));
       if (live.size > 0) log.warn('drain timeout: closing connections', { connections: live.size });
       for (const splice of live) splice.forceClose();
       await Promise.all(listenersClosed);
