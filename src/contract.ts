@@ -26,6 +26,10 @@ export const PORTS = {
 } as const;
 
 export const HEALTH_READY_PATH = '/healthz/ready';
+/** Rewritten app probes ask the health port for `/app-health/<container>/<readyz|livez|startupz>`. */
+export const APP_HEALTH_PATH_PREFIX = '/app-health/';
+/** Classic layout: the job's command POSTs here (admin port, localhost only) to stop the proxy. */
+export const QUIT_PATH = '/quitquitquit';
 export const PROMETHEUS_PATH = '/stats/prometheus';
 
 /** Namespaces that are never injected, whatever their labels say. */
@@ -70,7 +74,33 @@ export const PROXY_ENV = {
   connectTimeoutMs: 'OUTRIGGER_CONNECT_TIMEOUT_MS',
   idleTimeoutMs: 'OUTRIGGER_IDLE_TIMEOUT_MS',
   drainTimeoutMs: 'OUTRIGGER_DRAIN_TIMEOUT_MS',
+  /** JSON: the app's original httpGet/tcpSocket probes by health path (AppProbes). */
+  appProbes: 'OUTRIGGER_APP_PROBES',
+  /** `native` or `classic`: whether the app is still running when the proxy gets SIGTERM. */
+  layout: 'OUTRIGGER_LAYOUT',
 } as const;
+
+export const LAYOUTS = ['native', 'classic'] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+/**
+ * One of the app's original probes, as the proxy checks it for the kubelet
+ * (OUTRIGGER_APP_PROBES maps each `/app-health/...` path to one). Named ports
+ * are already resolved; probes with their own `host` are never rewritten.
+ */
+export type AppProbe =
+  | {
+      httpGet: {
+        path: string;
+        port: number;
+        scheme: 'HTTP' | 'HTTPS';
+        httpHeaders?: Array<{ name: string; value: string }>;
+      };
+      timeoutSeconds: number;
+    }
+  | { tcpSocket: { port: number }; timeoutSeconds: number };
+
+export type AppProbes = Record<string, AppProbe>;
 
 /** Log levels the proxy accepts in OUTRIGGER_LOG_LEVEL (and the logLevel annotation). */
 export const PROXY_LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;

@@ -3,8 +3,16 @@
 // on the data path reads the environment or parses a setting again.
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
-import { PORTS, PROXY_ENV, PROXY_LOG_LEVELS } from '../../src/contract.ts';
+import {
+  type AppProbes,
+  LAYOUTS,
+  type Layout,
+  PORTS,
+  PROXY_ENV,
+  PROXY_LOG_LEVELS,
+} from '../../src/contract.ts';
 import { errors } from '../../src/errors.ts';
+import { parseAppProbes } from './admin/app-probes.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
 
 /** The levels the injector's logLevel annotation may pass on (src/contract.ts). */
@@ -38,7 +46,15 @@ export interface ProxyConfig {
   connectTimeoutMs: number;
   /** 0 disables the idle timeout. */
   idleTimeoutMs: number;
+  /** The most a drain lasts after SIGTERM (the injector sizes it from the grace period). */
   drainTimeoutMs: number;
+  /**
+   * Native: SIGTERM comes after the app has exited. Classic: it comes with the
+   * app's, and the app may still open connections while it shuts down.
+   */
+  layout: Layout;
+  /** The app's original probes by health path, answered on the health port. */
+  appProbes: AppProbes;
   /**
    * Size of each upstream connection's read buffer, in KiB: the most one read
    * takes, and so the most a slow client can hold in the proxy per connection.
@@ -107,6 +123,17 @@ function logLevel(raw: string, source: string): LogLevel {
 
 function headers(raw: string, source: string): HeaderPair[] {
   const parsed = parseHeaderList(raw);
+  if (typeof parsed === 'string') invalid(source, raw, parsed);
+  return parsed;
+}
+
+function layout(raw: string, source: string): Layout {
+  if ((LAYOUTS as readonly string[]).includes(raw)) return raw as Layout;
+  return invalid(source, raw, `one of ${LAYOUTS.join(', ')}`);
+}
+
+function appProbes(raw: string, source: string): AppProbes {
+  const parsed = parseAppProbes(raw);
   if (typeof parsed === 'string') invalid(source, raw, parsed);
   return parsed;
 }
@@ -210,6 +237,20 @@ const SETTINGS = {
     env: PROXY_ENV.drainTimeoutMs,
     description: `how long SIGTERM waits for open connections (default ${DEFAULTS.drainTimeoutMs})`,
     read: millis,
+  },
+  layout: {
+    flag: 'layout',
+    env: PROXY_ENV.layout,
+    description:
+      '"native" (SIGTERM after the app exited) or "classic" (with the app) (default native)',
+    read: layout,
+  },
+  appProbes: {
+    flag: 'app-probes',
+    env: PROXY_ENV.appProbes,
+    description:
+      "JSON: the app's original probes by /app-health/... path, answered on the health port",
+    read: appProbes,
   },
   readBufferKiB: {
     flag: 'read-buffer-kib',
@@ -323,6 +364,8 @@ function assemble(r: Resolved): ProxyConfig {
     connectTimeoutMs: r.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: r.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     drainTimeoutMs: r.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+    layout: r.layout ?? 'native',
+    appProbes: r.appProbes ?? {},
     readBufferKiB: r.readBufferKiB ?? DEFAULTS.readBufferKiB,
     fixedDestination: r.fixedDestination,
   };

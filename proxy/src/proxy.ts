@@ -32,18 +32,43 @@ export interface StartOptions {
   resolveOriginalDestination?: OriginalDestinationResolver;
   /** Where access-log lines go (default: stdout). */
   accessLog?: (line: string) => void;
+  /**
+   * Called after `POST /quitquitquit` has been answered. main.ts drains and
+   * exits; the default drains with the app finished.
+   */
+  onQuit?: () => void;
+}
+
+export interface DrainOptions {
+  /**
+   * The app is still running (classic layout, SIGTERM): its outbound calls
+   * keep being accepted and carried, and the drain ends only once no
+   * connection has been open for a quiet period (or at the deadline). When
+   * false (native layout, quitquitquit) both listeners stop at once and the
+   * drain ends as soon as the last connection is gone.
+   */
+  appRunning: boolean;
 }
 
 export interface RunningProxy {
   readonly ports: ProxyConfig['ports'];
   readonly stats: ProxyStats;
   /** Stops accepting, lets connections finish up to the drain timeout, then closes everything. */
-  drain(): Promise<void>;
+  drain(options?: DrainOptions): Promise<void>;
   /** Closes everything at once. */
   close(): Promise<void>;
 }
 
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n', 'latin1');
+
+/**
+ * Classic layout: how long the proxy waits with no connection open before it
+ * takes the app for done. Like Istio's EXIT_ON_ZERO_ACTIVE_CONNECTIONS with its
+ * MINIMUM_DRAIN_DURATION: an app that stays this long without a connection
+ * after SIGTERM and then calls out finds the proxy gone.
+ */
+export const CLASSIC_QUIET_MS = 5_000;
+const DRAIN_POLL_MS = 25;
 
 function headerInserts(config: ProxyConfig, direction: Direction): HeaderInserts {
   const request =
@@ -145,8 +170,10 @@ export async function startProxy(
   const inbound = listener('inbound');
   let draining = false;
   const readiness = { ready: () => !draining && outbound.listening && inbound.listening };
-  const admin = createAdminServer(stats, config, readiness);
-  const health = createHealthServer(readiness);
+  let running: RunningProxy | undefined;
+  const onQuit = options.onQuit ?? (() => void running?.drain({ appRunning: false }));
+  const admin = createAdminServer(stats, config, readiness, onQuit);
+  const health = createHealthServer(readiness, config);
   const prometheus = createPrometheusServer(stats);
   const servers = [outbound, inbound, admin, health, prometheus];
 
@@ -173,7 +200,8 @@ export async function startProxy(
       await Promise.all(servers.map(closeServer));
     };
 
-    return {
+    let drained: Promise<void> | undefined;
+    running = {
       ports,
       stats,
       close: async () => {
@@ -181,23 +209,50 @@ export async function startProxy(
         for (const splice of live) splice.forceClose();
         await closeAll();
       },
-      drain: async () => {
-        draining = true;
-        // Stop accepting now; close() resolves only once every connection is gone.
-        const listenersClosed = Promise.all([closeServer(outbound), closeServer(inbound)]);
-        log.info('draining', { connections: live.size, timeoutMs: config.drainTimeoutMs });
-        for (const splice of live) splice.startDrain();
-        const deadline = Date.now() + config.drainTimeoutMs;
-        while (live.size > 0 && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 25));
-        }
-        if (live.size > 0)
-          log.warn('drain timeout: closing connections', { connections: live.size });
-        for (const splice of live) splice.forceClose();
-        await listenersClosed;
-        await closeAll();
+      // A second call (SIGTERM after quitquitquit) joins the first drain.
+      drain: (drainOptions = { appRunning: false }) => {
+        drained ??= drain(drainOptions.appRunning);
+        return drained;
       },
     };
+    return running;
+
+    /** docs/proxy.md, "Shutdown", is the rule this follows. */
+    async function drain(appRunning: boolean): Promise<void> {
+      draining = true;
+      const started = Date.now();
+      const deadline = started + config.drainTimeoutMs;
+      // New inbound connections are refused from now on: the pod is leaving its
+      // endpoints. close() resolves only once every connection is gone.
+      const listenersClosed = [closeServer(inbound)];
+      if (!appRunning) listenersClosed.push(closeServer(outbound));
+      log.info('draining', {
+        connections: live.size,
+        timeoutMs: config.drainTimeoutMs,
+        appRunning,
+      });
+      // Idle HTTP keep-alives close now, busy ones after their response. The
+      // app's own outbound connections are its business while it runs.
+      for (const splice of live) {
+        if (!appRunning || splice.direction === 'inbound') splice.startDrain();
+      }
+      let quietSince = started;
+      const quietMs = Math.min(CLASSIC_QUIET_MS, config.drainTimeoutMs);
+      for (;;) {
+        const now = Date.now();
+        if (live.size > 0) quietSince = now;
+        else if (!appRunning || now - quietSince >= quietMs) break;
+        if (now >= deadline) break;
+        await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      }
+      // Stop accepting first, so nothing slips in between the cut and the close.
+      if (appRunning) listenersClosed.push(closeServer(outbound));
+      if (live.size > 0) log.warn('drain timeout: closing connections', { connections: live.size });
+      for (const splice of live) splice.forceClose();
+      await Promise.all(listenersClosed);
+      await closeAll();
+      log.info('drained', { ms: Date.now() - started });
+    }
   } catch (err) {
     await Promise.all(servers.map(closeServer));
     throw err;

@@ -3,13 +3,14 @@
 // bad override annotation shows up here as it would at creation). Given the
 // namespace's labels, it also says when the namespace's Pod Security level would
 // refuse the injected pod, with the warnings the webhook gives.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Probe } from '@kubernetes/client-node';
 import type { Document } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
 import { NAMESPACE_INJECTION_LABEL } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { enforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
+import type { ProbeRewrite } from '../inject/probes.ts';
 import { describeInject, describeSkip } from '../inject/reasons.ts';
 import { findPodTemplates } from './manifests.ts';
 
@@ -21,6 +22,8 @@ export interface CheckResult {
   explanation: string;
   /** Set when the namespace's Pod Security level refuses the injected containers: the webhook's warnings. */
   podSecurity?: string[];
+  /** Each app probe injection points at the proxy: `container field: original → new`. */
+  rewrittenProbes?: string[];
 }
 
 export function checkDocuments(
@@ -59,7 +62,11 @@ export function checkDocuments(
         const { decision } = outcome;
         const podSecurity =
           outcome.injected && level ? explainPodSecurity(namespace, level, outcome.injection) : [];
+        const rewrites = outcome.injected ? outcome.injection.probeRewrites : [];
         results.push({
+          ...(rewrites.length > 0
+            ? { rewrittenProbes: rewrites.map((r) => describeRewrite(pod, r)) }
+            : {}),
           ref,
           namespace,
           inject: decision.inject,
@@ -84,11 +91,27 @@ export function checkDocuments(
   return results;
 }
 
+function describeRewrite(pod: V1Pod, rewrite: ProbeRewrite): string {
+  const container = pod.spec?.containers?.[rewrite.container];
+  const original = container?.[rewrite.field];
+  return `${container?.name} ${rewrite.field}: ${describeProbe(original)} → ${describeProbe(rewrite.probe)} (the proxy checks the app for the kubelet)`;
+}
+
+function describeProbe(probe: V1Probe | undefined): string {
+  if (probe?.httpGet) {
+    const { scheme, port, path } = probe.httpGet;
+    return `httpGet ${(scheme ?? 'HTTP').toLowerCase()} :${port}${path ?? '/'}`;
+  }
+  if (probe?.tcpSocket) return `tcpSocket :${probe.tcpSocket.port}`;
+  return 'none';
+}
+
 export function formatCheck(results: CheckResult[], assumedNamespaceLabels: boolean): string {
   const lines = results.flatMap((r) => [
     `${r.ref} (namespace ${r.namespace}): ${r.inject ? 'would be injected' : 'would NOT be injected'} — ${r.explanation} [${r.reason}]`,
     // The webhook's own warnings, indented under the pod they are about.
     ...(r.podSecurity ?? []).map((warning) => `  ${warning}`),
+    ...(r.rewrittenProbes ?? []).map((line) => `  probe ${line}`),
   ]);
   if (assumedNamespaceLabels) {
     lines.push(

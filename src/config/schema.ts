@@ -70,6 +70,8 @@ export const ConfigSchema = Type.Object(
     ignoredNamespaces: Type.Array(Type.String(), { default: [] }),
     /** Add prometheus.io/* scrape annotations pointing at the proxy's metrics port. */
     prometheusScrape: Type.Boolean({ default: true }),
+    /** Point the app's httpGet/tcpSocket probes of captured ports at the proxy's health port. */
+    rewriteAppProbes: Type.Boolean({ default: true }),
 
     proxy: Type.Object(
       {
@@ -81,7 +83,11 @@ export const ConfigSchema = Type.Object(
         gid: Type.Integer({ minimum: 1, default: PROXY_GID }),
         outboundPort: Type.Integer({ minimum: 1, maximum: 65535, default: PORTS.outboundCapture }),
         inboundPort: Type.Integer({ minimum: 1, maximum: 65535, default: PORTS.inboundCapture }),
-        drainTimeoutSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 20 }),
+        /**
+         * At most this long a drain on SIGTERM; unset, it is sized from the
+         * pod's grace period and layout (render.ts, proxyDrainMs).
+         */
+        drainTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
         resources: resources({
           requests: { cpu: '100m', memory: '64Mi' },
           limits: { memory: '256Mi' },

@@ -4,7 +4,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectionConfig } from '../config/schema.ts';
 import { type Decision, decideInjection, type InjectionContext } from './decide.ts';
 import { readOverrides } from './overrides.ts';
-import { type AddOperation, buildPatch } from './patch.ts';
+import { buildPatch, type PatchOperation } from './patch.ts';
 import { type Injection, renderInjection } from './render.ts';
 
 export type InjectionOutcome =
@@ -13,7 +13,7 @@ export type InjectionOutcome =
       injected: true;
       decision: Extract<Decision, { inject: true }>;
       injection: Injection;
-      patch: AddOperation[];
+      patch: PatchOperation[];
     };
 
 /**

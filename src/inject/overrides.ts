@@ -39,6 +39,7 @@ export interface Overrides {
   forwardPodIdentity?: boolean;
   addRequestHeaders?: Array<[string, string]>;
   addResponseHeaders?: Array<[string, string]>;
+  rewriteAppProbes?: boolean;
 }
 
 const quantity = (text: string): Parsed<string> => {
@@ -77,6 +78,7 @@ export const OVERRIDE_ANNOTATIONS: Grammars = {
   forwardPodIdentity: [`${SIDECAR_PREFIX}forwardPodIdentity`, parseBoolean],
   addRequestHeaders: [`${SIDECAR_PREFIX}addRequestHeaders`, parseHeaderPairs],
   addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],
+  rewriteAppProbes: [`${SIDECAR_PREFIX}rewriteAppProbes`, parseBoolean],
 };
 
 /** The same table as a list, walked once per pod. */

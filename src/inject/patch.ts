@@ -1,7 +1,11 @@
 // The RFC 6902 patch that turns the pod the apiserver sent into the injected
-// pod. Add operations only: missing arrays and maps are created first, ours are
-// inserted at the front of initContainers or appended elsewhere, and nothing the
-// user wrote is replaced, removed or reordered.
+// pod. Add operations, with one exception: missing arrays and maps are created
+// first, ours are inserted at the front of initContainers and containers (the
+// classic proxy starts before the app) or appended elsewhere, and nothing the
+// user wrote is removed or reordered among itself. The exception
+// is the app probe rewrite (probes.ts): one `replace` per rewritten probe, on
+// that probe field only, emitted first, while the container indices are still
+// those of the pod the apiserver sent.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Injection } from './render.ts';
 
@@ -10,6 +14,14 @@ export interface AddOperation {
   path: string;
   value: unknown;
 }
+
+export interface ReplaceOperation {
+  op: 'replace';
+  path: string;
+  value: unknown;
+}
+
+export type PatchOperation = AddOperation | ReplaceOperation;
 
 /** RFC 6901 §3: `~` becomes `~0` and `/` becomes `~1` inside a reference token. */
 export function escapePointerToken(token: string): string {
@@ -28,9 +40,13 @@ function annotationPath(key: string): string {
   return path;
 }
 
-export function buildPatch(pod: V1Pod, injection: Injection): AddOperation[] {
-  const ops: AddOperation[] = [];
+export function buildPatch(pod: V1Pod, injection: Injection): PatchOperation[] {
+  const ops: PatchOperation[] = [];
   const spec = pod.spec;
+
+  for (const { container, field, probe } of injection.probeRewrites) {
+    ops.push({ op: 'replace', path: `/spec/containers/${container}/${field}`, value: probe });
+  }
 
   if (injection.initContainers.length > 0) {
     if (spec?.initContainers === undefined)
@@ -40,9 +56,10 @@ export function buildPatch(pod: V1Pod, injection: Injection): AddOperation[] {
       ops.push({ op: 'add', path: `/spec/initContainers/${i}`, value: container });
     });
   }
-  for (const container of injection.containers) {
-    ops.push({ op: 'add', path: '/spec/containers/-', value: container });
-  }
+  // Classic layout: the kubelet starts containers in order, so the proxy goes first.
+  injection.containers.forEach((container, i) => {
+    ops.push({ op: 'add', path: `/spec/containers/${i}`, value: container });
+  });
   if (injection.volumes.length > 0) {
     if (spec?.volumes === undefined) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
     for (const volume of injection.volumes)
@@ -80,11 +97,11 @@ function valueJson(value: unknown): string {
 }
 
 /** The patch as JSON text, the same as JSON.stringify(ops) gives, with shared values serialized once. */
-export function serializePatch(ops: readonly AddOperation[]): string {
+export function serializePatch(ops: readonly PatchOperation[]): string {
   let json = '[';
   for (let i = 0; i < ops.length; i++) {
-    const op = ops[i] as AddOperation;
-    json += `${i === 0 ? '' : ','}{"op":"add","path":${JSON.stringify(op.path)},"value":${valueJson(op.value)}}`;
+    const op = ops[i] as PatchOperation;
+    json += `${i === 0 ? '' : ','}{"op":"${op.op}","path":${JSON.stringify(op.path)},"value":${valueJson(op.value)}}`;
   }
   return `${json}]`;
 }

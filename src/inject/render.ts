@@ -1,6 +1,7 @@
 // What injection adds to a pod: the init container, the proxy, their volumes
 // and annotations, rendered from the configuration and the pod's overrides.
-// Pure: no I/O, and the user's own containers are never touched.
+// Pure: no I/O. The user's own containers are touched in one place only: their
+// httpGet/tcpSocket probes of captured ports are pointed at the proxy (probes.ts).
 import type { V1Container, V1EnvVar, V1Pod, V1Volume } from '@kubernetes/client-node';
 import type { InjectionConfig, ResourceRequirements } from '../config/schema.ts';
 import { parseCidrSelection, parsePortSelection, parseQuantity } from '../config/values.ts';
@@ -8,6 +9,7 @@ import {
   HEALTH_READY_PATH,
   INIT_CONTAINER_NAME,
   IPTABLES_FLAGS,
+  type Layout,
   PORTS,
   PROMETHEUS_PATH,
   PROXY_CONTAINER_NAME,
@@ -17,24 +19,64 @@ import {
 import { errors } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
+import { type ProbeRewrite, rewriteAppProbes } from './probes.ts';
 
 export const TMP_VOLUME = 'outrigger-tmp';
 export const INIT_RUN_VOLUME = 'outrigger-init-run';
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
 
-export type Layout = 'native' | 'classic';
+export type { Layout };
+
+/** What Kubernetes uses when a pod sets no spec.terminationGracePeriodSeconds. */
+export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+
+/**
+ * How long the proxy may drain after SIGTERM (docs/proxy.md, "Shutdown").
+ *
+ * - classic: SIGTERM reaches the app and the proxy together and the kubelet
+ *   kills both at the end of the grace period, so the proxy serves the app for
+ *   all of it but 2 s, kept to cut what is left and exit before the SIGKILL.
+ * - native: SIGTERM comes only once the app has exited, with what is left of
+ *   the grace period but never less than 2 s (the kubelet's minimum). The app's
+ *   connections are gone by then, so 1 s is enough and always fits.
+ *
+ * A configured proxy.drainTimeoutSeconds lowers it, never raises it.
+ */
+export function proxyDrainMs(
+  layout: Layout,
+  gracePeriodSeconds: number,
+  configuredSeconds: number | undefined,
+): number {
+  const fits = layout === 'classic' ? Math.max(1, gracePeriodSeconds - 2) : 1;
+  return Math.min(fits, configuredSeconds ?? fits, MAX_DRAIN_SECONDS) * 1000;
+}
+
+/** The most OUTRIGGER_DRAIN_TIMEOUT_MS carries (the proxy reads up to 10 digits of ms). */
+const MAX_DRAIN_SECONDS = 9_999_999;
+
+/**
+ * The classic layout's postStart hook on the proxy: `outrigger-proxy wait`
+ * (proxy/src/wait.ts) exits once the proxy answers ready. The kubelet starts
+ * containers in order and waits for each postStart hook before the next, so
+ * the app, after the proxy in spec.containers, starts only then. If the hook
+ * fails the kubelet restarts the proxy but starts the app anyway, so the
+ * timeout is generous.
+ */
+export const PROXY_WAIT_COMMAND = ['outrigger-proxy', 'wait', '--timeout-seconds', '60'];
 
 /** Everything injection adds, in the order it is added. */
 export interface Injection {
   layout: Layout;
   /** Go first in spec.initContainers, before the user's own. */
   initContainers: V1Container[];
-  /** Go last in spec.containers (classic layout only). */
+  /** Go first in spec.containers, before the user's own (classic layout only). */
   containers: V1Container[];
   /** Go last in spec.volumes. */
   volumes: V1Volume[];
   /** Added to metadata.annotations; keys the user already set are left out. */
   annotations: Record<string, string>;
+  /** User container probes replaced by probes of the proxy's health port. */
+  probeRewrites: ProbeRewrite[];
 }
 
 /** The JSON written to sidecar.outrigger.dev/status. */
@@ -51,8 +93,40 @@ export function renderInjection(
   config: InjectionConfig,
   overrides: Overrides,
 ): Injection {
-  const { layout, init, proxy, volumes, status } = sidecarParts(config, overrides);
-  refuseNameConflicts(pod, [init, proxy], volumes);
+  const declared = pod.spec?.terminationGracePeriodSeconds;
+  // The apiserver sends a validated integer; `outrigger inject -f` may read anything.
+  const grace =
+    Number.isSafeInteger(declared) && (declared as number) >= 0
+      ? (declared as number)
+      : DEFAULT_GRACE_PERIOD_SECONDS;
+  const {
+    layout,
+    init,
+    proxy: sharedProxy,
+    volumes,
+    status,
+  } = sidecarParts(config, overrides, grace);
+  refuseNameConflicts(pod, [init, sharedProxy], volumes);
+  const { rewrites: probeRewrites, appProbes } =
+    (overrides.rewriteAppProbes ?? config.rewriteAppProbes)
+      ? rewriteAppProbes(
+          pod.spec?.containers ?? [],
+          capturesInboundPort(config, overrides),
+          PORTS.health,
+        )
+      : { rewrites: [], appProbes: {} };
+  // Most pods have no probe to rewrite and share one rendered proxy; the others
+  // get a copy that carries their originals.
+  const proxy =
+    probeRewrites.length === 0
+      ? sharedProxy
+      : {
+          ...sharedProxy,
+          env: [
+            ...(sharedProxy.env ?? []),
+            { name: PROXY_ENV.appProbes, value: JSON.stringify(appProbes) },
+          ],
+        };
   const initContainers = layout === 'native' ? [init, proxy] : [init];
   const containers = layout === 'native' ? [] : [proxy];
 
@@ -68,7 +142,7 @@ export function renderInjection(
     annotations['prometheus.io/port'] = String(PORTS.prometheus);
     annotations['prometheus.io/path'] = PROMETHEUS_PATH;
   }
-  return { layout, initContainers, containers, volumes, annotations };
+  return { layout, initContainers, containers, volumes, annotations, probeRewrites };
 }
 
 /** What injection adds that depends on the configuration and the overrides only. */
@@ -89,19 +163,24 @@ interface SidecarParts {
 const PARTS_PER_CONFIG = 256;
 const partsCache = new WeakMap<InjectionConfig, Map<string, SidecarParts>>();
 
-function sidecarParts(config: InjectionConfig, overrides: Overrides): SidecarParts {
+function sidecarParts(
+  config: InjectionConfig,
+  overrides: Overrides,
+  gracePeriodSeconds: number,
+): SidecarParts {
   let byOverrides = partsCache.get(config);
   if (byOverrides === undefined) {
     byOverrides = new Map();
     partsCache.set(config, byOverrides);
   }
-  const key = JSON.stringify(overrides);
+  // The grace period sizes the proxy's drain; most pods keep the default.
+  const key = `${gracePeriodSeconds} ${JSON.stringify(overrides)}`;
   const cached = byOverrides.get(key);
   if (cached !== undefined) return cached;
 
   const layout: Layout = (overrides.nativeSidecar ?? config.nativeSidecars) ? 'native' : 'classic';
   const init = renderInitContainer(config, overrides);
-  const proxy = renderSidecar(config, overrides, layout);
+  const proxy = renderSidecar(config, overrides, layout, gracePeriodSeconds);
   const volumes: V1Volume[] = [
     { name: TMP_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     { name: INIT_RUN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
@@ -135,10 +214,8 @@ export function renderIptablesArgs(config: InjectionConfig, overrides: Overrides
   // The configured lists were validated when the file was loaded; parsing them
   // again here gives the same normalized form (`8080, 9090` → `8080,9090`) an
   // annotation gets.
-  const configInbound = parsePortSelection(i.includeInboundPorts);
   const configRanges = parseCidrSelection(i.includeOutboundIPRanges);
-  const includeInbound =
-    overrides.includeInboundPorts ?? (configInbound.ok ? configInbound.value : '*');
+  const includeInbound = includedInboundPorts(config, overrides);
   const includeRanges =
     overrides.includeOutboundIPRanges ?? (configRanges.ok ? configRanges.value : '*');
   // biome-ignore format: flag/value pairs read best one pair per line
@@ -165,6 +242,30 @@ export function renderIptablesArgs(config: InjectionConfig, overrides: Overrides
     if (values.length > 0) args.push(flag, list(values));
   }
   return args;
+}
+
+function includedInboundPorts(config: InjectionConfig, overrides: Overrides): '*' | number[] {
+  const configured = parsePortSelection(config.interception.includeInboundPorts);
+  return overrides.includeInboundPorts ?? (configured.ok ? configured.value : '*');
+}
+
+/**
+ * Whether the init container's rules send inbound connections to this port to
+ * the proxy: included (`-b`), not excluded (`-d`), and not one of the proxy's
+ * own ports, which outrigger-iptables always leaves alone.
+ */
+export function capturesInboundPort(
+  config: InjectionConfig,
+  overrides: Overrides,
+): (port: number) => boolean {
+  const include = includedInboundPorts(config, overrides);
+  const exclude = new Set([
+    ...(overrides.excludeInboundPorts ?? config.interception.excludeInboundPorts),
+    PORTS.admin,
+    PORTS.health,
+    PORTS.prometheus,
+  ]);
+  return (port) => (include === '*' || include.includes(port)) && !exclude.has(port);
 }
 
 function renderInitContainer(config: InjectionConfig, overrides: Overrides): V1Container {
@@ -197,13 +298,14 @@ export function renderSidecar(
   config: InjectionConfig,
   overrides: Overrides,
   layout: Layout,
+  gracePeriodSeconds = DEFAULT_GRACE_PERIOD_SECONDS,
 ): V1Container {
   const healthProbe = { httpGet: { path: HEALTH_READY_PATH, port: PORTS.health } };
   const container: V1Container = {
     name: PROXY_CONTAINER_NAME,
     image: overrides.proxyImage ?? config.proxy.image,
     imagePullPolicy: config.proxy.imagePullPolicy,
-    env: renderProxyEnv(config, overrides),
+    env: renderProxyEnv(config, overrides, layout, gracePeriodSeconds),
     ports: [
       { name: 'http-prom', containerPort: PORTS.prometheus, protocol: 'TCP' },
       { name: 'http-health', containerPort: PORTS.health, protocol: 'TCP' },
@@ -227,10 +329,16 @@ export function renderSidecar(
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
   if (layout === 'native') container.restartPolicy = 'Always';
+  else container.lifecycle = { postStart: { exec: { command: [...PROXY_WAIT_COMMAND] } } };
   return container;
 }
 
-function renderProxyEnv(config: InjectionConfig, overrides: Overrides): V1EnvVar[] {
+function renderProxyEnv(
+  config: InjectionConfig,
+  overrides: Overrides,
+  layout: Layout,
+  gracePeriodSeconds: number,
+): V1EnvVar[] {
   const field = (name: string, fieldPath: string): V1EnvVar => ({
     name,
     valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } },
@@ -248,7 +356,11 @@ function renderProxyEnv(config: InjectionConfig, overrides: Overrides): V1EnvVar
     { name: PROXY_ENV.prometheusPort, value: String(PORTS.prometheus) },
     { name: PROXY_ENV.logLevel, value: overrides.logLevel ?? config.proxy.logLevel },
     { name: PROXY_ENV.accessLog, value: String(overrides.accessLog ?? config.proxy.accessLog) },
-    { name: PROXY_ENV.drainTimeoutMs, value: String(config.proxy.drainTimeoutSeconds * 1000) },
+    { name: PROXY_ENV.layout, value: layout },
+    {
+      name: PROXY_ENV.drainTimeoutMs,
+      value: String(proxyDrainMs(layout, gracePeriodSeconds, config.proxy.drainTimeoutSeconds)),
+    },
   ];
   if (overrides.forwardPodIdentity) env.push({ name: PROXY_ENV.forwardPodIdentity, value: 'true' });
   const headers = (pairs: Array<[string, string]>) =>
@@ -324,8 +436,12 @@ export function renderPod(pod: V1Pod, injection: Injection): V1Pod {
   if (injection.initContainers.length > 0) {
     spec.initContainers = [...injection.initContainers, ...(spec.initContainers ?? [])];
   }
+  for (const { container, field, probe } of injection.probeRewrites) {
+    const target = spec.containers[container];
+    if (target !== undefined) target[field] = probe;
+  }
   if (injection.containers.length > 0)
-    spec.containers = [...spec.containers, ...injection.containers];
+    spec.containers = [...injection.containers, ...spec.containers];
   if (injection.volumes.length > 0) spec.volumes = [...(spec.volumes ?? []), ...injection.volumes];
   result.spec = spec;
   result.metadata = {

@@ -161,6 +161,25 @@ test('check says when the namespace’s Pod Security level refuses the injected 
   assert.doesNotMatch(privileged.stdout, /Pod Security/);
 });
 
+test('check shows each app probe injection points at the proxy, and what it was', () => {
+  const probes = new URL('../inject/testdata/pods/31-app-probes.yaml', import.meta.url).pathname;
+  const run = outrigger(['check', '-f', probes]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /probe web readinessProbe: httpGet http :http\/ready → httpGet http :15021\/app-health\/web\/readyz/,
+  );
+  assert.match(
+    run.stdout,
+    /probe web livenessProbe: tcpSocket :8080 → httpGet http :15021\/app-health\/web\/livez/,
+  );
+  assert.doesNotMatch(run.stdout, /startupProbe/, 'exec, gRPC and other hosts are left alone');
+  const json = JSON.parse(outrigger(['check', '-f', probes, '--json']).stdout) as Array<{
+    rewrittenProbes?: string[];
+  }>;
+  assert.equal(json[0]?.rewrittenProbes?.length, 3);
+});
+
 test('--help on every command', () => {
   for (const command of ['serve', 'inject', 'check', 'selftest']) {
     const run = outrigger([command, '--help']);

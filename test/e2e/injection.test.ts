@@ -359,6 +359,72 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     }
   });
 
+  it("the apiserver takes the probe rewrite and the classic layout's order", async (t) => {
+    if (blocker) return t.skip(blocker);
+    for (const native of [true, false]) {
+      const manifest = JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: `probed-${native ? 'native' : 'classic'}`,
+          namespace: ENABLED_NS,
+          annotations: { 'sidecar.outrigger.dev/nativeSidecar': String(native) },
+        },
+        spec: {
+          terminationGracePeriodSeconds: 45,
+          containers: [
+            {
+              name: 'app',
+              image: 'registry.k8s.io/pause:3.10',
+              ports: [{ name: 'http', containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 3 },
+              livenessProbe: { tcpSocket: { port: 8080 } },
+              startupProbe: { exec: { command: ['true'] } },
+            },
+          ],
+        },
+      });
+      const pod = (await createdPod(manifest)) as unknown as {
+        metadata: { annotations: Record<string, string> };
+        spec: {
+          initContainers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }>;
+          containers: Array<{
+            name: string;
+            readinessProbe?: { httpGet?: { path: string; port: number }; periodSeconds?: number };
+            livenessProbe?: { httpGet?: { path: string; port: number }; tcpSocket?: unknown };
+            startupProbe?: { exec?: unknown };
+            lifecycle?: { postStart?: { exec?: { command: string[] } } };
+            env?: Array<{ name: string; value?: string }>;
+          }>;
+        };
+      };
+      const app = pod.spec.containers.find((c) => c.name === 'app');
+      assert.deepEqual(app?.readinessProbe?.httpGet, {
+        path: '/app-health/app/readyz',
+        port: 15021,
+        scheme: 'HTTP',
+      });
+      assert.equal(app?.readinessProbe?.periodSeconds, 3);
+      assert.equal(app?.livenessProbe?.httpGet?.path, '/app-health/app/livez');
+      assert.equal(app?.livenessProbe?.tcpSocket, undefined);
+      assert.ok(app?.startupProbe?.exec, 'exec probes stay');
+      const proxy = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find(
+        (c) => c.name === 'outrigger-proxy',
+      );
+      const env = Object.fromEntries((proxy?.env ?? []).map((e) => [e.name, e.value]));
+      assert.match(env.OUTRIGGER_APP_PROBES ?? '', /"\/app-health\/app\/readyz"/);
+      assert.equal(env.OUTRIGGER_DRAIN_TIMEOUT_MS, native ? '1000' : '43000');
+      if (!native) {
+        assert.equal(pod.spec.containers[0]?.name, 'outrigger-proxy');
+        assert.deepEqual(pod.spec.containers[0]?.lifecycle?.postStart?.exec?.command?.slice(0, 2), [
+          'outrigger-proxy',
+          'wait',
+        ]);
+        assert.equal(pod.metadata.annotations['kubectl.kubernetes.io/default-container'], 'app');
+      }
+    }
+  });
+
   it('refuses an injected pod where Pod Security baseline or restricted is enforced, and the injector says why', async (t) => {
     if (blocker) return t.skip(blocker);
     const refused = await createPod(podManifest('refused-baseline', BASELINE_NS));

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
 import { readOverrides } from '../../src/inject/overrides.ts';
-import { renderIptablesArgs } from '../../src/inject/render.ts';
+import { capturesInboundPort, renderIptablesArgs } from '../../src/inject/render.ts';
 import { parseInvocation } from '../../src/iptables/flags.ts';
 
 const pod = (annotations: Record<string, string>): V1Pod => ({
@@ -64,4 +64,25 @@ test('configured lists are normalized like annotations, and empty captures nothi
   assert.deepEqual(settings.inboundPorts, [8080, 9090]);
   assert.deepEqual(settings.includeOutboundCidrs, []);
   assert.deepEqual(settings.excludeInterfaces, ['eth9']);
+});
+
+test('a probe is rewritten exactly when the init container captures its port', () => {
+  const cases: Array<Record<string, string>> = [
+    {},
+    { 'traffic.sidecar.outrigger.dev/includeInboundPorts': '8080, 9090' },
+    { 'traffic.sidecar.outrigger.dev/excludeInboundPorts': '8080' },
+    { 'traffic.sidecar.outrigger.dev/includeInboundPorts': '' },
+    { 'traffic.sidecar.outrigger.dev/includeInboundPorts': '15021,15090,8080' },
+  ];
+  for (const annotations of cases) {
+    const overrides = readOverrides(pod(annotations));
+    const { settings } = parseInvocation(renderIptablesArgs(defaultConfig(), overrides));
+    const captured = capturesInboundPort(defaultConfig(), overrides);
+    for (const port of [80, 8080, 9090, 15000, 15006, 15021, 15090]) {
+      const byRules =
+        (settings.inboundPorts === '*' || settings.inboundPorts.includes(port)) &&
+        !settings.excludeInboundPorts.includes(port);
+      assert.equal(captured(port), byRules, `port ${port} with ${JSON.stringify(annotations)}`);
+    }
+  }
 });

@@ -18,6 +18,7 @@ test('RFC 6901 escaping: ~ before /, so "~1" in a key survives', () => {
     containers: [],
     volumes: [],
     annotations: { 'x.io/~1odd~/key': 'v' },
+    probeRewrites: [],
   };
   const patched = jsonPatch.applyPatch(doc, buildPatch(doc, injection), true, false).newDocument;
   assert.deepEqual(patched.metadata.annotations, { 'x.io/~1odd~/key': 'v' });
@@ -30,6 +31,7 @@ test('only add operations, and missing maps are created before their keys', () =
     containers: [{ name: 'c' }],
     volumes: [{ name: 'v' }],
     annotations: { a: '1' },
+    probeRewrites: [],
   };
   const ops = buildPatch({ spec: { containers: [{ name: 'app' }] } }, injection);
   assert.ok(ops.every((op) => op.op === 'add'));
@@ -38,7 +40,7 @@ test('only add operations, and missing maps are created before their keys', () =
     [
       '/spec/initContainers',
       '/spec/initContainers/0',
-      '/spec/containers/-',
+      '/spec/containers/0',
       '/spec/volumes',
       '/spec/volumes/-',
       '/metadata',
@@ -46,6 +48,37 @@ test('only add operations, and missing maps are created before their keys', () =
       '/metadata/annotations/a',
     ],
   );
+});
+
+test('a rewritten probe is one replace of that probe field, before any add', () => {
+  const pod = {
+    spec: {
+      containers: [
+        {
+          name: 'app',
+          ports: [{ name: 'http', containerPort: 8080 }],
+          env: [{ name: 'A', value: '1' }],
+          readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 3 },
+          livenessProbe: { exec: { command: ['true'] } },
+        },
+      ],
+    },
+  };
+  const outcome = injectPod(structuredClone(pod), { namespace: 'demo' }, defaultConfig());
+  assert.ok(outcome.injected);
+  const replaces = outcome.patch.filter((op) => op.op === 'replace');
+  assert.deepEqual(replaces, [
+    {
+      op: 'replace',
+      path: '/spec/containers/0/readinessProbe',
+      value: {
+        periodSeconds: 3,
+        httpGet: { path: '/app-health/app/readyz', port: 15021, scheme: 'HTTP' },
+      },
+    },
+  ]);
+  assert.equal(outcome.patch[0], replaces[0], 'replaces come first');
+  assert.equal(serializePatch(outcome.patch), JSON.stringify(outcome.patch));
 });
 
 test('serializePatch gives exactly JSON.stringify of the operations, shared values included', () => {

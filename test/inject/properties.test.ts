@@ -3,12 +3,13 @@
 // and the result is a schema-valid Pod.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import jsonPatch from 'fast-json-patch';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
 import { isOutriggerError } from '../../src/errors.ts';
 import { injectPod } from '../../src/inject/inject.ts';
+import { PROBE_FIELDS, type ProbeField } from '../../src/inject/probes.ts';
 import { renderPod } from '../../src/inject/render.ts';
 import {
   readAdmissionRequest,
@@ -19,6 +20,11 @@ import { podSchemaErrors } from '../support/pod-schema.ts';
 
 const RUNS = 300;
 
+const uniqueByName = <T extends { name: string }>(items: T[]) => {
+  const seen = new Set<string>();
+  return items.filter((item) => !seen.has(item.name) && seen.add(item.name));
+};
+
 const dnsLabel = fc.stringMatching(/^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$/);
 const annotationKey = fc
   .tuple(
@@ -27,6 +33,44 @@ const annotationKey = fc
   )
   .map(([prefix, name]) => prefix + name)
   .filter((key) => !key.includes('outrigger'));
+
+// Ports named `http`/`admin` may or may not be declared, so probes of named
+// ports sometimes resolve and sometimes do not; 15021 is never captured.
+const probePort = fc.oneof(
+  fc.integer({ min: 1, max: 65535 }),
+  fc.constantFrom(80, 8080, 15021),
+  fc.constantFrom('http', 'admin', '8080'),
+);
+const probe: fc.Arbitrary<V1Probe> = fc
+  .record(
+    {
+      handler: fc.oneof(
+        fc
+          .record(
+            {
+              path: fc.constantFrom('/', '/ready', '/healthz?full=1'),
+              port: probePort,
+              scheme: fc.constantFrom('HTTP', 'HTTPS'),
+              host: fc.constant('192.0.2.1'),
+              httpHeaders: fc.array(
+                fc.record({ name: fc.constantFrom('Host', 'X-Probe'), value: fc.string() }),
+                { maxLength: 2 },
+              ),
+            },
+            { requiredKeys: ['port'] },
+          )
+          .map((httpGet) => ({ httpGet })),
+        fc.record({ port: probePort }).map((tcpSocket) => ({ tcpSocket })),
+        fc.constant({ exec: { command: ['true'] } }),
+        fc.constant({ grpc: { port: 9090 } }),
+      ),
+      periodSeconds: fc.integer({ min: 1, max: 30 }),
+      timeoutSeconds: fc.integer({ min: 1, max: 10 }),
+      failureThreshold: fc.integer({ min: 1, max: 10 }),
+    },
+    { requiredKeys: ['handler'] },
+  )
+  .map(({ handler, ...timing }) => ({ ...timing, ...handler }) as V1Probe);
 
 const container: fc.Arbitrary<V1Container> = fc.record(
   {
@@ -37,17 +81,24 @@ const container: fc.Arbitrary<V1Container> = fc.record(
       fc.record({ name: fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,10}$/), value: fc.string() }),
       { maxLength: 4 },
     ),
-    ports: fc.array(fc.record({ containerPort: fc.integer({ min: 1, max: 65535 }) }), {
-      maxLength: 2,
-    }),
+    ports: fc
+      .array(
+        fc.record(
+          {
+            name: fc.constantFrom('http', 'metrics'),
+            containerPort: fc.integer({ min: 1, max: 65535 }),
+          },
+          { requiredKeys: ['containerPort'] },
+        ),
+        { maxLength: 2 },
+      )
+      .map((ports) => uniqueByName(ports.map((p, i) => ({ name: `p${i}`, ...p })))),
+    readinessProbe: probe,
+    livenessProbe: probe,
+    startupProbe: probe,
   },
   { requiredKeys: ['name', 'image'] },
 );
-
-const uniqueByName = <T extends { name: string }>(items: T[]) => {
-  const seen = new Set<string>();
-  return items.filter((item) => !seen.has(item.name) && seen.add(item.name));
-};
 
 const podArbitrary: fc.Arbitrary<V1Pod> = fc
   .record(
@@ -76,7 +127,34 @@ const podArbitrary: fc.Arbitrary<V1Pod> = fc
 
 const configs = [defaultConfig(), parseConfig('nativeSidecars: false', 'classic')];
 
-test('the patch applies cleanly, keeps user containers byte-identical and gives a valid Pod', () => {
+/** A user container with its rewritten probes put back as the user wrote them. */
+function withOriginalProbes(result: V1Container, original: V1Container): V1Container {
+  const restored = structuredClone(result);
+  for (const field of Object.keys(PROBE_FIELDS) as ProbeField[]) {
+    const before = original[field];
+    const after = result[field];
+    if (
+      before === undefined ||
+      after === undefined ||
+      JSON.stringify(before) === JSON.stringify(after)
+    )
+      continue;
+    // A rewritten probe: same timing, httpGet on the health port, the original handler gone.
+    const { httpGet, tcpSocket, ...timing } = before;
+    assert.ok(httpGet !== undefined || tcpSocket !== undefined, `${field}: only httpGet/tcpSocket`);
+    assert.equal(after.httpGet?.port, 15021);
+    assert.equal(after.httpGet?.path, `/app-health/${original.name}/${PROBE_FIELDS[field]}`);
+    assert.equal(after.tcpSocket, undefined);
+    const { httpGet: _h, ...afterTiming } = after;
+    assert.deepEqual(afterTiming, timing);
+    // The kubelet would not have reached the app through the proxy with these.
+    assert.equal(httpGet?.host ?? tcpSocket?.host, undefined);
+    restored[field] = before;
+  }
+  return restored;
+}
+
+test('the patch applies cleanly, changes nothing in user containers but the probes it rewrites, and gives a valid Pod', () => {
   fc.assert(
     fc.property(podArbitrary, fc.constantFrom(...configs), (pod, config) => {
       const before = JSON.stringify(pod);
@@ -94,10 +172,32 @@ test('the patch applies cleanly, keeps user containers byte-identical and gives 
 
       const ours = outcome.injection;
       const userInits = pod.spec?.initContainers ?? [];
+      const userContainers = pod.spec?.containers ?? [];
+      // The classic proxy goes first; the user's containers follow in their order.
+      const resultUsers = result.spec?.containers.slice(ours.containers.length) ?? [];
       assert.equal(
-        JSON.stringify(result.spec?.containers.slice(0, pod.spec?.containers.length)),
-        JSON.stringify(pod.spec?.containers),
+        JSON.stringify(resultUsers.map((c, i) => withOriginalProbes(c, userContainers[i]!))),
+        JSON.stringify(userContainers),
       );
+      if (ours.layout === 'classic') {
+        // The kubelet starts containers in order: the proxy first, holding the app in postStart.
+        assert.equal(result.spec?.containers[0]?.name, 'outrigger-proxy');
+        assert.deepEqual(
+          result.spec?.containers[0]?.lifecycle?.postStart?.exec?.command?.slice(0, 2),
+          ['outrigger-proxy', 'wait'],
+        );
+      }
+      // kubectl logs/exec still go to the app, whatever comes first.
+      assert.equal(
+        result.metadata?.annotations?.['kubectl.kubernetes.io/default-container'],
+        pod.metadata?.annotations?.['kubectl.kubernetes.io/default-container'] ??
+          userContainers[0]?.name,
+      );
+      // Every op that is not an add replaces exactly one probe field of a user container.
+      for (const op of outcome.patch.filter((o) => o.op !== 'add')) {
+        assert.equal(op.op, 'replace');
+        assert.match(op.path, /^\/spec\/containers\/\d+\/(readiness|liveness|startup)Probe$/);
+      }
       assert.equal(
         JSON.stringify(result.spec?.initContainers?.slice(ours.initContainers.length)),
         JSON.stringify(userInits),

@@ -19,6 +19,7 @@ import { NODE, PROXY_MAIN, ROOT } from './support/harness.ts';
 
 const ECHO_APP = path.join(import.meta.dirname, 'support/echo-app.ts');
 const HTTP_CALL = path.join(import.meta.dirname, 'support/http-call.ts');
+const KEEPALIVE_CALL = path.join(import.meta.dirname, 'support/keepalive-call.ts');
 const IPTABLES_MAIN = path.join(ROOT, 'src/iptables/main.ts');
 const POD_IP = '192.0.2.10';
 const POD_IP6 = '2001:db8:1::10';
@@ -33,6 +34,20 @@ const network = new PodTopology({
     remote: { pr0: [`${REMOTE_IP}/24`] },
   },
 });
+
+// What the injector hands the proxy for an app with three probes; port 81 is
+// captured (every port is) but nothing listens there.
+const APP_PROBES = {
+  '/app-health/app/readyz': {
+    httpGet: { path: '/get?probe=ready', port: 80, scheme: 'HTTP' },
+    timeoutSeconds: 2,
+  },
+  '/app-health/app/livez': {
+    httpGet: { path: '/status/500', port: 80, scheme: 'HTTP' },
+    timeoutSeconds: 2,
+  },
+  '/app-health/app/startupz': { tcpSocket: { port: 81 }, timeoutSeconds: 2 },
+};
 
 interface Reply {
   status?: number;
@@ -59,6 +74,13 @@ interface StatsRecord {
   responseBytes: number;
   durationMs: number;
   timeToFirstByteMs: number;
+}
+
+function totalRequests(): number {
+  const stats = JSON.parse(call('pod', 'GET', 'http://127.0.0.1:15000/stats').body!) as {
+    totals: { requests: number };
+  };
+  return stats.totals.requests;
 }
 
 function call(from: PodTopologyRole, method: string, url: string, body?: string): Reply {
@@ -166,6 +188,9 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
           OUTRIGGER_FORWARD_POD_IDENTITY: 'true',
           OUTRIGGER_ADD_REQUEST_HEADERS: 'X-Mesh: outrigger',
           OUTRIGGER_ADD_RESPONSE_HEADERS: 'Server: outrigger',
+          OUTRIGGER_APP_PROBES: JSON.stringify(APP_PROBES),
+          OUTRIGGER_LAYOUT: 'native',
+          OUTRIGGER_DRAIN_TIMEOUT_MS: '3000',
         },
       ),
     );
@@ -228,6 +253,23 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
       },
     );
 
+    await t.test("the kubelet's rewritten probes get the app's own answers", () => {
+      const requestsBefore = totalRequests();
+      const ready = call('client', 'GET', `http://${POD_IP}:15021/app-health/app/readyz`);
+      assert.equal(ready.status, 200, JSON.stringify(ready));
+      // The proxy checked the app on the pod IP, around the inbound capture.
+      const echo = JSON.parse(ready.body!) as Echo;
+      assert.deepEqual(echo.args, { probe: 'ready' });
+      assert.match(echo.local, new RegExp(`^(::ffff:)?${POD_IP.replaceAll('.', '\\.')}:80$`));
+      const live = call('client', 'GET', `http://${POD_IP}:15021/app-health/app/livez`);
+      assert.equal(live.status, 500);
+      // Port 81 is captured, so a plain connection there is accepted by the
+      // proxy; the rewritten tcpSocket probe still fails, as it would without it.
+      const startup = call('client', 'GET', `http://${POD_IP}:15021/app-health/app/startupz`);
+      assert.equal(startup.status, 503, JSON.stringify(startup));
+      assert.equal(totalRequests(), requestsBefore, 'probes are not counted as requests');
+    });
+
     await t.test('a connection straight to the capture port is refused, not looped', () => {
       const reply = call('pod', 'GET', 'http://127.0.0.1:15006/get');
       assert.ok(reply.error, JSON.stringify(reply));
@@ -265,6 +307,56 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
       assert.equal(outbound.authority, REMOTE_IP);
       assert.ok(stats.totals.loopsRefused >= 1);
     });
+
+    // Last: it stops the proxy.
+    await t.test(
+      'SIGTERM with a request in flight on a keep-alive connection through the capture: the response arrives whole, then a FIN, then the proxy exits 0',
+      async () => {
+        const proxy = children.at(-1)!;
+        const exited = new Promise<number | null>((resolve) => proxy.once('exit', resolve));
+        const client = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            network.namespaces.client,
+            NODE,
+            KEEPALIVE_CALL,
+            POD_IP,
+            '80',
+            '/get?first=1',
+            '/slow?ms=800',
+          ],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        let output = '';
+        client.stdout.setEncoding('utf8');
+        const inFlight = new Promise<void>((resolve) =>
+          client.stdout.on('data', (c: string) => {
+            output += c;
+            if (output.includes('in-flight\n')) resolve();
+          }),
+        );
+        const finished = new Promise<void>((resolve) => client.once('exit', () => resolve()));
+        await inFlight;
+        await new Promise((r) => setTimeout(r, 100));
+        const signalled = Date.now();
+        proxy.kill('SIGTERM');
+        await finished;
+        const result = JSON.parse(output.split('\n').find((l) => l.startsWith('{'))!) as {
+          received: string;
+          ended: string;
+        };
+        assert.equal(result.ended, 'fin', result.received);
+        const responses = result.received.split(/(?=HTTP\/1\.1 )/);
+        assert.equal(responses.length, 2, result.received);
+        assert.match(responses[1]!, /^HTTP\/1\.1 200/);
+        assert.match(responses[1]!, /\r\nConnection: close\r\n/i);
+        assert.ok(responses[1]!.endsWith('slow done\n'), responses[1]);
+        assert.equal(await exited, 0);
+        assert.ok(Date.now() - signalled < 3000 + 1000, 'inside the drain budget');
+      },
+    );
   } finally {
     for (const child of children) child.kill('SIGKILL');
     network.remove();

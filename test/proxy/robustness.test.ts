@@ -19,7 +19,7 @@ import {
   type ProxyProcess,
   rawExchange,
   rssKiB,
-  spawnProxy,
+  withSpawnedProxy,
 } from './support/harness.ts';
 
 interface Totals {
@@ -45,18 +45,11 @@ async function withProxy(
   run: (p: ProxyProcess) => Promise<void>,
 ): Promise<void> {
   // The V8 heap settings of the container image (proxy/Dockerfile): memory is judged as deployed.
-  const proxy = await spawnProxy(
+  await withSpawnedProxy(
     [...EPHEMERAL_FLAGS, `--fixed-destination=127.0.0.1:${target}`, ...extra],
     { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
+    run,
   );
-  try {
-    await run(proxy);
-  } finally {
-    if (proxy.child.exitCode === null) {
-      proxy.child.kill('SIGKILL');
-      await proxy.exited;
-    }
-  }
 }
 
 const totals = async (p: ProxyProcess) =>

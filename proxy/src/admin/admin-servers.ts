@@ -1,10 +1,12 @@
 // The three small HTTP servers beside the data path: admin (localhost only:
-// /stats, /config, /ready), health (/healthz/ready for the kubelet) and
-// Prometheus (/stats/prometheus). Plain node:http keeps them light.
+// /stats, /config, /ready), health (/healthz/ready and the app's rewritten
+// probes, for the kubelet) and Prometheus (/stats/prometheus). Plain node:http
+// keeps them light.
 import type http from 'node:http';
-import { HEALTH_READY_PATH, PROMETHEUS_PATH } from '../../../src/contract.ts';
+import { HEALTH_READY_PATH, PROMETHEUS_PATH, QUIT_PATH } from '../../../src/contract.ts';
 import type { ProxyConfig } from '../config.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
+import { checkAppProbe } from './app-probes.ts';
 
 // Not `import http from 'node:http'`: an ES import of a built-in reads every
 // export, and node:http's WebSocket getter then loads undici (about 13 MiB
@@ -18,12 +20,24 @@ export interface Readiness {
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
-function serve(routes: Record<string, Handler>): http.Server {
+/** GET (and HEAD) routes, plus the few that change state and take POST only. */
+function serve(
+  routes: Record<string, Handler>,
+  postRoutes: Record<string, Handler> = {},
+): http.Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    const handler = routes[path];
-    if (handler === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    const post = postRoutes[path];
+    const get = routes[path];
+    const handler = post ?? get;
+    if (handler === undefined) {
       reply(res, 404, 'text/plain', 'not found\n');
+      return;
+    }
+    const allowed = post !== undefined ? ['POST'] : ['GET', 'HEAD'];
+    if (!allowed.includes(req.method ?? '')) {
+      res.setHeader('allow', allowed.join(', '));
+      reply(res, 405, 'text/plain', `method not allowed: use ${allowed.join(' or ')}\n`);
       return;
     }
     Promise.resolve(handler(req, res)).catch((err: unknown) => {
@@ -41,20 +55,57 @@ function json(res: http.ServerResponse, status: number, value: unknown): void {
   reply(res, status, 'application/json', `${JSON.stringify(value)}\n`);
 }
 
+/**
+ * Bound to 127.0.0.1 (the contract's "admin, localhost only"). `POST
+ * /quitquitquit` is how a classic-layout Job's command stops the proxy, so the
+ * pod can complete; it is refused from anywhere but loopback even when
+ * --admin-address binds wider.
+ */
 export function createAdminServer(
   stats: ProxyStats,
   config: ProxyConfig,
   readiness: Readiness,
+  onQuit: () => void,
 ): http.Server {
-  return serve({
-    '/stats': (_req, res) => json(res, 200, stats.snapshot()),
-    '/config': (_req, res) => json(res, 200, config),
-    '/ready': (_req, res) => readyAnswer(res, readiness),
-  });
+  return serve(
+    {
+      '/stats': (_req, res) => json(res, 200, stats.snapshot()),
+      '/config': (_req, res) => json(res, 200, config),
+      '/ready': (_req, res) => readyAnswer(res, readiness),
+    },
+    {
+      [QUIT_PATH]: (req, res) => {
+        if (!isLoopback(req.socket.remoteAddress)) {
+          reply(res, 403, 'text/plain', 'quitquitquit is accepted from localhost only\n');
+          return;
+        }
+        res.on('finish', onQuit);
+        reply(res, 200, 'text/plain', 'draining, then exiting\n');
+      },
+    },
+  );
 }
 
-export function createHealthServer(readiness: Readiness): http.Server {
-  return serve({ [HEALTH_READY_PATH]: (_req, res) => readyAnswer(res, readiness) });
+function isLoopback(address: string | undefined): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address ?? '');
+}
+
+export function createHealthServer(
+  readiness: Readiness,
+  config: Pick<ProxyConfig, 'appProbes' | 'pod'>,
+): http.Server {
+  // The kubelet probes the pod IP; so does the proxy (loopback when it has none, in tests).
+  const address = config.pod.ip || '127.0.0.1';
+  const routes: Record<string, Handler> = {
+    [HEALTH_READY_PATH]: (_req, res) => readyAnswer(res, readiness),
+  };
+  for (const [path, probe] of Object.entries(config.appProbes)) {
+    routes[path] = async (req, res) => {
+      const answer = await checkAppProbe(probe, address, req.headers['user-agent']);
+      reply(res, answer.status, 'text/plain', answer.body);
+    };
+  }
+  return serve(routes);
 }
 
 export function createPrometheusServer(stats: ProxyStats): http.Server {

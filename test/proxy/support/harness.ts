@@ -129,6 +129,23 @@ export async function spawnProxy(
   return { child, ports, stderr: () => stderr, exited };
 }
 
+/** Runs `run` against a child-process proxy and kills it afterwards if it is still running. */
+export async function withSpawnedProxy(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  run: (p: ProxyProcess) => Promise<void>,
+): Promise<void> {
+  const proxy = await spawnProxy(args, env);
+  try {
+    await run(proxy);
+  } finally {
+    if (proxy.child.exitCode === null) {
+      proxy.child.kill('SIGKILL');
+      await proxy.exited;
+    }
+  }
+}
+
 export const EPHEMERAL_FLAGS = [
   '--outbound-port=0',
   '--inbound-port=0',
