@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+// `npm run images`: builds Outrigger's OCI images from the repository alone,
+// with no Docker engine and no registry, as archives in dist/images/ that
+// `docker load`, `podman load` and `ctr images import` read and
+// `skopeo copy oci-archive:... docker://...` pushes. What goes into each image
+// is in images/catalog.ts; dist/images/images.json lists what was built.
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { type BuildContext, IMAGES, type ImageDefinition } from './catalog.ts';
+import { hasProgram, run } from './command.ts';
+import { writeLayerTar } from './layer-archive.ts';
+import { OciLayout } from './oci-layout.ts';
+import { DEFAULT_REGISTRY, imageReference } from './reference.ts';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+const SOURCE = 'https://github.com/outrigger/outrigger';
+
+/** One entry of dist/images/images.json, which the local cluster reads to import and configure. */
+export interface BuiltImage {
+  name: string;
+  reference: string;
+  digest: string;
+  /** Relative to the repository root. */
+  archive: string;
+  sizeBytes: number;
+}
+
+interface Options {
+  registry: string;
+  tag: string;
+  only?: string[];
+  out: string;
+}
+
+/** Seconds since the epoch stamped on every file and config: SOURCE_DATE_EPOCH, else HEAD's commit time. */
+function buildEpoch(): number {
+  if (process.env.SOURCE_DATE_EPOCH) return Number(process.env.SOURCE_DATE_EPOCH);
+  try {
+    return Number(run('git', ['-C', repoRoot, 'log', '-1', '--format=%ct']).trim());
+  } catch {
+    return 0;
+  }
+}
+
+function revision(): string | undefined {
+  try {
+    return run('git', ['-C', repoRoot, 'rev-parse', 'HEAD']).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The images asked for; coredns is skipped, not failed, when not asked for by name and not built. */
+function selectImages(only: string[] | undefined, context: BuildContext): ImageDefinition[] {
+  const unknown = (only ?? []).filter((name) => !IMAGES.some((image) => image.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown image ${unknown.join(', ')} (images: ${IMAGES.map((i) => i.name).join(', ')})`,
+    );
+  }
+  const chosen = IMAGES.filter((image) => !only || only.includes(image.name));
+  return chosen.filter((image) => {
+    const why = image.unavailable?.(context);
+    if (!why) return true;
+    if (only) throw new Error(`cannot build ${image.name}: ${why}`);
+    process.stderr.write(`images: skipping ${image.name}: ${why}\n`);
+    return false;
+  });
+}
+
+function buildImages(options: Options): BuiltImage[] {
+  const missing = ['umoci', 'skopeo', 'tar', 'dpkg-deb', 'apt-get', 'strip', 'gcc'].filter(
+    (program) => !hasProgram(program),
+  );
+  if (missing.length > 0) {
+    throw new Error(
+      `missing ${missing.join(', ')} (apt-get install umoci skopeo binutils gcc libc6-dev)`,
+    );
+  }
+  const context: BuildContext = {
+    repoRoot,
+    version: pkg.version,
+    cacheDir: process.env.OUTRIGGER_IMAGES_CACHE ?? join(homedir(), '.cache', 'outrigger-images'),
+  };
+  const images = selectImages(options.only, context);
+  const epoch = buildEpoch();
+  const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
+  const commit = revision();
+  const work = mkdtempSync(join(tmpdir(), 'outrigger-images-'));
+  mkdirSync(options.out, { recursive: true });
+  try {
+    const layout = new OciLayout(join(work, 'layout'), created);
+    return images.map((image) => {
+      // Each prefix of an image's layers is a tag of its own, built once per run.
+      let tag = 'scratch';
+      for (const layer of image.layers) {
+        const next = tag === 'scratch' ? layer.name : `${tag}+${layer.name}`;
+        if (!layout.has(next)) {
+          const staged = join(work, 'layers', next);
+          mkdirSync(staged, { recursive: true });
+          layer.stage(staged, context);
+          writeLayerTar(staged, `${staged}.tar`, epoch);
+          layout.addLayer(tag, next, `${staged}.tar`, `outrigger images: ${layer.name}`);
+          rmSync(staged, { recursive: true });
+        }
+        tag = next;
+      }
+      const version = image.version?.(context) ?? context.version;
+      layout.configure(tag, image.name, {
+        ...image.config,
+        labels: {
+          'org.opencontainers.image.title': `outrigger-${image.name}`,
+          'org.opencontainers.image.description': image.description,
+          'org.opencontainers.image.version': version,
+          'org.opencontainers.image.source': SOURCE,
+          'org.opencontainers.image.licenses': 'Apache-2.0',
+          ...(commit ? { 'org.opencontainers.image.revision': commit } : {}),
+        },
+      });
+      const reference = imageReference(options.registry, image.name, options.tag);
+      const archive = join(options.out, `${image.name}.tar`);
+      rmSync(archive, { force: true });
+      const digest = layout.exportArchive(image.name, archive, reference);
+      const built = {
+        name: image.name,
+        reference,
+        digest,
+        archive: relative(repoRoot, archive),
+        sizeBytes: statSync(archive).size,
+      };
+      const mb = (built.sizeBytes / 1e6).toFixed(1).padStart(6);
+      process.stdout.write(`${image.name.padEnd(9)} ${reference}  ${mb} MB  ${digest}\n`);
+      return built;
+    });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** images.json keeps the entries of images not rebuilt this time, when their archives are still there. */
+function writeManifest(out: string, built: BuiltImage[]): string {
+  const file = join(out, 'images.json');
+  let previous: BuiltImage[] = [];
+  if (existsSync(file)) {
+    try {
+      previous = JSON.parse(readFileSync(file, 'utf8')) as BuiltImage[];
+    } catch {}
+  }
+  const kept = previous.filter(
+    (old) => !built.some((b) => b.name === old.name) && existsSync(join(repoRoot, old.archive)),
+  );
+  const order = (image: BuiltImage) => IMAGES.findIndex((i) => i.name === image.name);
+  const all = [...kept, ...built].sort((a, b) => order(a) - order(b));
+  writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
+  return file;
+}
+
+const program = new Command('images')
+  .description('build the OCI image archives into dist/images/ (no Docker engine, no registry)')
+  .option('--registry <registry>', 'registry (and path) in every image reference', DEFAULT_REGISTRY)
+  .option('--tag <tag>', 'tag of every image', pkg.version)
+  .addOption(
+    new Option(
+      '--only <names>',
+      `comma-separated subset of: ${IMAGES.map((i) => i.name).join(', ')}`,
+    ).argParser((value) =>
+      value
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean),
+    ),
+  )
+  .option('--out <dir>', 'where the archives and images.json go', join(repoRoot, 'dist/images'))
+  .action((options: Options) => {
+    const started = Date.now();
+    const out = resolve(options.out);
+    const built = buildImages({ ...options, out });
+    const file = writeManifest(out, built);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stdout.write(
+      `images: ${built.length} built in ${seconds} s; list in ${relative(process.cwd(), file)}\n`,
+    );
+  });
+
+try {
+  program.parse();
+} catch (err) {
+  process.stderr.write(`images: ${(err as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,113 @@
+// The OCI side of the build, through umoci and skopeo: an image layout in
+// which every image is a chain of tagged layers (images that start with the
+// same layers share those tags and blobs), each image's config, and the
+// archive that names the image by its full reference.
+import { run } from './command.ts';
+
+export interface ImageConfig {
+  entrypoint: readonly string[];
+  cmd: readonly string[];
+  user: string;
+  env: Readonly<Record<string, string>>;
+  exposedPorts: readonly string[];
+  workingDir: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export class OciLayout {
+  private readonly tags = new Set<string>();
+  readonly dir: string;
+  /** RFC 3339 time written as the images' and their history's creation time. */
+  private readonly created: string;
+
+  /** A fresh layout at `dir` holding one empty image, `scratch`, to build on. */
+  constructor(dir: string, created: string) {
+    this.dir = dir;
+    this.created = created;
+    run('umoci', ['init', '--layout', dir]);
+    run('umoci', ['new', '--image', `${dir}:scratch`]);
+    this.tags.add('scratch');
+  }
+
+  has(tag: string): boolean {
+    return this.tags.has(tag);
+  }
+
+  /** Tags `tag` as image `from` plus the uncompressed layer `tarFile` (umoci gzips it). */
+  addLayer(from: string, tag: string, tarFile: string, createdBy: string): void {
+    run('umoci', [
+      'raw',
+      'add-layer',
+      '--image',
+      `${this.dir}:${from}`,
+      '--tag',
+      tag,
+      '--history.created',
+      this.created,
+      '--history.created_by',
+      createdBy,
+      tarFile,
+    ]);
+    this.tags.add(tag);
+  }
+
+  /** Tags `tag` as image `from` with its runtime config replaced by `config`. */
+  configure(from: string, tag: string, config: ImageConfig): void {
+    const repeat = (flag: string, values: Iterable<string>) =>
+      [...values].flatMap((value) => [flag, value]);
+    run('umoci', [
+      'config',
+      '--image',
+      `${this.dir}:${from}`,
+      '--tag',
+      tag,
+      '--no-history',
+      '--created',
+      this.created,
+      '--os',
+      'linux',
+      '--architecture',
+      'amd64',
+      '--clear=config.entrypoint',
+      '--clear=config.cmd',
+      ...repeat('--config.entrypoint', config.entrypoint),
+      ...repeat('--config.cmd', config.cmd),
+      '--config.user',
+      config.user,
+      ...repeat(
+        '--config.env',
+        Object.entries(config.env).map(([key, value]) => `${key}=${value}`),
+      ),
+      ...repeat('--config.exposedports', config.exposedPorts),
+      '--config.workingdir',
+      config.workingDir,
+      ...repeat(
+        '--config.label',
+        Object.entries(config.labels).map(([key, value]) => `${key}=${value}`),
+      ),
+    ]);
+    this.tags.add(tag);
+  }
+
+  /**
+   * Writes image `tag` as an OCI archive whose index.json names it `reference`
+   * (what `ctr images import`, `docker load` and `podman load` tag it with), and
+   * returns the manifest digest.
+   */
+  exportArchive(tag: string, archive: string, reference: string): string {
+    run('skopeo', [
+      'copy',
+      '--quiet',
+      `oci:${this.dir}:${tag}`,
+      `oci-archive:${archive}:${reference}`,
+    ]);
+    const index = JSON.parse(
+      run('tar', ['--extract', '--to-stdout', `--file=${archive}`, 'index.json']),
+    ) as {
+      manifests: Array<{ digest: string }>;
+    };
+    const digest = index.manifests[0]?.digest;
+    if (!digest) throw new Error(`${archive} has no manifest in its index.json`);
+    return digest;
+  }
+}
