@@ -31,7 +31,8 @@ export interface SourceClosure {
 }
 
 /** Walks the relative imports from `entries` (paths relative to `root`). */
-export function sourceClosure(root: string, entries: readonly string[]): SourceClosure {
+export function sourceClosure(repoRoot: string, entries: readonly string[]): SourceClosure {
+  const root = resolve(repoRoot);
   const files = new Set<string>();
   const packages = new Set<string>();
   const pending = entries.map((entry) => resolve(root, entry));
@@ -74,7 +75,8 @@ function locatePackage(root: string, fromDir: string, name: string): string | un
  * A missing optional dependency is another platform's (koffi's prebuilt
  * binaries); a missing required one is an error.
  */
-export function packageClosure(root: string, names: readonly string[]): string[] {
+export function packageClosure(repoRoot: string, names: readonly string[]): string[] {
+  const root = resolve(repoRoot);
   const dirs = new Set<string>();
   const pending = names.map((name) => ({ name, from: root, optional: false }));
   while (pending.length > 0) {
