@@ -2,6 +2,9 @@
 // which every image is a chain of tagged layers (images that start with the
 // same layers share those tags and blobs), each image's config, and the
 // archive that names the image by its full reference.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { run } from './command.ts';
 
 export interface ImageConfig {
@@ -91,8 +94,10 @@ export class OciLayout {
 
   /**
    * Writes image `tag` as an OCI archive whose index.json names it `reference`
-   * (what `ctr images import`, `docker load` and `podman load` tag it with), and
-   * returns the manifest digest.
+   * (what `ctr images import` and `podman load` tag it with) and returns the
+   * manifest digest. A Docker-style manifest.json is added beside index.json,
+   * as `docker save` writes since Docker 25, so that Docker's classic image
+   * store loads it too; containerd and podman read index.json and ignore it.
    */
   exportArchive(tag: string, archive: string, reference: string): string {
     run('skopeo', [
@@ -101,13 +106,41 @@ export class OciLayout {
       `oci:${this.dir}:${tag}`,
       `oci-archive:${archive}:${reference}`,
     ]);
-    const index = JSON.parse(
-      run('tar', ['--extract', '--to-stdout', `--file=${archive}`, 'index.json']),
-    ) as {
-      manifests: Array<{ digest: string }>;
-    };
+    const read = (path: string) =>
+      JSON.parse(run('tar', ['--extract', '--to-stdout', `--file=${archive}`, path]));
+    const index = read('index.json') as { manifests: Array<{ digest: string }> };
     const digest = index.manifests[0]?.digest;
     if (!digest) throw new Error(`${archive} has no manifest in its index.json`);
+    const manifest = read(blobPath(digest)) as {
+      config: { digest: string };
+      layers: Array<{ digest: string }>;
+    };
+    const dockerManifest = [
+      {
+        Config: blobPath(manifest.config.digest),
+        RepoTags: [reference],
+        Layers: manifest.layers.map((layer) => blobPath(layer.digest)),
+      },
+    ];
+    const staged = mkdtempSync(join(tmpdir(), 'outrigger-manifest-'));
+    try {
+      writeFileSync(join(staged, 'manifest.json'), JSON.stringify(dockerManifest));
+      run('tar', [
+        '--append',
+        `--file=${archive}`,
+        `--directory=${staged}`,
+        `--mtime=@${Date.parse(this.created) / 1000}`,
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        'manifest.json',
+      ]);
+    } finally {
+      rmSync(staged, { recursive: true, force: true });
+    }
     return digest;
   }
 }
+
+/** `sha256:abc…` → `blobs/sha256/abc…`, where an OCI layout keeps the blob. */
+const blobPath = (digest: string) => `blobs/${digest.replace(':', '/')}`;

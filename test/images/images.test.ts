@@ -24,16 +24,18 @@ interface Built {
   sizeBytes: number;
 }
 
+function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function blocker(): string | undefined {
   const missing = ['umoci', 'skopeo', 'runc', 'dpkg-deb', 'apt-get', 'gcc', 'strip'].filter(
-    (cmd) => {
-      try {
-        execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-        return false;
-      } catch {
-        return true;
-      }
-    },
+    (cmd) => !hasCommand(cmd),
   );
   const why =
     missingPrerequisite('root', 'ip') ??
@@ -132,15 +134,7 @@ describe('npm run images', { concurrency: false }, () => {
 
   it('imports into containerd under the full reference (ctr -n k8s.io images import)', async (t) => {
     if (why) return t.skip(why);
-    const containerd = ['containerd', 'ctr'].every((cmd) => {
-      try {
-        execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (!containerd) {
+    if (!hasCommand('containerd') || !hasCommand('ctr')) {
       const reason = 'needs containerd and ctr (apt-get install containerd)';
       if (inCI) throw new Error(`CI=true but this test cannot run: ${reason}`);
       return t.skip(reason);
@@ -161,6 +155,41 @@ describe('npm run images', { concurrency: false }, () => {
       }
     } finally {
       await daemon.stop();
+    }
+  });
+
+  it('loads with podman under the full reference and the same digest', (t) => {
+    if (why) return t.skip(why);
+    if (!hasCommand('podman')) {
+      const reason = 'needs podman (apt-get install podman)';
+      if (inCI) throw new Error(`CI=true but this test cannot run: ${reason}`);
+      return t.skip(reason);
+    }
+    // Storage of its own, so the machine's podman images are left alone.
+    const podman = (...args: string[]) =>
+      execFileSync(
+        'podman',
+        [
+          '--root',
+          join(work, 'podman/root'),
+          '--runroot',
+          join(work, 'podman/run'),
+          '--storage-driver',
+          'vfs',
+          ...args,
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    for (const name of ['pause', 'proxy']) {
+      const image = built.find((b) => b.name === name)!;
+      assert.match(
+        podman('load', '-i', join(repoRoot, image.archive)),
+        new RegExp(image.reference.replace(/[.]/g, '\\.')),
+      );
+      assert.equal(
+        podman('image', 'inspect', '--format', '{{.Digest}}', image.reference).trim(),
+        image.digest,
+      );
     }
   });
 
