@@ -31,7 +31,7 @@ export interface BuiltImage {
   name: string;
   reference: string;
   digest: string;
-  /** Relative to the repository root. */
+  /** Relative to the repository root (absolute when --out is outside it). */
   archive: string;
   sizeBytes: number;
 }
@@ -101,6 +101,9 @@ function buildImages(options: Options): BuiltImage[] {
   mkdirSync(options.out, { recursive: true });
   try {
     const layout = new OciLayout(join(work, 'layout'), created);
+    const width = Math.max(
+      ...images.map((image) => imageReference(options.registry, image.name, options.tag).length),
+    );
     return images.map((image) => {
       // Each prefix of an image's layers is a tag of its own, built once per run.
       let tag = 'scratch';
@@ -136,16 +139,22 @@ function buildImages(options: Options): BuiltImage[] {
         name: image.name,
         reference,
         digest,
-        archive: relative(repoRoot, archive),
+        archive: archivePath(archive),
         sizeBytes: statSync(archive).size,
       };
-      const mb = (built.sizeBytes / 1e6).toFixed(1).padStart(6);
-      process.stdout.write(`${image.name.padEnd(9)} ${reference}  ${mb} MB  ${digest}\n`);
+      const mb = `${(built.sizeBytes / 1e6).toFixed(1)} MB`.padStart(9);
+      process.stdout.write(`${image.name.padEnd(9)} ${reference.padEnd(width)} ${mb}  ${digest}\n`);
       return built;
     });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Relative to the repository root when inside it (the usual dist/images/...), else absolute. */
+function archivePath(archive: string): string {
+  const path = relative(repoRoot, archive);
+  return path.startsWith('..') ? archive : path;
 }
 
 /** images.json keeps the entries of images not rebuilt this time, when their archives are still there. */
@@ -158,7 +167,7 @@ function writeManifest(out: string, built: BuiltImage[]): string {
     } catch {}
   }
   const kept = previous.filter(
-    (old) => !built.some((b) => b.name === old.name) && existsSync(join(repoRoot, old.archive)),
+    (old) => !built.some((b) => b.name === old.name) && existsSync(resolve(repoRoot, old.archive)),
   );
   const order = (image: BuiltImage) => IMAGES.findIndex((i) => i.name === image.name);
   const all = [...kept, ...built].sort((a, b) => order(a) - order(b));

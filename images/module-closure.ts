@@ -40,8 +40,7 @@ export function sourceClosure(repoRoot: string, entries: readonly string[]): Sou
     const file = pending.pop()!;
     const path = relative(root, file);
     if (files.has(path)) continue;
-    if (!existsSync(file))
-      throw new Error(`${path} is imported but does not exist (npm run build?)`);
+    if (!existsSync(file)) throw new Error(`${path} does not exist (run npm run build)`);
     files.add(path);
     const code = readFileSync(file, 'utf8').replace(COMMENT, '').replace(TYPE_ONLY, '');
     for (const [, specifier] of code.matchAll(SPECIFIER)) {

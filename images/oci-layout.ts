@@ -77,17 +77,11 @@ export class OciLayout {
       ...repeat('--config.cmd', config.cmd),
       '--config.user',
       config.user,
-      ...repeat(
-        '--config.env',
-        Object.entries(config.env).map(([key, value]) => `${key}=${value}`),
-      ),
+      ...repeat('--config.env', keyEqualsValue(config.env)),
       ...repeat('--config.exposedports', config.exposedPorts),
       '--config.workingdir',
       config.workingDir,
-      ...repeat(
-        '--config.label',
-        Object.entries(config.labels).map(([key, value]) => `${key}=${value}`),
-      ),
+      ...repeat('--config.label', keyEqualsValue(config.labels)),
     ]);
     this.tags.add(tag);
   }
@@ -141,6 +135,10 @@ export class OciLayout {
     return digest;
   }
 }
+
+/** `{A: '1'}` → `['A=1']`, as umoci takes environment variables and labels. */
+const keyEqualsValue = (record: Readonly<Record<string, string>>) =>
+  Object.entries(record).map(([key, value]) => `${key}=${value}`);
 
 /** `sha256:abc…` → `blobs/sha256/abc…`, where an OCI layout keeps the blob. */
 const blobPath = (digest: string) => `blobs/${digest.replace(':', '/')}`;

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { inCI, missingPrerequisite } from '../support/prerequisites.ts';
+import { inCI, missingPrerequisite, requirePrerequisites } from '../support/prerequisites.ts';
 import { ImageBundle, NetworkNamespace, ThrowawayContainerd } from './containers.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,24 +24,8 @@ interface Built {
   sizeBytes: number;
 }
 
-function hasCommand(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function blocker(): string | undefined {
-  const missing = ['umoci', 'skopeo', 'runc', 'dpkg-deb', 'apt-get', 'gcc', 'strip'].filter(
-    (cmd) => !hasCommand(cmd),
-  );
-  const why =
-    missingPrerequisite('root', 'ip') ??
-    (missing.length > 0
-      ? `needs ${missing.join(', ')} (apt-get install umoci skopeo runc binutils gcc libc6-dev)`
-      : undefined);
+  const why = missingPrerequisite('root', 'ip', 'imageTools');
   if (why && inCI) throw new Error(`CI=true but the image suite cannot run: ${why}`);
   return why;
 }
@@ -95,7 +79,7 @@ describe('npm run images', { concurrency: false }, () => {
       assert.ok(image, `${name} was not built`);
       const dir = join(work, `unpacked-${name}`);
       execFileSync('mkdir', ['-p', dir]);
-      unpacked = new ImageBundle(join(repoRoot, image.archive), dir);
+      unpacked = new ImageBundle(resolve(repoRoot, image.archive), dir);
       bundles.set(name, unpacked);
     }
     return unpacked;
@@ -118,7 +102,7 @@ describe('npm run images', { concurrency: false }, () => {
       assert.ok(names.includes(name));
     for (const image of built) {
       assert.equal(image.reference, `${REGISTRY}/${image.name}:${TAG}`);
-      const archive = join(repoRoot, image.archive);
+      const archive = resolve(repoRoot, image.archive);
       assert.equal(statSync(archive).size, image.sizeBytes);
       const index = JSON.parse(
         execFileSync('tar', ['-xOf', archive, 'index.json'], { encoding: 'utf8' }),
@@ -134,17 +118,13 @@ describe('npm run images', { concurrency: false }, () => {
 
   it('imports into containerd under the full reference (ctr -n k8s.io images import)', async (t) => {
     if (why) return t.skip(why);
-    if (!hasCommand('containerd') || !hasCommand('ctr')) {
-      const reason = 'needs containerd and ctr (apt-get install containerd)';
-      if (inCI) throw new Error(`CI=true but this test cannot run: ${reason}`);
-      return t.skip(reason);
-    }
+    if (!requirePrerequisites(t, 'containerd')) return;
     const dir = join(work, 'containerd');
     execFileSync('mkdir', ['-p', dir]);
     const daemon = new ThrowawayContainerd(dir);
     try {
       for (const image of built) {
-        await daemon.ctr(['-n', 'k8s.io', 'images', 'import', join(repoRoot, image.archive)]);
+        await daemon.ctr(['-n', 'k8s.io', 'images', 'import', resolve(repoRoot, image.archive)]);
       }
       const listed = await daemon.ctr(['-n', 'k8s.io', 'images', 'ls']);
       for (const image of built) {
@@ -160,11 +140,7 @@ describe('npm run images', { concurrency: false }, () => {
 
   it('loads with podman under the full reference and the same digest', (t) => {
     if (why) return t.skip(why);
-    if (!hasCommand('podman')) {
-      const reason = 'needs podman (apt-get install podman)';
-      if (inCI) throw new Error(`CI=true but this test cannot run: ${reason}`);
-      return t.skip(reason);
-    }
+    if (!requirePrerequisites(t, 'podman')) return;
     // Storage of its own, so the machine's podman images are left alone.
     const podman = (...args: string[]) =>
       execFileSync(
@@ -183,7 +159,7 @@ describe('npm run images', { concurrency: false }, () => {
     for (const name of ['pause', 'proxy']) {
       const image = built.find((b) => b.name === name)!;
       assert.match(
-        podman('load', '-i', join(repoRoot, image.archive)),
+        podman('load', '-i', resolve(repoRoot, image.archive)),
         new RegExp(image.reference.replace(/[.]/g, '\\.')),
       );
       assert.equal(
