@@ -4,20 +4,13 @@
 // `docker load`, `podman load` and `ctr images import` read and
 // `skopeo copy oci-archive:... docker://...` pushes. What goes into each image
 // is in images/catalog.ts; dist/images/images.json lists what was built.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { type BuildContext, IMAGES, type ImageDefinition } from './catalog.ts';
 import { hasProgram, run } from './command.ts';
+import { type BuiltImage, writeImagesJson } from './images-json.ts';
 import { writeLayerTar } from './layer-archive.ts';
 import { OciLayout } from './oci-layout.ts';
 import { DEFAULT_REGISTRY, imageReference } from './reference.ts';
@@ -25,16 +18,6 @@ import { DEFAULT_REGISTRY, imageReference } from './reference.ts';
 const repoRoot = resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 const SOURCE = 'https://github.com/outrigger/outrigger';
-
-/** One entry of dist/images/images.json, which the local cluster reads to import and configure. */
-export interface BuiltImage {
-  name: string;
-  reference: string;
-  digest: string;
-  /** Relative to the repository root (absolute when --out is outside it). */
-  archive: string;
-  sizeBytes: number;
-}
 
 interface Options {
   registry: string;
@@ -157,24 +140,6 @@ function archivePath(archive: string): string {
   return path.startsWith('..') ? archive : path;
 }
 
-/** images.json keeps the entries of images not rebuilt this time, when their archives are still there. */
-function writeManifest(out: string, built: BuiltImage[]): string {
-  const file = join(out, 'images.json');
-  let previous: BuiltImage[] = [];
-  if (existsSync(file)) {
-    try {
-      previous = JSON.parse(readFileSync(file, 'utf8')) as BuiltImage[];
-    } catch {}
-  }
-  const kept = previous.filter(
-    (old) => !built.some((b) => b.name === old.name) && existsSync(resolve(repoRoot, old.archive)),
-  );
-  const order = (image: BuiltImage) => IMAGES.findIndex((i) => i.name === image.name);
-  const all = [...kept, ...built].sort((a, b) => order(a) - order(b));
-  writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
-  return file;
-}
-
 const program = new Command('images')
   .description('build the OCI image archives into dist/images/ (no Docker engine, no registry)')
   .option('--registry <registry>', 'registry (and path) in every image reference', DEFAULT_REGISTRY)
@@ -195,7 +160,12 @@ const program = new Command('images')
     const started = Date.now();
     const out = resolve(options.out);
     const built = buildImages({ ...options, out });
-    const file = writeManifest(out, built);
+    const file = writeImagesJson(
+      out,
+      repoRoot,
+      built,
+      IMAGES.map((image) => image.name),
+    );
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     process.stdout.write(
       `images: ${built.length} built in ${seconds} s; list in ${relative(process.cwd(), file)}\n`,

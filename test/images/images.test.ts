@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type BuiltImage, readImagesJson } from '../../images/images-json.ts';
 import { inCI, missingPrerequisite, requirePrerequisites } from '../support/prerequisites.ts';
 import { ImageBundle, NetworkNamespace, ThrowawayContainerd } from './containers.ts';
 
@@ -16,27 +17,19 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const REGISTRY = 'registry.example.test:5000/outrigger';
 const TAG = 'image-test';
 
-interface Built {
-  name: string;
-  reference: string;
-  digest: string;
-  archive: string;
-  sizeBytes: number;
-}
-
 function blocker(): string | undefined {
   const why = missingPrerequisite('root', 'ip', 'imageTools');
   if (why && inCI) throw new Error(`CI=true but the image suite cannot run: ${why}`);
   return why;
 }
 
-function buildImages(out: string, ...flags: string[]): Built[] {
+function buildImages(out: string, ...flags: string[]): BuiltImage[] {
   execFileSync(
     process.execPath,
     ['images/build.ts', '--registry', REGISTRY, '--tag', TAG, '--out', out, ...flags],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  return JSON.parse(readFileSync(join(out, 'images.json'), 'utf8'));
+  return readImagesJson(out);
 }
 
 /** Fetches a URL from inside a network namespace with the pinned node; returns status and body. */
@@ -70,7 +63,7 @@ describe('npm run images', { concurrency: false }, () => {
   const why = blocker();
   const work = why ? '' : mkdtempSync(join(tmpdir(), 'outrigger-image-test-'));
   const out = join(work, 'images');
-  let built: Built[] = [];
+  let built: BuiltImage[] = [];
   const bundles = new Map<string, ImageBundle>();
   const bundle = (name: string): ImageBundle => {
     let unpacked = bundles.get(name);
