@@ -44,7 +44,7 @@ const TARGETS: Target[] = process.env.BENCH_TARGETS
   ? ALL_TARGETS.filter((t) => t === 'nginx' || process.env.BENCH_TARGETS?.split(',').includes(t))
   : ALL_TARGETS;
 
-/** Image flags for outrigger-proxy (proxy/Dockerfile); node-relay runs with the same. */
+/** Image flags for outrigger-proxy (images/catalog.ts); node-relay runs with the same. */
 const PROXY_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=64';
 
 /**
@@ -310,7 +310,7 @@ async function startSidecar(
     0,
     'setpriv',
     ['--reuid=1337', '--regid=1337', '--clear-groups', NODE, join(ROOT, 'dist/proxy/src/main.js')],
-    // As the image runs it (proxy/Dockerfile): NODE_OPTIONS only take effect at start.
+    // As the image runs it (images/catalog.ts): NODE_OPTIONS only take effect at start.
     {
       OUTRIGGER_LOG_LEVEL: 'warn',
       NODE_OPTIONS: PROXY_NODE_OPTIONS,

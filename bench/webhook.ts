@@ -171,7 +171,7 @@ async function startServer(dir: string) {
       '-c',
       '0',
       process.execPath,
-      // The image's entrypoint flag (Dockerfile).
+      // The image's entrypoint flag (images/catalog.ts).
       '--single-threaded-gc',
       join(ROOT, 'dist/src/cli/main.js'),
       'serve',
@@ -185,7 +185,7 @@ async function startServer(dir: string) {
       '--log-level',
       'info',
     ],
-    // The image's NODE_OPTIONS (Dockerfile), so the memory measured is the shipped one.
+    // The image's NODE_OPTIONS (images/catalog.ts), so the memory measured is the shipped one.
     {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=8' },

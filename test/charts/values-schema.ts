@@ -1,7 +1,8 @@
 // Builds charts/outrigger/values.schema.json. The `injection` block is the
 // injector's own config schema (src/config/schema.ts), so a typo in the injection
 // settings fails at `helm install`, not when the injector loads the ConfigMap.
-// Every object closes with additionalProperties: false so misspelt keys are refused.
+// Every object closes with additionalProperties: false so misspelt keys are refused,
+// except `global`, which a parent chart shares with all its subcharts.
 import { ConfigSchema } from '../../src/config/schema.ts';
 
 type JsonSchema = Record<string, unknown>;
@@ -41,6 +42,31 @@ const goDuration: JsonSchema = {
   type: 'string',
   pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$',
 };
+/** An image's values; the chart composes `registry/repository:tag[@digest]` from them. */
+const imageValues = closed({
+  registry: string,
+  repository: { type: 'string', minLength: 1 },
+  tag: string,
+  digest: { type: 'string', pattern: '^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})?$' },
+  pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
+});
+
+/**
+ * The injection block of the values: the injector's config schema without the
+ * images and pull policies of proxy and init, which the chart writes from
+ * proxyImage and initImage so that one value (global.imageRegistry) moves them all.
+ */
+function injectionValues(): JsonSchema {
+  const schema = optionalDefaults(JSON.parse(JSON.stringify(ConfigSchema))) as {
+    properties: Record<string, { properties: Record<string, unknown> }>;
+  };
+  for (const part of ['proxy', 'init']) {
+    delete schema.properties[part]!.properties.image;
+    delete schema.properties[part]!.properties.imagePullPolicy;
+  }
+  return schema as JsonSchema;
+}
+
 const dnsLabel: JsonSchema = {
   type: 'string',
   pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
@@ -52,12 +78,12 @@ export function valuesSchema(): JsonSchema {
     $schema: 'https://json-schema.org/draft-07/schema#',
     title: 'Outrigger chart values',
     ...closed({
+      // Open: as a subchart, the parent's globals arrive here too.
+      global: { type: 'object', properties: { imageRegistry: string } },
       replicaCount: { type: 'integer', minimum: 0 },
-      image: closed({
-        repository: { type: 'string', minLength: 1 },
-        tag: string,
-        pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
-      }),
+      image: imageValues,
+      proxyImage: imageValues,
+      initImage: imageValues,
       imagePullSecrets: {
         type: 'array',
         items: closed({ name: { type: 'string', minLength: 1 } }, { required: ['name'] }),
@@ -109,7 +135,7 @@ export function valuesSchema(): JsonSchema {
         enabled: { type: 'boolean' },
         timeoutSeconds: { type: 'integer', minimum: 1 },
       }),
-      injection: optionalDefaults(JSON.parse(JSON.stringify(ConfigSchema))) as JsonSchema,
+      injection: injectionValues(),
     }),
   };
 }

@@ -44,7 +44,7 @@ async function withProxy(
   extra: string[],
   run: (p: ProxyProcess) => Promise<void>,
 ): Promise<void> {
-  // The V8 heap settings of the container image (proxy/Dockerfile): memory is judged as deployed.
+  // The V8 heap settings of the container image (images/catalog.ts): memory is judged as deployed.
   await withSpawnedProxy(
     [...EPHEMERAL_FLAGS, `--fixed-destination=127.0.0.1:${target}`, ...extra],
     { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },

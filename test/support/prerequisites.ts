@@ -23,6 +23,18 @@ const checks = {
       : 'needs iptables-restore and ip6tables-restore (apt-get install iptables)',
   ip: () => (hasCommand('ip') ? undefined : 'needs the ip command (apt-get install iproute2)'),
   go: () => (hasCommand('go') ? undefined : 'needs the Go toolchain'),
+  imageTools: () => {
+    const tools = ['umoci', 'skopeo', 'runc', 'dpkg-deb', 'apt-get', 'gcc', 'strip'];
+    const missing = tools.filter((cmd) => !hasCommand(cmd));
+    return missing.length === 0
+      ? undefined
+      : `needs ${missing.join(', ')} (apt-get install umoci skopeo runc binutils gcc libc6-dev)`;
+  },
+  containerd: () =>
+    hasCommand('containerd') && hasCommand('ctr')
+      ? undefined
+      : 'needs containerd and ctr (apt-get install containerd)',
+  podman: () => (hasCommand('podman') ? undefined : 'needs podman (apt-get install podman)'),
 } as const;
 
 export type Prerequisite = keyof typeof checks;

@@ -46,6 +46,40 @@ app.kubernetes.io/part-of: outrigger
 {{- printf "%s-%s" (include "outrigger.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{- define "outrigger.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{/*
+An image reference from an image's values and the release:
+  (list .Values.proxyImage .) -> "<registry>/<repository>:<tag>[@<digest>]"
+global.imageRegistry, when set, replaces the image's registry; an empty tag is
+the chart's appVersion; the tag stays in front of a digest, for people to read
+(the runtime pulls by the digest). An empty registry leaves the repository as
+the whole name.
+*/}}
+{{- define "outrigger.imageReference" -}}
+{{- $image := index . 0 -}}
+{{- $root := index . 1 -}}
+{{- $global := default (dict) $root.Values.global -}}
+{{- $registry := default $image.registry $global.imageRegistry | trimSuffix "/" -}}
+{{- $name := $image.repository -}}
+{{- if $registry -}}
+{{- $name = printf "%s/%s" $registry $image.repository -}}
+{{- end -}}
+{{- $reference := printf "%s:%s" $name (default $root.Chart.AppVersion $image.tag) -}}
+{{- if $image.digest -}}
+{{- $reference = printf "%s@%s" $reference $image.digest -}}
+{{- end -}}
+{{- $reference -}}
+{{- end -}}
+
+{{/* The injection configuration as the ConfigMap holds it: values.injection with the proxy and init images composed in. */}}
+{{- define "outrigger.injectionConfig" -}}
+{{- $config := deepCopy (default (dict) .Values.injection) -}}
+{{- $proxy := default (dict) $config.proxy -}}
+{{- $_ := set $proxy "image" (include "outrigger.imageReference" (list .Values.proxyImage .)) -}}
+{{- $_ = set $proxy "imagePullPolicy" .Values.proxyImage.pullPolicy -}}
+{{- $_ = set $config "proxy" $proxy -}}
+{{- $init := default (dict) $config.init -}}
+{{- $_ = set $init "image" (include "outrigger.imageReference" (list .Values.initImage .)) -}}
+{{- $_ = set $init "imagePullPolicy" .Values.initImage.pullPolicy -}}
+{{- $_ = set $config "init" $init -}}
+{{- toYaml $config -}}
 {{- end -}}

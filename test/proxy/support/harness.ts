@@ -18,7 +18,7 @@ export const NODE = path.join(ROOT, 'node_modules/.bin/node');
 export const PROXY_MAIN =
   process.env.OUTRIGGER_TEST_PROXY_MAIN ?? path.join(ROOT, 'proxy/src/main.ts');
 
-/** NODE_OPTIONS of the container image (proxy/Dockerfile): a small young generation and a capped old one. */
+/** NODE_OPTIONS of the container image (images/catalog.ts): a small young generation and a capped old one. */
 export const PRODUCTION_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=64';
 
 const EPHEMERAL = { outbound: 0, inbound: 0, admin: 0, health: 0, prometheus: 0 };
