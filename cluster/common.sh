@@ -45,6 +45,9 @@ KUBERNETES_BIN="$TOOLS_CACHE/kubernetes-$(pinned_version KUBERNETES_VERSION)/bin
 ETCD_BIN="$TOOLS_CACHE/etcd-$(pinned_version ETCD_VERSION)/bin/etcd"
 HELM_BIN="$TOOLS_CACHE/helm-$(pinned_version HELM_VERSION)/bin/helm"
 KUBECTL_BIN="$KUBERNETES_BIN/kubectl"
+# The Node the project pins (package.json), whether or not npm put it on PATH.
+NODE_BIN="$REPO_ROOT/node_modules/.bin/node"
+[ -x "$NODE_BIN" ] || NODE_BIN=node
 
 log() { printf 'cluster: %s\n' "$*" >&2; }
 die() {

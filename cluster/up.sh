@@ -191,7 +191,7 @@ start_daemon kube-scheduler "$KUBERNETES_BIN/kube-scheduler" \
   --bind-address=127.0.0.1 --leader-elect=false
 
 # --- containerd --------------------------------------------------------------
-pause_image="$(node -e 'const i = require(process.argv[1]).find((x) => x.name === "pause"); if (!i) process.exit(1); console.log(i.reference)' "$IMAGES_JSON")" ||
+pause_image="$("$NODE_BIN" -e 'const i = require(process.argv[1]).find((x) => x.name === "pause"); if (!i) process.exit(1); console.log(i.reference)' "$IMAGES_JSON")" ||
   die "dist/images/images.json has no pause image; run npm run images"
 mkdir -p "$CLUSTER_DIR/containerd" "$CLUSTER_DIR/cni/net.d" "$CLUSTER_DIR/cni/ipam"
 cat >"$CLUSTER_DIR/containerd/config.toml" <<EOF
@@ -254,13 +254,18 @@ start_daemon containerd containerd --config "$CLUSTER_DIR/containerd/config.toml
 wait_for containerd 60 ctr --address "$CONTAINERD_SOCKET" version
 
 ctr_images() { ctr --address "$CONTAINERD_SOCKET" -n k8s.io images "$@"; }
-while IFS=$'\t' read -r name archive reference; do
+while IFS=$'\t' read -r name archive reference digest; do
   case "$archive" in /*) ;; *) archive="$REPO_ROOT/$archive" ;; esac
   ctr_images import "$archive" >/dev/null ||
     die "could not import $archive into containerd"
-  log "image $name: $reference"
-done < <(node -e '
-  for (const i of require(process.argv[1])) console.log([i.name, i.archive, i.reference].join("\t"));
+  # The chart pins images by digest (cluster/chart-values.ts). A pull would
+  # record repo@digest; an import records only the tag, so add the digest name.
+  digested="${reference%:*}@$digest"
+  ctr_images rm "$digested" >/dev/null 2>&1 || true
+  ctr_images tag "$reference" "$digested" >/dev/null
+  log "image $name: $reference ($digest)"
+done < <("$NODE_BIN" -e '
+  for (const i of require(process.argv[1])) console.log([i.name, i.archive, i.reference, i.digest].join("\t"));
 ' "$IMAGES_JSON")
 
 # --- kubelet and kube-proxy ---------------------------------------------------
@@ -313,7 +318,7 @@ start_daemon kube-proxy "$KUBERNETES_BIN/kube-proxy" \
 wait_for "node $NODE_NAME" 120 kubectl_cluster wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
 
 # --- cluster DNS ---------------------------------------------------------------
-coredns_image="$(node -e 'const i = require(process.argv[1]).find((x) => x.name === "coredns"); if (!i) process.exit(1); console.log(i.reference)' "$IMAGES_JSON")" ||
+coredns_image="$("$NODE_BIN" -e 'const i = require(process.argv[1]).find((x) => x.name === "coredns"); if (!i) process.exit(1); console.log(i.reference)' "$IMAGES_JSON")" ||
   die "dist/images/images.json has no coredns image; run npm run images"
 sed -e "s|@IMAGE@|$coredns_image|" -e "s|@DNS_IP@|$CLUSTER_DNS_IP|" -e "s|@DOMAIN@|$CLUSTER_DOMAIN|" \
   "$REPO_ROOT/cluster/coredns.yaml" | kubectl_cluster apply -f - >/dev/null
@@ -321,10 +326,12 @@ kubectl_cluster -n kube-system rollout status deployment/coredns --timeout=120s 
 log "CoreDNS answering on $CLUSTER_DNS_IP"
 
 # --- Outrigger, by its own chart -------------------------------------------------
+values="$CLUSTER_DIR/outrigger-values.yaml"
+"$NODE_BIN" "$REPO_ROOT/cluster/chart-values.ts" "$REPO_ROOT/dist/images" >"$values"
 HELM_ENV=(env KUBECONFIG="$KUBECONFIG_PATH" HELM_CACHE_HOME="$CLUSTER_DIR/helm/cache"
   HELM_CONFIG_HOME="$CLUSTER_DIR/helm/config" HELM_DATA_HOME="$CLUSTER_DIR/helm/data")
 "${HELM_ENV[@]}" "$HELM_BIN" upgrade --install outrigger "$REPO_ROOT/charts/outrigger" \
-  --namespace outrigger-system --create-namespace \
+  --namespace outrigger-system --create-namespace --values "$values" \
   --wait --timeout 180s >/dev/null
 kubectl_cluster -n outrigger-system rollout status deployment/outrigger --timeout=180s >/dev/null
 

@@ -93,7 +93,12 @@ const iptables: Layer = {
  * A program of this repository: the files reachable from its entry point, the
  * npm packages they need, and a package.json that makes `.js` files ES modules.
  */
-function program(name: string, entry: string, prune: readonly string[] = []): Layer {
+function program(
+  name: string,
+  entry: string,
+  options: { prune?: readonly string[]; command?: string } = {},
+): Layer {
+  const prune = options.prune ?? [];
   return {
     name,
     stage(dir, { repoRoot, version }) {
@@ -101,6 +106,15 @@ function program(name: string, entry: string, prune: readonly string[] = []): La
       for (const file of sources.files) {
         makeDir(dir, join('app', file, '..'));
         copyFileSync(join(repoRoot, file), join(dir, 'app', file));
+      }
+      if (options.command !== undefined) {
+        // A command on PATH (e.g. the classic layout's postStart hook runs
+        // `outrigger-proxy wait`): the entry itself, its `#!/usr/bin/env node`
+        // pointed at the image's node, since there is no env here.
+        const staged = join(dir, 'app', entry);
+        const text = readFileSync(staged, 'utf8').replace(/^#!.*\n/, '');
+        writeFile(dir, join('app', entry), `#!${NODE}\n${text}`, 0o755);
+        makeSymlink(dir, join('usr/local/bin', options.command), `/app/${entry}`);
       }
       for (const pkg of packageClosure(repoRoot, sources.packages)) {
         copyPackage(join(repoRoot, pkg), join(dir, 'app', pkg));
@@ -204,9 +218,10 @@ export const IMAGES: readonly ImageDefinition[] = [
       glibc,
       node,
       // koffi's prebuilt binary for musl: the base is glibc.
-      program('proxy', 'dist/proxy/src/main.js', [
-        'node_modules/@koromix/koffi-linux-x64/musl_x64',
-      ]),
+      program('proxy', 'dist/proxy/src/main.js', {
+        prune: ['node_modules/@koromix/koffi-linux-x64/musl_x64'],
+        command: 'outrigger-proxy',
+      }),
     ],
     config: {
       entrypoint: [NODE, '/app/dist/proxy/src/main.js'],

@@ -3,10 +3,12 @@
 // upgrades that keep caBundle, Pod Security refusals that say why, and an
 // uninstall that removes the webhook.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CHART,
+  CLUSTER_DIR,
   createNamespace,
   deleteNamespace,
   helm,
@@ -36,6 +38,8 @@ async function installRelease(): Promise<void> {
     '--namespace',
     RELEASE.namespace,
     '--create-namespace',
+    '--values',
+    join(CLUSTER_DIR, 'outrigger-values.yaml'),
     '--wait',
     '--timeout',
     '180s',

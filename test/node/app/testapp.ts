@@ -3,7 +3,7 @@
 // the httpbin of Envoy's sidecar walkthrough, and the client its client pods
 // run, so no pod needs curl. Three commands:
 //
-//   testapp serve [--host H] [--port P]     GET /get, POST /post, /status/N, /headers, /healthz
+//   testapp serve [--host H] [--port P]     GET /get, POST /post, /status/N, /delay/N, /headers, /healthz
 //   testapp fetch URL [--method M] [--data D] [--header 'name: value']...
 //   testapp tcp-check HOST PORT
 //
@@ -81,6 +81,14 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<number
     res.writeHead(code, { 'content-length': 0 });
     res.end();
     return code;
+  }
+  // httpbin's /delay/N: answers like /get after N seconds (at most 10), so a
+  // test can hold a request in flight across a pod's shutdown.
+  const delay = url.pathname.match(/^\/delay\/(\d{1,2})$/);
+  if (delay && req.method === 'GET') {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(Number(delay[1]), 10) * 1000));
+    sendJson(res, 200, describe(req, url));
+    return 200;
   }
   switch (`${req.method} ${url.pathname}`) {
     case 'GET /get':
