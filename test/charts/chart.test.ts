@@ -258,7 +258,8 @@ describe('helm chart', { concurrency: false }, () => {
     if (blocker) return t.skip(blocker);
     const all = manifests(
       await template(
-        'image.repository=registry.example.test/outrigger/injector',
+        'image.registry=registry.example.test/outrigger',
+        'image.repository=injector',
         'image.tag=9.9.9',
       ),
     );

@@ -99,6 +99,7 @@ export function valuesSchema(): JsonSchema {
       affinity: freeObject,
       topologySpreadConstraints: freeList,
       priorityClassName: string,
+      shutdownDelaySeconds: { type: 'integer', minimum: 0, maximum: 60 },
       podDisruptionBudget: closed({
         enabled: { type: 'boolean' },
         minAvailable: {
