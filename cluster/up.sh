@@ -15,6 +15,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 started=$SECONDS
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, containerd, the kubelet)"
+# The binaries come from the Go module proxy, cached by version: nothing to do
+# when they are built already.
+bash "$REPO_ROOT/test/e2e/tools/build.sh" >&2 || die "could not build the cluster's tools"
 for binary in etcd:"$ETCD_BIN" kube-apiserver:"$KUBERNETES_BIN/kube-apiserver" \
   kubelet:"$KUBERNETES_BIN/kubelet" kube-proxy:"$KUBERNETES_BIN/kube-proxy" \
   kube-controller-manager:"$KUBERNETES_BIN/kube-controller-manager" \
@@ -27,6 +30,10 @@ done
 [ -x /usr/lib/cni/bridge ] || die "CNI plugins not found in /usr/lib/cni; apt-get install containernetworking-plugins"
 IMAGES_JSON="$REPO_ROOT/dist/images/images.json"
 [ -f "$IMAGES_JSON" ] || die "no images in dist/images; run npm run images first"
+# CoreDNS's image can only be built once its binary is (the tools above).
+if ! "$NODE_BIN" -e 'process.exit(require(process.argv[1]).some((i) => i.name === "coredns") ? 0 : 1)' "$IMAGES_JSON"; then
+  (cd "$REPO_ROOT" && "$NODE_BIN" images/build.ts --only coredns) >&2 || die "could not build the coredns image"
+fi
 
 mkdir -p "$CLUSTER_DIR" "$LOG_DIR" "$PID_DIR"
 PKI="$CLUSTER_DIR/pki"
