@@ -27,6 +27,9 @@ export interface ServeOptions extends ClusterCertificateFlags {
   logLevel: string;
   certsDir?: string;
   requestTimeout?: number;
+  maxConnections?: number;
+  handshakeTimeout?: number;
+  shutdownTimeout?: number;
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
@@ -62,13 +65,18 @@ export async function serve(options: ServeOptions): Promise<void> {
   certificate.onUpdate(setExpiry);
 
   const logging = createWebhookLogger(options.logLevel);
-  const { app, setReady } = buildWebhookServer({
+  const { app, setReady, connections, bounds } = buildWebhookServer({
     config,
     certificate,
     metrics,
     injectorNamespace: options.namespace,
     logger: logging.logger,
     requestTimeoutMs: options.requestTimeout,
+    connections: {
+      maxConnections: options.maxConnections,
+      handshakeTimeoutMs: options.handshakeTimeout,
+      shutdownTimeoutMs: options.shutdownTimeout,
+    },
   });
   const log = app.log;
   cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`), log);
@@ -99,7 +107,19 @@ export async function serve(options: ServeOptions): Promise<void> {
     config.close();
     stopWatchingCerts();
     await cluster?.stop();
-    await app.close();
+    const closed = app.close();
+    // server.close() waits for every socket; one in its TLS handshake, or idle
+    // after it, carries no review and would hold shutdown until it timed out.
+    connections.closeIdle();
+    const deadline = setTimeout(() => {
+      log.warn(
+        { shutdownTimeoutMs: bounds.shutdownTimeoutMs },
+        'shutdown grace over: closing the connections still open',
+      );
+      connections.closeAll();
+    }, bounds.shutdownTimeoutMs);
+    await closed;
+    clearTimeout(deadline);
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -10,6 +10,12 @@ import { WEBHOOK_PATH } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { readAdmissionRequest, reviewAdmission, serializeReview } from './admission.ts';
+import {
+  type ConnectionBounds,
+  type ConnectionGuard,
+  guardConnections,
+  resolveBounds,
+} from './connection-guard.ts';
 import { createWebhookLogger } from './logger.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { type ServingCertificate, TLS_OPTIONS } from './tls.ts';
@@ -52,12 +58,17 @@ export interface WebhookServerOptions {
   logger?: Logger;
   /** A request (headers and body) must arrive within this time, or it gets 408. */
   requestTimeoutMs?: number;
+  /** Connection limit, handshake and shutdown timeouts (connection-guard.ts has the defaults). */
+  connections?: Partial<ConnectionBounds>;
 }
 
 export interface WebhookServer {
   app: FastifyInstance<Server>;
   /** Readiness: false until TLS and config are loaded, and again once shutdown starts. */
   setReady(ready: boolean): void;
+  /** Closes the connections `app.close()` would otherwise wait for. */
+  connections: ConnectionGuard;
+  bounds: ConnectionBounds;
 }
 
 export function buildWebhookServer(options: WebhookServerOptions): WebhookServer {
@@ -65,6 +76,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
   let ready = false;
 
   const requestTimeout = options.requestTimeoutMs ?? 10_000;
+  const bounds = resolveBounds(options.connections);
   const app = Fastify({
     https: {
       ...TLS_OPTIONS,
@@ -73,6 +85,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
       // each second so a slow-loris body is cut off near its deadline.
       connectionsCheckingInterval: 1000,
       headersTimeout: requestTimeout,
+      handshakeTimeout: bounds.handshakeTimeoutMs,
     },
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout,
@@ -91,6 +104,14 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     childLoggerFactory: (logger) => logger,
   }) as unknown as FastifyInstance<Server>;
   certificate.attach(app.server);
+  const connections = guardConnections(app.server, bounds, {
+    count: () => metrics.connectionsDropped.inc(),
+    log: (dropped, limit) =>
+      app.log.warn(
+        { dropped, maxConnections: limit },
+        'connection limit reached: refusing new connections',
+      ),
+  });
   // Reviews are JSON; anything else is a 415, not a body to guess at.
   app.removeContentTypeParser(['text/plain']);
 
@@ -157,5 +178,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     setReady: (value) => {
       ready = value;
     },
+    connections,
+    bounds,
   };
 }
