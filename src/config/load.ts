@@ -6,7 +6,13 @@ import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { errors } from '../errors.ts';
 import { ConfigSchema, type InjectionConfig } from './schema.ts';
-import { parseCidr, parseCidrSelection, parsePortSelection, parseQuantity } from './values.ts';
+import {
+  parseCidr,
+  parseCidrSelection,
+  parseInterfaceName,
+  parsePortSelection,
+  parseQuantity,
+} from './values.ts';
 
 const checker = TypeCompiler.Compile(ConfigSchema);
 
@@ -50,6 +56,13 @@ function checkValues(config: InjectionConfig, source: string): void {
     ...interception.excludeOutboundIPRanges.map(
       (cidr, i) =>
         [`/interception/excludeOutboundIPRanges/${i}`, parseCidr(cidr)] as [
+          string,
+          { ok: boolean },
+        ],
+    ),
+    ...interception.excludeInterfaces.map(
+      (name, i) =>
+        [`/interception/excludeInterfaces/${i}`, parseInterfaceName(name)] as [
           string,
           { ok: boolean },
         ],

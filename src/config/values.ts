@@ -48,24 +48,45 @@ export function parsePortSelection(text: string): Parsed<'*' | number[]> {
   return list.ok ? list : fail(`expected "*" or ${list.expected.replace(/^.*?: /, '')}`);
 }
 
+export type AddressFamily = 'ipv4' | 'ipv6';
+
+/** A CIDR sorted into its address family, as the init program renders it. */
+export interface CidrRange {
+  readonly family: AddressFamily;
+  /** `address/prefix` in canonical form, exactly as iptables takes it after `-d`. */
+  readonly text: string;
+}
+
+const CIDR_EXPECTED = 'expected an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8';
+
 /**
  * An IPv4 or IPv6 CIDR in canonical form (`10.0.0.0/8`, `2001:db8::/32`). A bare
- * address is taken as a host route (/32 or /128), as istio-iptables does.
+ * address is taken as a host route (/32 or /128), as istio-iptables does. The
+ * one CIDR grammar: the configuration, the annotations (so the webhook refuses
+ * at admission what the init container would) and outrigger-iptables' flags.
  */
-export function parseCidr(text: string): Parsed<string> {
+export function parseCidrRange(text: string): Parsed<CidrRange> {
   const [address = '', prefix, ...rest] = text.split('/');
-  if (rest.length > 0) return fail('expected an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8');
+  if (rest.length > 0) return fail(CIDR_EXPECTED);
+  // ipaddr.js and node:net accept `fe80::1%eth0`, but ip6tables refuses a zone
+  // id: a rule matches an address, whatever interface it arrived on.
+  if (address.includes('%'))
+    return fail(`${CIDR_EXPECTED}; a zone id (%interface) cannot be matched by iptables`);
   const v4 = ipaddr.IPv4.isValidFourPartDecimal(address);
-  if (!v4 && !ipaddr.IPv6.isValid(address)) {
-    return fail('expected an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8');
-  }
+  if (!v4 && !ipaddr.IPv6.isValid(address)) return fail(CIDR_EXPECTED);
   const max = v4 ? 32 : 128;
   if (prefix !== undefined && !/^[0-9]{1,3}$/.test(prefix)) {
     return fail(`expected a prefix length from 0 to ${max} after "/"`);
   }
   const bits = prefix === undefined ? max : Number(prefix);
   if (bits > max) return fail(`expected a prefix length from 0 to ${max} after "/"`);
-  return ok(`${ipaddr.parse(address).toString()}/${bits}`);
+  return ok({ family: v4 ? 'ipv4' : 'ipv6', text: `${ipaddr.parse(address).toString()}/${bits}` });
+}
+
+/** The CIDR grammar of parseCidrRange, giving the canonical text alone. */
+export function parseCidr(text: string): Parsed<string> {
+  const range = parseCidrRange(text);
+  return range.ok ? ok(range.value.text) : range;
 }
 
 /** A comma list of CIDRs; an empty string is an empty list. */
@@ -160,6 +181,25 @@ export function parseHeaderPairs(text: string): Parsed<Array<[string, string]>> 
     }
   }
   return ok(pairs);
+}
+
+/**
+ * A network interface name as Linux takes it (net/core/dev.c dev_valid_name:
+ * 1 to 15 bytes, not `.` or `..`, no `/`, `:` or white space), narrowed to
+ * the characters interface names use in practice, with iptables' trailing `+`
+ * wildcard. A leading `-` is refused so that a flag (`-c --dry-run`) is never
+ * mistaken for a name.
+ */
+export function parseInterfaceName(text: string): Parsed<string> {
+  if (
+    !/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,13}[A-Za-z0-9_.+-]?$/.test(text) ||
+    text === '.' ||
+    text === '..'
+  )
+    return fail(
+      'expected an interface name of 1 to 15 letters, digits, _ . or - (not first), optionally ending in the + wildcard',
+    );
+  return ok(text);
 }
 
 /** A container image reference: no whitespace, not empty. */
