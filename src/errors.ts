@@ -115,4 +115,16 @@ export const errors = {
     500,
     (command: string, detail: string) => `${command} failed: ${detail}`,
   ),
+  IPTABLES_ROLLED_BACK: define(
+    'OUTRIGGER_IPTABLES_ROLLED_BACK',
+    500,
+    (failure: string, families: string) =>
+      `${failure}\nthe ${families} rules committed before it were rolled back: the network namespace is as it was, and nothing is captured`,
+  ),
+  IPTABLES_HALF_APPLIED: define(
+    'OUTRIGGER_IPTABLES_HALF_APPLIED',
+    500,
+    (failure: string, families: string, detail: string) =>
+      `${failure}\nrolling back the ${families} rules committed before it failed too (${detail}): the network namespace is half-programmed; run outrigger-iptables --cleanup`,
+  ),
 } as const;
