@@ -104,6 +104,13 @@ export const errors = {
     (source: string, detail: string) => `cannot load TLS material from ${source}: ${detail}`,
   ),
 
+  UNSAFE_CERTS_DIR: define(
+    'OUTRIGGER_UNSAFE_CERTS_DIR',
+    500,
+    (dir: string, why: string) =>
+      `refusing to write the generated certificates into ${dir}: ${why}; remove it, or pass --certs-dir with a directory of your own`,
+  ),
+
   // ── Traffic capture (outrigger-iptables) ────────────────────────────────────
   IPTABLES_UNAVAILABLE: define(
     'OUTRIGGER_IPTABLES_UNAVAILABLE',

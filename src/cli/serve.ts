@@ -1,10 +1,10 @@
 // `outrigger serve`: the webhook. TLS comes from files (reloaded on change) or,
 // without them, from a CA and a localhost certificate generated at start.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClusterCertificateFlags, clusterCertificateOptions } from '../certs/cli-flags.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
+import { preparePrivateDirectory, writePrivateFile } from '../certs/private-directory.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PATH } from '../contract.ts';
 import { createWebhookLogger } from '../webhook/logger.ts';
@@ -145,10 +145,9 @@ async function generateLocalCertificates(dir: string) {
     ipAddresses: ['127.0.0.1', '::1'],
     validityDays: 30,
   });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const caPath = join(dir, 'ca.crt');
-  await writeFile(caPath, ca.cert);
-  await writeFile(join(dir, 'tls.crt'), material.cert);
-  await writeFile(join(dir, 'tls.key'), material.key, { mode: 0o600 });
+  await preparePrivateDirectory(dir);
+  const caPath = await writePrivateFile(dir, 'ca.crt', ca.cert, 0o644);
+  await writePrivateFile(dir, 'tls.crt', material.cert, 0o644);
+  await writePrivateFile(dir, 'tls.key', material.key, 0o600);
   return { material, caPath };
 }
