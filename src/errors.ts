@@ -1,5 +1,7 @@
 // Every error Outrigger raises on purpose is created here, with a stable code.
-// Callers and tests match on `code`, never on message text.
+// Callers and tests match on `code`, never on message text. A value that came
+// from outside is echoed through echo.ts, so its size is bounded here.
+import { echoText, quoteValue } from './echo.ts';
 
 export class OutriggerError extends Error {
   readonly code: string;
@@ -47,14 +49,14 @@ export const errors = {
     'OUTRIGGER_INVALID_ANNOTATION',
     400,
     (key: string, value: string, expected: string) =>
-      `annotation ${key}: invalid value ${JSON.stringify(value)}: ${expected}`,
+      `annotation ${echoText(key)}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
   INVALID_LABEL: define(
     'OUTRIGGER_INVALID_LABEL',
     400,
     (key: string, value: string, expected: string) =>
-      `label ${key}: invalid value ${JSON.stringify(value)}: ${expected}`,
+      `label ${echoText(key)}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
   NAME_CONFLICT: define(
@@ -81,7 +83,7 @@ export const errors = {
     'OUTRIGGER_INVALID_FLAG',
     400,
     (flag: string, value: string, expected: string) =>
-      `flag ${flag}: invalid value ${JSON.stringify(value)}: ${expected}`,
+      `flag ${flag}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
   // ── Proxy (outrigger-proxy) ────────────────────────────────────────────────
@@ -89,7 +91,7 @@ export const errors = {
     'OUTRIGGER_INVALID_PROXY_SETTING',
     400,
     (source: string, value: string, expected: string) =>
-      `${source}: invalid value ${JSON.stringify(value)}: ${expected}`,
+      `${source}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
   ORIGINAL_DESTINATION_UNAVAILABLE: define(
     'OUTRIGGER_ORIGINAL_DESTINATION_UNAVAILABLE',

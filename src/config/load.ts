@@ -4,6 +4,7 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { quoteValue } from '../echo.ts';
 import { errors } from '../errors.ts';
 import { ConfigSchema, type InjectionConfig } from './schema.ts';
 import {
@@ -38,7 +39,7 @@ export function parseConfig(text: string, source: string): InjectionConfig {
   );
   const problems = [...checker.Errors(config)].map(
     (e) =>
-      `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${JSON.stringify(e.value)})`}`,
+      `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${quoteValue(e.value)})`}`,
   );
   if (problems.length > 0) throw errors.INVALID_CONFIG(source, problems.join('; '));
   checkValues(config as InjectionConfig, source);

@@ -2,6 +2,7 @@
 // annotations. Each parser returns the parsed value or a sentence saying what
 // was expected, so the caller can name the key and the value in its message.
 import ipaddr from 'ipaddr.js';
+import { quoteValue } from '../echo.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
 
@@ -35,7 +36,7 @@ export function parsePortList(text: string): Parsed<number[]> {
   for (const item of splitList(text)) {
     const port = parsePort(item);
     if (!port.ok)
-      return fail(`${JSON.stringify(item)} is not a port: a comma-separated list of ports 1-65535`);
+      return fail(`${quoteValue(item)} is not a port: a comma-separated list of ports 1-65535`);
     ports.push(port.value);
   }
   return ok(ports);
@@ -94,7 +95,7 @@ export function parseCidrList(text: string): Parsed<string[]> {
   const cidrs: string[] = [];
   for (const item of splitList(text)) {
     const cidr = parseCidr(item);
-    if (!cidr.ok) return fail(`${JSON.stringify(item)} is not a CIDR: ${cidr.expected}`);
+    if (!cidr.ok) return fail(`${quoteValue(item)} is not a CIDR: ${cidr.expected}`);
     cidrs.push(cidr.value);
   }
   return ok(cidrs);
@@ -167,15 +168,15 @@ export function parseHeaderPairs(text: string): Parsed<Array<[string, string]>> 
       const value = colon === -1 ? '' : item.slice(colon + 1).trim();
       if (colon === -1 || !HEADER_NAME.test(name)) {
         return fail(
-          `${JSON.stringify(item)} is not a header: expected "name: value" pairs, one per line or comma-separated`,
+          `${quoteValue(item)} is not a header: expected "name: value" pairs, one per line or comma-separated`,
         );
       }
       if (FRAMING_HEADERS.has(name.toLowerCase())) {
-        return fail(`header ${name} controls message framing and cannot be added`);
+        return fail(`header ${quoteValue(name)} controls message framing and cannot be added`);
       }
       // RFC 9110 §5.5: visible ASCII, spaces, tabs and obs-text only.
       if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
-        return fail(`header ${name} has a control character in its value`);
+        return fail(`header ${quoteValue(name)} has a control character in its value`);
       }
       pairs.push([name, value]);
     }

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { parseCidrRange, parseInterfaceName } from '../config/values.ts';
 import { IPTABLES_FLAGS, PORTS, PROXY_GID, PROXY_UID } from '../contract.ts';
+import { quoteValue } from '../echo.ts';
 import { errors } from '../errors.ts';
 import type { CaptureSettings, Cidr, Invocation } from './settings.ts';
 
@@ -176,7 +177,7 @@ function portList(flag: string, value: string): number[] {
       try {
         return port(flag, item);
       } catch {
-        throw errors.INVALID_FLAG(flag, value, `${JSON.stringify(item)} is not a port 1-65535`);
+        throw errors.INVALID_FLAG(flag, value, `${quoteValue(item)} is not a port 1-65535`);
       }
     }),
   );
@@ -194,11 +195,7 @@ function cidrList(flag: string, value: string): Cidr[] {
   const cidrs = list(value).map((item) => {
     const cidr = parseCidrRange(item);
     if (!cidr.ok) {
-      throw errors.INVALID_FLAG(
-        flag,
-        value,
-        `${JSON.stringify(item)} is not a CIDR: ${cidr.expected}`,
-      );
+      throw errors.INVALID_FLAG(flag, value, `${quoteValue(item)} is not a CIDR: ${cidr.expected}`);
     }
     return cidr.value;
   });

@@ -4,6 +4,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { InjectionConfig } from '../config/schema.ts';
+import { echoText, quoteValue } from '../echo.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { serializePatch } from '../inject/patch.ts';
@@ -60,12 +61,12 @@ export function readAdmissionRequest(body: unknown): AdmissionRequest {
   const review = body as Record<string, unknown>;
   if (review.kind !== 'AdmissionReview') {
     throw errors.NOT_ADMISSION_REVIEW(
-      `kind is ${JSON.stringify(review.kind)}, expected "AdmissionReview"`,
+      `kind is ${quoteValue(review.kind)}, expected "AdmissionReview"`,
     );
   }
   if (review.apiVersion !== API_VERSION) {
     throw errors.NOT_ADMISSION_REVIEW(
-      `apiVersion is ${JSON.stringify(review.apiVersion)}, expected "${API_VERSION}"`,
+      `apiVersion is ${quoteValue(review.apiVersion)}, expected "${API_VERSION}"`,
     );
   }
   const request = review.request as Record<string, unknown> | undefined;
@@ -114,7 +115,7 @@ export function reviewAdmission(
   const kind = request.kind?.kind;
   if (kind !== undefined && kind !== 'Pod') {
     const err = errors.NOT_A_POD(
-      `the request is for a ${kind}; the webhook should only be sent pods`,
+      `the request is for a ${echoText(String(kind))}; the webhook should only be sent pods`,
     );
     return deny(err.code, err.message);
   }

@@ -7,6 +7,7 @@ import Fastify, { type FastifyError, type FastifyInstance, LogController } from 
 import type { Logger } from 'pino';
 import type { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PATH } from '../contract.ts';
+import { echoText } from '../echo.ts';
 import { isOutriggerError } from '../errors.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { readAdmissionRequest, reviewAdmission, serializeReview } from './admission.ts';
@@ -123,10 +124,14 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       await discardBody(request.raw, DISCARD_LIMIT_BYTES);
     if (statusCode >= 500) request.log.error({ err }, 'webhook request failed');
-    else request.log.warn({ code: err.code, message: err.message }, 'rejected webhook request');
+    else
+      request.log.warn(
+        { code: err.code, message: echoText(err.message, 1024) },
+        'rejected webhook request',
+      );
     void reply
       .code(statusCode)
-      .send({ statusCode, code: err.code ?? 'INTERNAL', message: err.message });
+      .send({ statusCode, code: err.code ?? 'INTERNAL', message: echoText(err.message, 1024) });
   });
 
   // A callback hook, not an async one: this runs on every request.
@@ -148,9 +153,10 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     metrics.injectionDuration.observe({ decision: outcome.decision }, seconds);
     request.log.info(
       {
-        uid: admission.uid,
-        namespace: result.namespace,
-        pod: result.pod,
+        // The sender sized these (the apiserver caps them; a direct caller need not).
+        uid: echoText(admission.uid),
+        namespace: echoText(result.namespace),
+        pod: echoText(result.pod),
         decision: outcome.decision,
         reason: outcome.reason,
         ...(outcome.decision === 'skipped' ? { detail: describeSkip(outcome.reason) } : {}),
