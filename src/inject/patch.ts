@@ -1,5 +1,5 @@
 // The RFC 6902 patch that turns the pod the apiserver sent into the injected
-// pod. Add operations only: missing arrays and maps are created first, ours are
+// pod. Add operations only: missing (or null) arrays and maps are created first, ours are
 // inserted at the front of initContainers or appended elsewhere, and nothing the
 // user wrote is replaced, removed or reordered.
 import type { V1Pod } from '@kubernetes/client-node';
@@ -33,7 +33,7 @@ export function buildPatch(pod: V1Pod, injection: Injection): AddOperation[] {
   const spec = pod.spec;
 
   if (injection.initContainers.length > 0) {
-    if (spec?.initContainers === undefined)
+    if (spec?.initContainers == null)
       ops.push({ op: 'add', path: '/spec/initContainers', value: [] });
     // Inserting at index i shifts the user's init containers right, keeping their order.
     injection.initContainers.forEach((container, i) => {
@@ -44,14 +44,14 @@ export function buildPatch(pod: V1Pod, injection: Injection): AddOperation[] {
     ops.push({ op: 'add', path: '/spec/containers/-', value: container });
   }
   if (injection.volumes.length > 0) {
-    if (spec?.volumes === undefined) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
+    if (spec?.volumes == null) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
     for (const volume of injection.volumes)
       ops.push({ op: 'add', path: '/spec/volumes/-', value: volume });
   }
   const keys = Object.keys(injection.annotations);
   if (keys.length > 0) {
-    if (pod.metadata === undefined) ops.push({ op: 'add', path: '/metadata', value: {} });
-    if (pod.metadata?.annotations === undefined)
+    if (pod.metadata == null) ops.push({ op: 'add', path: '/metadata', value: {} });
+    if (pod.metadata?.annotations == null)
       ops.push({ op: 'add', path: '/metadata/annotations', value: {} });
     for (const key of keys) {
       ops.push({
