@@ -11,7 +11,11 @@ import type { TLSSocket } from 'node:tls';
 export interface ConnectionBounds {
   /** Open TCP connections at most; the kernel's accept queue holds the rest briefly, then Node drops them. */
   maxConnections: number;
-  /** A TLS handshake not finished by then is cut (Node's default is 120 s). */
+  /**
+   * A TLS handshake not finished by then is cut (Node's default is 120 s), and
+   * so is a connection through its handshake that has not sent a whole request
+   * head by the same time again (Node would hold it for ever).
+   */
   handshakeTimeoutMs: number;
   /** After SIGTERM, in-flight reviews get this long; then every socket is closed. */
   shutdownTimeoutMs: number;
@@ -97,13 +101,27 @@ export function guardConnections(
   });
   // Requests in flight per TLS socket (more than one only with pipelining).
   const secured = new Map<TLSSocket, number>();
+  // Connections through their handshake that have not sent a request yet.
+  const awaitingRequest = new Map<TLSSocket, NodeJS.Timeout>();
   server.on('secureConnection', (socket: TLSSocket) => {
     unsecured.delete(peer(socket));
     secured.set(socket, 0);
-    socket.once('close', () => secured.delete(socket));
+    const timer = setTimeout(() => socket.destroy(), bounds.handshakeTimeoutMs);
+    timer.unref();
+    awaitingRequest.set(socket, timer);
+    socket.once('close', () => {
+      secured.delete(socket);
+      clearTimeout(awaitingRequest.get(socket));
+      awaitingRequest.delete(socket);
+    });
   });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket as TLSSocket;
+    const timer = awaitingRequest.get(socket);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      awaitingRequest.delete(socket);
+    }
     secured.set(socket, (secured.get(socket) ?? 0) + 1);
     response.once('close', () => {
       const inFlight = secured.get(socket);

@@ -119,6 +119,23 @@ describe('webhook connection bounds', () => {
     assert.ok(elapsed < 4000, `closed after ${elapsed} ms`);
   });
 
+  test('a connection through its handshake that never sends a request is closed as well', async () => {
+    const server = await startServe('--handshake-timeout', '1000');
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: server.port,
+      ca: server.ca,
+      servername: 'localhost',
+    });
+    socket.on('error', () => {});
+    sockets.push(socket);
+    await once(socket, 'secureConnect');
+    const started = Date.now();
+    await once(socket, 'close');
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 4000, `closed after ${elapsed} ms`);
+  });
+
   test('the default handshake timeout is a few seconds, not two minutes', async () => {
     const server = await startServe();
     const [socket] = await openIdle(server.port, 1);
