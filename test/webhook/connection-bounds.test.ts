@@ -82,6 +82,28 @@ async function openIdle(port: number, count: number): Promise<Socket[]> {
   return opened;
 }
 
+/** Opens a TLS connection that finishes its handshake and sends nothing. */
+async function openSecured(server: Running): Promise<Socket> {
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port: server.port,
+    ca: server.ca,
+    servername: 'localhost',
+  });
+  socket.on('error', () => {});
+  sockets.push(socket);
+  await once(socket, 'secureConnect');
+  return socket;
+}
+
+/** Milliseconds until the server closes the socket. */
+async function msUntilClosed(socket: Socket | undefined): Promise<number> {
+  assert.ok(socket);
+  const started = Date.now();
+  await once(socket, 'close');
+  return Date.now() - started;
+}
+
 const isClosed = (socket: Socket) => socket.destroyed || socket.readableEnded;
 
 function get(server: Running, path: string): Promise<{ status: number; body: string }> {
@@ -111,38 +133,19 @@ function get(server: Running, path: string): Promise<{ status: number; body: str
 describe('webhook connection bounds', () => {
   test('a connection that never starts TLS is closed after the handshake timeout', async () => {
     const server = await startServe('--handshake-timeout', '1000');
-    const [socket] = await openIdle(server.port, 1);
-    assert.ok(socket);
-    const started = Date.now();
-    await once(socket, 'close');
-    const elapsed = Date.now() - started;
+    const elapsed = await msUntilClosed((await openIdle(server.port, 1))[0]);
     assert.ok(elapsed < 4000, `closed after ${elapsed} ms`);
   });
 
   test('a connection through its handshake that never sends a request is closed as well', async () => {
     const server = await startServe('--handshake-timeout', '1000');
-    const socket = tlsConnect({
-      host: '127.0.0.1',
-      port: server.port,
-      ca: server.ca,
-      servername: 'localhost',
-    });
-    socket.on('error', () => {});
-    sockets.push(socket);
-    await once(socket, 'secureConnect');
-    const started = Date.now();
-    await once(socket, 'close');
-    const elapsed = Date.now() - started;
+    const elapsed = await msUntilClosed(await openSecured(server));
     assert.ok(elapsed < 4000, `closed after ${elapsed} ms`);
   });
 
   test('the default handshake timeout is a few seconds, not two minutes', async () => {
     const server = await startServe();
-    const [socket] = await openIdle(server.port, 1);
-    assert.ok(socket);
-    const started = Date.now();
-    await once(socket, 'close');
-    const elapsed = Date.now() - started;
+    const elapsed = await msUntilClosed((await openIdle(server.port, 1))[0]);
     assert.ok(elapsed < 10_000, `closed after ${elapsed} ms`);
   });
 
@@ -166,15 +169,7 @@ describe('webhook connection bounds', () => {
     await openIdle(server.port, 300);
     // One connection through a finished handshake that never sends a request,
     // and one that half-closes before its handshake.
-    const tls = tlsConnect({
-      host: '127.0.0.1',
-      port: server.port,
-      ca: server.ca,
-      servername: 'localhost',
-    });
-    tls.on('error', () => {});
-    sockets.push(tls);
-    await once(tls, 'secureConnect');
+    await openSecured(server);
     const [halfOpen] = await openIdle(server.port, 1);
     halfOpen?.end();
     const exited = once(server.child, 'exit');
