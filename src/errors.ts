@@ -1,5 +1,7 @@
 // Every error Outrigger raises on purpose is created here, with a stable code.
-// Callers and tests match on `code`, never on message text.
+// Callers and tests match on `code`, never on message text. A value that came
+// from outside is echoed through echo.ts, so its size is bounded here.
+import { echoText, quoteValue } from './echo.ts';
 
 export class OutriggerError extends Error {
   readonly code: string;
@@ -47,14 +49,14 @@ export const errors = {
     'OUTRIGGER_INVALID_ANNOTATION',
     400,
     (key: string, value: string, expected: string) =>
-      `annotation ${key}: invalid value ${JSON.stringify(value)}: ${expected}`,
+      `annotation ${echoText(key)}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
   INVALID_LABEL: define(
     'OUTRIGGER_INVALID_LABEL',
     400,
     (key: string, value: string, expected: string) =>
-      `label ${key}: invalid value ${JSON.stringify(value)}: ${expected}`,
+      `label ${echoText(key)}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
   NAME_CONFLICT: define(
@@ -81,7 +83,7 @@ export const errors = {
     'OUTRIGGER_INVALID_FLAG',
     400,
     (flag: string, value: string, expected: string) =>
-      `flag ${flag}: invalid value ${JSON.stringify(value)}: ${expected}`,
+      `flag ${flag}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
   // ── `outrigger selftest` (what `helm test` runs) ────────────────────────────
@@ -96,7 +98,7 @@ export const errors = {
     'OUTRIGGER_INVALID_PROXY_SETTING',
     400,
     (source: string, value: string, expected: string) =>
-      `${source}: invalid value ${JSON.stringify(value)}: ${expected}`,
+      `${source}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
   ORIGINAL_DESTINATION_UNAVAILABLE: define(
     'OUTRIGGER_ORIGINAL_DESTINATION_UNAVAILABLE',
@@ -111,6 +113,13 @@ export const errors = {
     (source: string, detail: string) => `cannot load TLS material from ${source}: ${detail}`,
   ),
 
+  UNSAFE_CERTS_DIR: define(
+    'OUTRIGGER_UNSAFE_CERTS_DIR',
+    500,
+    (dir: string, why: string) =>
+      `refusing to write the generated certificates into ${dir}: ${why}; remove it, or pass --certs-dir with a directory of your own`,
+  ),
+
   // ── Traffic capture (outrigger-iptables) ────────────────────────────────────
   IPTABLES_UNAVAILABLE: define(
     'OUTRIGGER_IPTABLES_UNAVAILABLE',
@@ -121,5 +130,17 @@ export const errors = {
     'OUTRIGGER_IPTABLES_COMMAND_FAILED',
     500,
     (command: string, detail: string) => `${command} failed: ${detail}`,
+  ),
+  IPTABLES_ROLLED_BACK: define(
+    'OUTRIGGER_IPTABLES_ROLLED_BACK',
+    500,
+    (failure: string, families: string) =>
+      `${failure}\nthe ${families} rules committed before it were rolled back: the network namespace is as it was, and nothing is captured`,
+  ),
+  IPTABLES_HALF_APPLIED: define(
+    'OUTRIGGER_IPTABLES_HALF_APPLIED',
+    500,
+    (failure: string, families: string, detail: string) =>
+      `${failure}\nrolling back the ${families} rules committed before it failed too (${detail}): the network namespace is half-programmed; run outrigger-iptables --cleanup`,
   ),
 } as const;

@@ -8,6 +8,7 @@ import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PORT } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
 import { checkDocuments, formatCheck, parseLabelList } from './check.ts';
 import { injectDocuments } from './inject.ts';
 import { readDocuments } from './read-input.ts';
@@ -29,6 +30,12 @@ function milliseconds(value: string): number {
 function seconds(value: string): number {
   if (!/^[1-9][0-9]*$/.test(value))
     throw new InvalidArgumentError('expected a positive whole number of seconds');
+  return Number(value);
+}
+
+function count(value: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(value))
+    throw new InvalidArgumentError('expected a positive number');
   return Number(value);
 }
 
@@ -76,6 +83,24 @@ addClusterCertificateFlags(
       .default(10_000)
       .argParser(milliseconds)
       .hideHelp(),
+  )
+  .addOption(
+    new Option('--max-connections <n>', 'open connections at most; more are closed at once')
+      .default(DEFAULT_CONNECTION_BOUNDS.maxConnections)
+      .argParser(count),
+  )
+  .addOption(
+    new Option('--handshake-timeout <ms>', 'time allowed for a TLS handshake')
+      .default(DEFAULT_CONNECTION_BOUNDS.handshakeTimeoutMs)
+      .argParser(milliseconds),
+  )
+  .addOption(
+    new Option(
+      '--shutdown-timeout <ms>',
+      'after SIGTERM, time in-flight reviews get before every connection is closed',
+    )
+      .default(DEFAULT_CONNECTION_BOUNDS.shutdownTimeoutMs)
+      .argParser(milliseconds),
   )
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {

@@ -1,10 +1,10 @@
 // `outrigger serve`: the webhook. TLS comes from files (reloaded on change) or,
 // without them, from a CA and a localhost certificate generated at start.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClusterCertificateFlags, clusterCertificateOptions } from '../certs/cli-flags.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
+import { preparePrivateDirectory, writePrivateFile } from '../certs/private-directory.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PATH } from '../contract.ts';
 import { createWebhookLogger } from '../webhook/logger.ts';
@@ -27,6 +27,9 @@ export interface ServeOptions extends ClusterCertificateFlags {
   logLevel: string;
   certsDir?: string;
   requestTimeout?: number;
+  maxConnections?: number;
+  handshakeTimeout?: number;
+  shutdownTimeout?: number;
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
@@ -62,13 +65,18 @@ export async function serve(options: ServeOptions): Promise<void> {
   certificate.onUpdate(setExpiry);
 
   const logging = createWebhookLogger(options.logLevel);
-  const { app, setReady } = buildWebhookServer({
+  const { app, setReady, connections, bounds } = buildWebhookServer({
     config,
     certificate,
     metrics,
     injectorNamespace: options.namespace,
     logger: logging.logger,
     requestTimeoutMs: options.requestTimeout,
+    connections: {
+      maxConnections: options.maxConnections,
+      handshakeTimeoutMs: options.handshakeTimeout,
+      shutdownTimeoutMs: options.shutdownTimeout,
+    },
   });
   const log = app.log;
   cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`), log);
@@ -99,7 +107,19 @@ export async function serve(options: ServeOptions): Promise<void> {
     config.close();
     stopWatchingCerts();
     await cluster?.stop();
-    await app.close();
+    const closed = app.close();
+    // server.close() waits for every socket; one in its TLS handshake, or idle
+    // after it, carries no review and would hold shutdown until it timed out.
+    connections.closeIdle();
+    const deadline = setTimeout(() => {
+      log.warn(
+        { shutdownTimeoutMs: bounds.shutdownTimeoutMs },
+        'shutdown grace over: closing the connections still open',
+      );
+      connections.closeAll();
+    }, bounds.shutdownTimeoutMs);
+    await closed;
+    clearTimeout(deadline);
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
@@ -125,10 +145,9 @@ async function generateLocalCertificates(dir: string) {
     ipAddresses: ['127.0.0.1', '::1'],
     validityDays: 30,
   });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const caPath = join(dir, 'ca.crt');
-  await writeFile(caPath, ca.cert);
-  await writeFile(join(dir, 'tls.crt'), material.cert);
-  await writeFile(join(dir, 'tls.key'), material.key, { mode: 0o600 });
+  await preparePrivateDirectory(dir);
+  const caPath = await writePrivateFile(dir, 'ca.crt', ca.cert, 0o644);
+  await writePrivateFile(dir, 'tls.crt', material.cert, 0o644);
+  await writePrivateFile(dir, 'tls.key', material.key, 0o600);
   return { material, caPath };
 }

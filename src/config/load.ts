@@ -4,9 +4,16 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { quoteValue } from '../echo.ts';
 import { errors } from '../errors.ts';
 import { ConfigSchema, type InjectionConfig } from './schema.ts';
-import { parseCidr, parseCidrSelection, parsePortSelection, parseQuantity } from './values.ts';
+import {
+  parseCidr,
+  parseCidrSelection,
+  parseInterfaceName,
+  parsePortSelection,
+  parseQuantity,
+} from './values.ts';
 
 const checker = TypeCompiler.Compile(ConfigSchema);
 
@@ -32,7 +39,7 @@ export function parseConfig(text: string, source: string): InjectionConfig {
   );
   const problems = [...checker.Errors(config)].map(
     (e) =>
-      `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${JSON.stringify(e.value)})`}`,
+      `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${quoteValue(e.value)})`}`,
   );
   if (problems.length > 0) throw errors.INVALID_CONFIG(source, problems.join('; '));
   checkValues(config as InjectionConfig, source);
@@ -50,6 +57,13 @@ function checkValues(config: InjectionConfig, source: string): void {
     ...interception.excludeOutboundIPRanges.map(
       (cidr, i) =>
         [`/interception/excludeOutboundIPRanges/${i}`, parseCidr(cidr)] as [
+          string,
+          { ok: boolean },
+        ],
+    ),
+    ...interception.excludeInterfaces.map(
+      (name, i) =>
+        [`/interception/excludeInterfaces/${i}`, parseInterfaceName(name)] as [
           string,
           { ok: boolean },
         ],

@@ -2,6 +2,7 @@
 // annotations. Each parser returns the parsed value or a sentence saying what
 // was expected, so the caller can name the key and the value in its message.
 import ipaddr from 'ipaddr.js';
+import { quoteValue } from '../echo.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
 
@@ -35,7 +36,7 @@ export function parsePortList(text: string): Parsed<number[]> {
   for (const item of splitList(text)) {
     const port = parsePort(item);
     if (!port.ok)
-      return fail(`${JSON.stringify(item)} is not a port: a comma-separated list of ports 1-65535`);
+      return fail(`${quoteValue(item)} is not a port: a comma-separated list of ports 1-65535`);
     ports.push(port.value);
   }
   return ok(ports);
@@ -48,24 +49,45 @@ export function parsePortSelection(text: string): Parsed<'*' | number[]> {
   return list.ok ? list : fail(`expected "*" or ${list.expected.replace(/^.*?: /, '')}`);
 }
 
+export type AddressFamily = 'ipv4' | 'ipv6';
+
+/** A CIDR sorted into its address family, as the init program renders it. */
+export interface CidrRange {
+  readonly family: AddressFamily;
+  /** `address/prefix` in canonical form, exactly as iptables takes it after `-d`. */
+  readonly text: string;
+}
+
+const CIDR_EXPECTED = 'expected an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8';
+
 /**
  * An IPv4 or IPv6 CIDR in canonical form (`10.0.0.0/8`, `2001:db8::/32`). A bare
- * address is taken as a host route (/32 or /128), as istio-iptables does.
+ * address is taken as a host route (/32 or /128), as istio-iptables does. The
+ * one CIDR grammar: the configuration, the annotations (so the webhook refuses
+ * at admission what the init container would) and outrigger-iptables' flags.
  */
-export function parseCidr(text: string): Parsed<string> {
+export function parseCidrRange(text: string): Parsed<CidrRange> {
   const [address = '', prefix, ...rest] = text.split('/');
-  if (rest.length > 0) return fail('expected an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8');
+  if (rest.length > 0) return fail(CIDR_EXPECTED);
+  // ipaddr.js and node:net accept `fe80::1%eth0`, but ip6tables refuses a zone
+  // id: a rule matches an address, whatever interface it arrived on.
+  if (address.includes('%'))
+    return fail(`${CIDR_EXPECTED}; a zone id (%interface) cannot be matched by iptables`);
   const v4 = ipaddr.IPv4.isValidFourPartDecimal(address);
-  if (!v4 && !ipaddr.IPv6.isValid(address)) {
-    return fail('expected an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8');
-  }
+  if (!v4 && !ipaddr.IPv6.isValid(address)) return fail(CIDR_EXPECTED);
   const max = v4 ? 32 : 128;
   if (prefix !== undefined && !/^[0-9]{1,3}$/.test(prefix)) {
     return fail(`expected a prefix length from 0 to ${max} after "/"`);
   }
   const bits = prefix === undefined ? max : Number(prefix);
   if (bits > max) return fail(`expected a prefix length from 0 to ${max} after "/"`);
-  return ok(`${ipaddr.parse(address).toString()}/${bits}`);
+  return ok({ family: v4 ? 'ipv4' : 'ipv6', text: `${ipaddr.parse(address).toString()}/${bits}` });
+}
+
+/** The CIDR grammar of parseCidrRange, giving the canonical text alone. */
+export function parseCidr(text: string): Parsed<string> {
+  const range = parseCidrRange(text);
+  return range.ok ? ok(range.value.text) : range;
 }
 
 /** A comma list of CIDRs; an empty string is an empty list. */
@@ -73,7 +95,7 @@ export function parseCidrList(text: string): Parsed<string[]> {
   const cidrs: string[] = [];
   for (const item of splitList(text)) {
     const cidr = parseCidr(item);
-    if (!cidr.ok) return fail(`${JSON.stringify(item)} is not a CIDR: ${cidr.expected}`);
+    if (!cidr.ok) return fail(`${quoteValue(item)} is not a CIDR: ${cidr.expected}`);
     cidrs.push(cidr.value);
   }
   return ok(cidrs);
@@ -146,20 +168,39 @@ export function parseHeaderPairs(text: string): Parsed<Array<[string, string]>> 
       const value = colon === -1 ? '' : item.slice(colon + 1).trim();
       if (colon === -1 || !HEADER_NAME.test(name)) {
         return fail(
-          `${JSON.stringify(item)} is not a header: expected "name: value" pairs, one per line or comma-separated`,
+          `${quoteValue(item)} is not a header: expected "name: value" pairs, one per line or comma-separated`,
         );
       }
       if (FRAMING_HEADERS.has(name.toLowerCase())) {
-        return fail(`header ${name} controls message framing and cannot be added`);
+        return fail(`header ${quoteValue(name)} controls message framing and cannot be added`);
       }
       // RFC 9110 §5.5: visible ASCII, spaces, tabs and obs-text only.
       if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
-        return fail(`header ${name} has a control character in its value`);
+        return fail(`header ${quoteValue(name)} has a control character in its value`);
       }
       pairs.push([name, value]);
     }
   }
   return ok(pairs);
+}
+
+/**
+ * A network interface name as Linux takes it (net/core/dev.c dev_valid_name:
+ * 1 to 15 bytes, not `.` or `..`, no `/`, `:` or white space), narrowed to
+ * the characters interface names use in practice, with iptables' trailing `+`
+ * wildcard. A leading `-` is refused so that a flag (`-c --dry-run`) is never
+ * mistaken for a name.
+ */
+export function parseInterfaceName(text: string): Parsed<string> {
+  if (
+    !/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,13}[A-Za-z0-9_.+-]?$/.test(text) ||
+    text === '.' ||
+    text === '..'
+  )
+    return fail(
+      'expected an interface name of 1 to 15 letters, digits, _ . or - (not first), optionally ending in the + wildcard',
+    );
+  return ok(text);
 }
 
 /** A container image reference: no whitespace, not empty. */

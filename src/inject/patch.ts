@@ -1,11 +1,11 @@
 // The RFC 6902 patch that turns the pod the apiserver sent into the injected
-// pod. Add operations, with one exception: missing arrays and maps are created
-// first, ours are inserted at the front of initContainers and containers (the
-// classic proxy starts before the app) or appended elsewhere, and nothing the
-// user wrote is removed or reordered among itself. The exception
-// is the app probe rewrite (probes.ts): one `replace` per rewritten probe, on
-// that probe field only, emitted first, while the container indices are still
-// those of the pod the apiserver sent.
+// pod. Add operations, with one exception: missing (or null) arrays and maps are
+// created first, ours are inserted at the front of initContainers and containers
+// (the classic proxy starts before the app) or appended elsewhere, and nothing the
+// user wrote is removed or reordered among itself. The exception is the app probe
+// rewrite (probes.ts): one `replace` per rewritten probe, on that probe field only,
+// emitted first, while the container indices are still those of the pod the
+// apiserver sent.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Injection } from './render.ts';
 
@@ -49,7 +49,7 @@ export function buildPatch(pod: V1Pod, injection: Injection): PatchOperation[] {
   }
 
   if (injection.initContainers.length > 0) {
-    if (spec?.initContainers === undefined)
+    if (spec?.initContainers == null)
       ops.push({ op: 'add', path: '/spec/initContainers', value: [] });
     // Inserting at index i shifts the user's init containers right, keeping their order.
     injection.initContainers.forEach((container, i) => {
@@ -61,14 +61,14 @@ export function buildPatch(pod: V1Pod, injection: Injection): PatchOperation[] {
     ops.push({ op: 'add', path: `/spec/containers/${i}`, value: container });
   });
   if (injection.volumes.length > 0) {
-    if (spec?.volumes === undefined) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
+    if (spec?.volumes == null) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
     for (const volume of injection.volumes)
       ops.push({ op: 'add', path: '/spec/volumes/-', value: volume });
   }
   const keys = Object.keys(injection.annotations);
   if (keys.length > 0) {
-    if (pod.metadata === undefined) ops.push({ op: 'add', path: '/metadata', value: {} });
-    if (pod.metadata?.annotations === undefined)
+    if (pod.metadata == null) ops.push({ op: 'add', path: '/metadata', value: {} });
+    if (pod.metadata?.annotations == null)
       ops.push({ op: 'add', path: '/metadata/annotations', value: {} });
     for (const key of keys) {
       ops.push({

@@ -2,11 +2,10 @@
 // checked here, before any rule is rendered or applied, so a typo in an
 // annotation fails the init container with a message naming the flag instead
 // of half-programming the pod's network namespace.
-//
-// isIP is a pure function; importing it does no network I/O.
-import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
+import { parseCidrRange, parseInterfaceName } from '../config/values.ts';
 import { IPTABLES_FLAGS, PORTS, PROXY_GID, PROXY_UID } from '../contract.ts';
+import { quoteValue } from '../echo.ts';
 import { errors } from '../errors.ts';
 import type { CaptureSettings, Cidr, Invocation } from './settings.ts';
 
@@ -32,7 +31,6 @@ interface RawFlags {
 const PROXY_OWN_PORTS = [PORTS.admin, PORTS.health, PORTS.prometheus] as const;
 
 const MAX_ID = 4294967294; // (uid_t)-1 means "no change" to the kernel, so it is not a real id.
-const INTERFACE_NAME = /^[A-Za-z0-9_.+-]{1,15}$/; // IFNAMSIZ is 16 with the NUL; `+` is iptables' wildcard.
 
 export interface Output {
   writeOut(text: string): void;
@@ -150,14 +148,9 @@ function settingsFromFlags(raw: RawFlags): CaptureSettings {
     includeOutboundPorts: portList(f.includeOutboundPorts, raw.q),
     excludeOutboundPorts: portList(f.excludeOutboundPorts, raw.o),
     excludeInterfaces: list(raw.c).map((name) => {
-      if (!INTERFACE_NAME.test(name)) {
-        throw errors.INVALID_FLAG(
-          f.excludeInterfaces,
-          name,
-          'expected interface names of 1 to 15 letters, digits, _ . - or +',
-        );
-      }
-      return name;
+      const parsed = parseInterfaceName(name);
+      if (!parsed.ok) throw errors.INVALID_FLAG(f.excludeInterfaces, name, parsed.expected);
+      return parsed.value;
     }),
   };
 }
@@ -184,7 +177,7 @@ function portList(flag: string, value: string): number[] {
       try {
         return port(flag, item);
       } catch {
-        throw errors.INVALID_FLAG(flag, value, `${JSON.stringify(item)} is not a port 1-65535`);
+        throw errors.INVALID_FLAG(flag, value, `${quoteValue(item)} is not a port 1-65535`);
       }
     }),
   );
@@ -200,28 +193,12 @@ function id(flag: string, value: string): number {
 
 function cidrList(flag: string, value: string): Cidr[] {
   const cidrs = list(value).map((item) => {
-    const cidr = parseCidr(item);
-    if (!cidr) {
-      throw errors.INVALID_FLAG(
-        flag,
-        value,
-        `${JSON.stringify(item)} is not an IPv4 or IPv6 CIDR (address/prefix)`,
-      );
+    const cidr = parseCidrRange(item);
+    if (!cidr.ok) {
+      throw errors.INVALID_FLAG(flag, value, `${quoteValue(item)} is not a CIDR: ${cidr.expected}`);
     }
-    return cidr;
+    return cidr.value;
   });
   const seen = new Set<string>();
   return cidrs.filter((c) => !seen.has(c.text) && seen.add(c.text));
-}
-
-/** `address/prefix`, or a bare address meaning that one host. */
-function parseCidr(item: string): Cidr | undefined {
-  const [address = '', prefix, extra] = item.split('/');
-  if (extra !== undefined) return undefined;
-  const version = isIP(address);
-  if (version === 0) return undefined;
-  const max = version === 4 ? 32 : 128;
-  const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : -1;
-  if (bits < 0 || bits > max) return undefined;
-  return { family: version === 4 ? 'ipv4' : 'ipv6', text: `${address.toLowerCase()}/${bits}` };
 }

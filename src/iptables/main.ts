@@ -49,6 +49,12 @@ function log(verb: string, applied: Applied): void {
   for (const { command, input } of applied.inputs) {
     process.stdout.write(`outrigger-iptables: ${verb} with ${command}\n${input}\n`);
   }
+  // IPv4-only mode (docs/traffic-capture.md): said on stderr, where a warning is looked for.
+  for (const { family, reason } of applied.skipped) {
+    process.stderr.write(
+      `outrigger-iptables: warning: ${family} left alone, its traffic is not captured: ${reason}\n`,
+    );
+  }
 }
 
 function report(err: unknown, status: number): number {

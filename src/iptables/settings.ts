@@ -1,14 +1,12 @@
 // What the init container is asked to capture, once the flags are parsed and
 // validated. Rule rendering takes only this shape, so it never sees raw text.
 
-export type Family = 'ipv4' | 'ipv6';
+import type { AddressFamily, CidrRange } from '../config/values.ts';
 
-/** A validated CIDR, already sorted into its address family. */
-export interface Cidr {
-  readonly family: Family;
-  /** `address/prefix`, exactly as iptables takes it after `-d`. */
-  readonly text: string;
-}
+export type Family = AddressFamily;
+
+/** A validated CIDR, already sorted into its address family (src/config/values.ts's grammar). */
+export type Cidr = CidrRange;
 
 /** `'*'` means every port (or every destination); an empty list means none. */
 export type Selection<T> = '*' | readonly T[];

@@ -1,9 +1,10 @@
 // AdmissionReview in, AdmissionReview out (admission.k8s.io/v1). Pure: the
 // server hands it a parsed body and sends back whatever this returns.
 import type { V1Pod } from '@kubernetes/client-node';
-import { Type } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { InjectionConfig } from '../config/schema.ts';
+import { echoText, quoteValue } from '../echo.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { serializePatch } from '../inject/patch.ts';
@@ -63,12 +64,12 @@ export function readAdmissionRequest(body: unknown): AdmissionRequest {
   const review = body as Record<string, unknown>;
   if (review.kind !== 'AdmissionReview') {
     throw errors.NOT_ADMISSION_REVIEW(
-      `kind is ${JSON.stringify(review.kind)}, expected "AdmissionReview"`,
+      `kind is ${quoteValue(review.kind)}, expected "AdmissionReview"`,
     );
   }
   if (review.apiVersion !== API_VERSION) {
     throw errors.NOT_ADMISSION_REVIEW(
-      `apiVersion is ${JSON.stringify(review.apiVersion)}, expected "${API_VERSION}"`,
+      `apiVersion is ${quoteValue(review.apiVersion)}, expected "${API_VERSION}"`,
     );
   }
   const request = review.request as Record<string, unknown> | undefined;
@@ -123,7 +124,7 @@ export function reviewAdmission(
   const kind = request.kind?.kind;
   if (kind !== undefined && kind !== 'Pod') {
     const err = errors.NOT_A_POD(
-      `the request is for a ${kind}; the webhook should only be sent pods`,
+      `the request is for a ${echoText(String(kind))}; the webhook should only be sent pods`,
     );
     return deny(err.code, err.message);
   }
@@ -172,19 +173,21 @@ export function serializeReview(review: AdmissionReviewOut): string {
 
 // The parts of a Pod that injection reads, so that a hostile or hand-written
 // body gets a 'not a Pod' answer instead of a crash halfway through rendering.
+// A map or list sent as null means empty, as it does to the apiserver (Go
+// decodes JSON null into a nil map or slice); decide, render and patch read
+// null as absent.
 const Named = Type.Object({ name: Type.String() });
 const StringMap = Type.Record(Type.String(), Type.String());
+const orNull = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 const PodShape = TypeCompiler.Compile(
   Type.Object({
     kind: Type.Optional(Type.Literal('Pod')),
-    metadata: Type.Optional(
-      Type.Object({ labels: Type.Optional(StringMap), annotations: Type.Optional(StringMap) }),
-    ),
+    metadata: orNull(Type.Object({ labels: orNull(StringMap), annotations: orNull(StringMap) })),
     spec: Type.Object({
       containers: Type.Array(Named),
-      initContainers: Type.Optional(Type.Array(Named)),
-      volumes: Type.Optional(Type.Array(Named)),
-      hostNetwork: Type.Optional(Type.Boolean()),
+      initContainers: orNull(Type.Array(Named)),
+      volumes: orNull(Type.Array(Named)),
+      hostNetwork: orNull(Type.Boolean()),
     }),
   }),
 );

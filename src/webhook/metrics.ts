@@ -11,6 +11,7 @@ export interface WebhookMetrics {
   configLastReloadSuccess: Gauge;
   tlsReloads: Counter<'result'>;
   servingCertificateExpiry: Gauge;
+  connectionsDropped: Counter;
 }
 
 export function createWebhookMetrics(): WebhookMetrics {
@@ -59,6 +60,11 @@ export function createWebhookMetrics(): WebhookMetrics {
     servingCertificateExpiry: new Gauge({
       name: 'outrigger_serving_certificate_expiry_timestamp_seconds',
       help: 'When the certificate the webhook serves expires, as a Unix timestamp.',
+      registers: [registry],
+    }),
+    connectionsDropped: new Counter({
+      name: 'outrigger_webhook_connections_dropped_total',
+      help: 'TCP connections closed at once because the webhook already had --max-connections open.',
       registers: [registry],
     }),
   };

@@ -18,10 +18,17 @@ import {
   POD_SECURITY_WEBHOOK_PATH_PREFIX,
   WEBHOOK_PATH,
 } from '../contract.ts';
+import { echoText } from '../echo.ts';
 import { isOutriggerError } from '../errors.ts';
 import type { EnforcedLevel } from '../inject/pod-security.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { readAdmissionRequest, reviewAdmission, serializeReview } from './admission.ts';
+import {
+  type ConnectionBounds,
+  type ConnectionGuard,
+  guardConnections,
+  resolveBounds,
+} from './connection-guard.ts';
 import { createWebhookLogger } from './logger.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { type ServingCertificate, TLS_OPTIONS } from './tls.ts';
@@ -64,12 +71,17 @@ export interface WebhookServerOptions {
   logger?: Logger;
   /** A request (headers and body) must arrive within this time, or it gets 408. */
   requestTimeoutMs?: number;
+  /** Connection limit, handshake and shutdown timeouts (connection-guard.ts has the defaults). */
+  connections?: Partial<ConnectionBounds>;
 }
 
 export interface WebhookServer {
   app: FastifyInstance<Server>;
   /** Readiness: false until TLS and config are loaded, and again once shutdown starts. */
   setReady(ready: boolean): void;
+  /** Closes the connections `app.close()` would otherwise wait for. */
+  connections: ConnectionGuard;
+  bounds: ConnectionBounds;
 }
 
 export function buildWebhookServer(options: WebhookServerOptions): WebhookServer {
@@ -77,6 +89,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
   let ready = false;
 
   const requestTimeout = options.requestTimeoutMs ?? 10_000;
+  const bounds = resolveBounds(options.connections);
   const app = Fastify({
     https: {
       ...TLS_OPTIONS,
@@ -85,6 +98,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
       // each second so a slow-loris body is cut off near its deadline.
       connectionsCheckingInterval: 1000,
       headersTimeout: requestTimeout,
+      handshakeTimeout: bounds.handshakeTimeoutMs,
     },
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout,
@@ -103,6 +117,14 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     childLoggerFactory: (logger) => logger,
   }) as unknown as FastifyInstance<Server>;
   certificate.attach(app.server);
+  const connections = guardConnections(app.server, bounds, {
+    count: () => metrics.connectionsDropped.inc(),
+    log: (dropped, limit) =>
+      app.log.warn(
+        { dropped, maxConnections: limit },
+        'connection limit reached: refusing new connections',
+      ),
+  });
   // Reviews are JSON; anything else is a 415, not a body to guess at.
   app.removeContentTypeParser(['text/plain']);
 
@@ -114,10 +136,14 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       await discardBody(request.raw, DISCARD_LIMIT_BYTES);
     if (statusCode >= 500) request.log.error({ err }, 'webhook request failed');
-    else request.log.warn({ code: err.code, message: err.message }, 'rejected webhook request');
+    else
+      request.log.warn(
+        { code: err.code, message: echoText(err.message, 1024) },
+        'rejected webhook request',
+      );
     void reply
       .code(statusCode)
-      .send({ statusCode, code: err.code ?? 'INTERNAL', message: err.message });
+      .send({ statusCode, code: err.code ?? 'INTERNAL', message: echoText(err.message, 1024) });
   });
 
   // A callback hook, not an async one: this runs on every request.
@@ -143,9 +169,10 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     metrics.injectionDuration.observe({ decision: outcome.decision }, seconds);
     request.log.info(
       {
-        uid: admission.uid,
-        namespace: result.namespace,
-        pod: result.pod,
+        // The sender sized these (the apiserver caps them; a direct caller need not).
+        uid: echoText(admission.uid),
+        namespace: echoText(result.namespace),
+        pod: echoText(result.pod),
         decision: outcome.decision,
         reason: outcome.reason,
         ...(outcome.decision === 'skipped' ? { detail: describeSkip(outcome.reason) } : {}),
@@ -182,5 +209,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     setReady: (value) => {
       ready = value;
     },
+    connections,
+    bounds,
   };
 }

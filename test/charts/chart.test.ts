@@ -46,6 +46,10 @@ interface Manifest {
     serviceAccountName?: string;
     containers?: Container[];
     template?: { spec: { containers: Container[] } };
+    // NetworkPolicy
+    policyTypes?: string[];
+    ingress?: unknown[];
+    podSelector?: unknown;
   };
 }
 
@@ -325,6 +329,33 @@ describe('helm chart', { concurrency: false }, () => {
     );
   });
 
+  it('renders a NetworkPolicy only when asked: ingress to 8443 alone, from anywhere or from the peers given', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const policies = (rendered: string) =>
+      manifests(rendered).filter((m) => m.kind === 'NetworkPolicy');
+    assert.deepEqual(policies(await template()), []);
+
+    const [open] = policies(await template('networkPolicy.enabled=true'));
+    assert.deepEqual(open?.spec?.policyTypes, ['Ingress']);
+    assert.deepEqual(open?.spec?.ingress, [{ ports: [{ protocol: 'TCP', port: 8443 }] }]);
+    assert.deepEqual(open?.spec?.podSelector, {
+      matchLabels: {
+        'app.kubernetes.io/name': 'outrigger',
+        'app.kubernetes.io/instance': 'outrigger',
+      },
+    });
+
+    const [narrow] = policies(
+      await template(
+        'networkPolicy.enabled=true',
+        'networkPolicy.from[0].ipBlock.cidr=192.0.2.0/24',
+      ),
+    );
+    assert.deepEqual(narrow?.spec?.ingress, [
+      { ports: [{ protocol: 'TCP', port: 8443 }], from: [{ ipBlock: { cidr: '192.0.2.0/24' } }] },
+    ]);
+  });
+
   it('helm template output passes a server-side dry run on the real apiserver', async (t) => {
     if (blocker || !cluster) return t.skip(blocker);
     // The test namespace must exist for the objects in it to be checked (a dry
@@ -345,6 +376,7 @@ describe('helm chart', { concurrency: false }, () => {
         'injection.proxy.logLevel=debug',
         'podDisruptionBudget.enabled=false',
       ],
+      ['networkPolicy.enabled=true', 'networkPolicy.from[0].ipBlock.cidr=192.0.2.0/24'],
     ];
     for (const sets of variants) {
       const rendered = await template(...sets);

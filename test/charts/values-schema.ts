@@ -109,6 +109,7 @@ export function valuesSchema(): JsonSchema {
           ],
         },
       }),
+      networkPolicy: closed({ enabled: { type: 'boolean' }, from: freeList }),
       logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error'] },
       service: closed({ port: { type: 'integer', minimum: 1, maximum: 65535 } }),
       webhook: closed({

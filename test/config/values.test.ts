@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   parseCidr,
+  parseCidrRange,
   parseCidrSelection,
   parseHeaderPairs,
+  parseInterfaceName,
   parsePortList,
   parsePortSelection,
   parseQuantity,
@@ -39,6 +41,43 @@ test('CIDRs: IPv4 and IPv6, bare addresses become host routes, bad prefixes refu
     assert.equal(parseCidr(bad).ok, false, bad);
   }
   assert.deepEqual(parseCidrSelection('*'), { ok: true, value: '*' });
+});
+
+test('CIDRs: a zone id is refused, since ip6tables cannot match one (issue #11 row 7)', () => {
+  for (const zoned of ['fe80::1%eth0/64', 'fe80::1%eth0', 'fe80::%1/10']) {
+    const parsed = parseCidr(zoned);
+    assert.equal(parsed.ok, false, zoned);
+    assert.match(parsed.ok ? '' : parsed.expected, /zone id/);
+  }
+});
+
+test('CIDRs carry their family for the init program, in canonical text', () => {
+  assert.deepEqual(parseCidrRange('2001:DB8::0:1/64'), {
+    ok: true,
+    value: { family: 'ipv6', text: '2001:db8::1/64' },
+  });
+  assert.deepEqual(parseCidrRange('192.0.2.0/24'), {
+    ok: true,
+    value: { family: 'ipv4', text: '192.0.2.0/24' },
+  });
+});
+
+test('interface names follow Linux: 1-15 characters, no leading -, + only as the last', () => {
+  for (const good of ['eth0', 'veth+', 'br-lan', 'a', 'wlp0s20f3.100', 'x'.repeat(15)])
+    assert.deepEqual(parseInterfaceName(good), { ok: true, value: good }, good);
+  for (const bad of [
+    '',
+    '--dry-run',
+    '-eth0',
+    '.',
+    '..',
+    'eth 0',
+    'eth0:1',
+    'a/b',
+    'e+th',
+    'x'.repeat(16),
+  ])
+    assert.equal(parseInterfaceName(bad).ok, false, bad);
 });
 
 test('quantities compare by value: 1Gi > 256Mi, 250m < 1', () => {

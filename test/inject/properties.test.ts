@@ -283,3 +283,62 @@ test('any JSON body gets an answer or a coded error, never a crash', () => {
     { numRuns: RUNS * 2 },
   );
 });
+
+/**
+ * The same pods, with the maps and lists the apiserver may send as null
+ * (`metadata`, `annotations`, `labels`, `initContainers`, `volumes`)
+ * meaning empty.
+ */
+const podWithNulls: fc.Arbitrary<V1Pod> = fc
+  .tuple(
+    podArbitrary,
+    fc.record({
+      labels: fc.boolean(),
+      annotations: fc.boolean(),
+      initContainers: fc.boolean(),
+      volumes: fc.boolean(),
+      metadata: fc.boolean(),
+    }),
+  )
+  .map(([pod, nulls]) => {
+    const nulled = structuredClone(pod) as unknown as {
+      metadata: Record<string, unknown>;
+      spec: Record<string, unknown>;
+    };
+    if (nulls.labels) nulled.metadata.labels = null;
+    if (nulls.annotations) nulled.metadata.annotations = null;
+    if (nulls.initContainers) nulled.spec.initContainers = null;
+    if (nulls.volumes) nulled.spec.volumes = null;
+    if (nulls.metadata && !nulls.labels && !nulls.annotations)
+      (nulled as { metadata: unknown }).metadata = null;
+    return nulled as unknown as V1Pod;
+  });
+
+test('null maps and lists are empty ones: the review injects, and its patch applies to the pod sent', () => {
+  fc.assert(
+    fc.property(podWithNulls, fc.constantFrom(...configs), (pod, config) => {
+      const { review, outcome } = reviewAdmission(
+        { uid: 'u', operation: 'CREATE', object: pod },
+        config,
+        undefined,
+      );
+      assert.equal(review.response.allowed, true, review.response.status?.message);
+      assert.equal(outcome.decision, 'injected');
+      const patch = JSON.parse(Buffer.from(review.response.patch ?? '', 'base64').toString());
+      const result = jsonPatch.applyPatch(structuredClone(pod), patch, true, false)
+        .newDocument as V1Pod;
+      const injected = injectPod(pod, { namespace: 'demo' }, config);
+      assert.ok(injected.injected);
+      assert.deepEqual(result, renderPod(pod, injected.injection));
+      // Ours come first in initContainers and last in volumes, whatever was null.
+      assert.equal(
+        result.spec?.initContainers?.[0]?.name,
+        injected.injection.initContainers[0]?.name,
+      );
+      assert.ok(result.metadata?.annotations?.['sidecar.outrigger.dev/status']);
+      const again = injectPod(result, { namespace: 'demo' }, config);
+      assert.equal(again.injected, false);
+    }),
+    { numRuns: RUNS },
+  );
+});

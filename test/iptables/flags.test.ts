@@ -35,6 +35,12 @@ const invalid: ReadonlyArray<{ args: string[]; flag: string; value: string }> = 
   { args: ['-x', 'example.com'], flag: '-x', value: 'example.com' },
   { args: ['-c', 'eth0;rm'], flag: '-c', value: 'eth0;rm' },
   { args: ['-c', 'a-very-long-interface-name'], flag: '-c', value: 'a-very-long-interface-name' },
+  // A flag taken as the interface name: refused, so the rules are not applied (issue #11 row 11).
+  { args: ['-c', '--dry-run'], flag: '-c', value: '--dry-run' },
+  { args: ['-c', '-eth0'], flag: '-c', value: '-eth0' },
+  // A zone id, which ip6tables-restore would refuse after IPv4 was committed (row 7).
+  { args: ['-i', 'fe80::1%eth0/64'], flag: '-i', value: 'fe80::1%eth0/64' },
+  { args: ['-x', 'fe80::1%eth0'], flag: '-x', value: 'fe80::1%eth0' },
 ];
 
 for (const { args, flag, value } of invalid) {
