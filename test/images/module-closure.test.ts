@@ -23,8 +23,11 @@ test('the proxy needs neither fastify nor the Kubernetes client, but koffi and i
   assert.ok(!packages.some((dir) => /fastify|@kubernetes/.test(dir)));
 });
 
-test('the init program needs only commander', () => {
-  assert.deepEqual(sourceClosure(root, ['src/iptables/main.ts']).packages, ['commander']);
+test('the init program needs only commander and ipaddr.js (the CIDR grammar it shares with admission)', () => {
+  assert.deepEqual(sourceClosure(root, ['src/iptables/main.ts']).packages, [
+    'commander',
+    'ipaddr.js',
+  ]);
 });
 
 test('the injector reaches the lazily imported certificate code and its Kubernetes client', () => {
