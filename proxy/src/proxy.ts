@@ -3,7 +3,6 @@
 // Used by main.ts and, in-process, by the tests.
 import type http from 'node:http';
 import type net from 'node:net';
-import os from 'node:os';
 import {
   createAdminServer,
   createHealthServer,
@@ -19,7 +18,7 @@ import {
   type OriginalDestinationResolver,
   soOriginalDst,
 } from './listeners/capture-listener.ts';
-import { unmapIPv4 } from './listeners/destination-policy.ts';
+import { LocalAddresses } from './listeners/local-addresses.ts';
 import type { Logger } from './log.ts';
 import type { Destination } from './original-destination.ts';
 import type { Splice } from './splice.ts';
@@ -77,14 +76,6 @@ function fixedResolver(target: { host: string; port: number }): OriginalDestinat
   return () => destination;
 }
 
-function localAddresses(): Set<string> {
-  const out = new Set<string>();
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const entry of list ?? []) out.add(unmapIPv4(entry.address));
-  }
-  return out;
-}
-
 function listen(server: net.Server | http.Server, port: number, host?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -124,7 +115,8 @@ export async function startProxy(
     (config.fixedDestination ? fixedResolver(config.fixedDestination) : soOriginalDst);
   const policy = {
     capturePorts: [config.ports.inbound, config.ports.outbound],
-    localAddresses: localAddresses(),
+    localAddresses: new LocalAddresses(),
+    inboundPodAddressesOnly: resolve === soOriginalDst,
   };
   const listener = (direction: Direction) =>
     createCaptureListener({

@@ -12,7 +12,7 @@ import {
 import { Splice, type SpliceSettings } from '../splice.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import type { Direction } from '../stats/request-record.ts';
-import { type PolicyContext, routeFor } from './destination-policy.ts';
+import { type PolicyContext, type Refusal, routeFor } from './destination-policy.ts';
 
 /** Finds where an accepted connection was going; undefined when unknown. */
 export type OriginalDestinationResolver = (socket: net.Socket) => Destination | undefined;
@@ -50,14 +50,15 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     }
     const route = routeFor(direction, destination, client.localAddress ?? '', policy);
     if ('refused' in route) {
-      if (log.debugEnabled) log.debug('refused a connection to the proxy itself', { destination });
+      if (log.debugEnabled)
+        log.debug('refused a connection', { destination, reason: route.refused });
       refuse(client, route.refused);
       return;
     }
     live.add(new Splice(direction, client, route, stats, settings, done));
   });
 
-  function refuse(client: net.Socket, reason: 'no_destination' | 'loop_refused'): void {
+  function refuse(client: net.Socket, reason: 'no_destination' | Refusal): void {
     stats.connectFailure(direction, reason);
     client.on('error', () => {});
     client.resetAndDestroy();

@@ -10,6 +10,7 @@ export type CloseReason =
   | 'idle_timeout'
   | 'no_destination'
   | 'loop_refused'
+  | 'not_pod_address'
   | 'drain_timeout'
   | 'error';
 
