@@ -45,6 +45,12 @@ export interface ProxyConfig {
    */
   readBufferKiB: number;
   /**
+   * The uid the capture rules exempt (the injector's proxy uid). When set, the
+   * proxy refuses to start under any other uid: its own connections would be
+   * captured again. Unset (tests, a proxy run by hand): not checked.
+   */
+  proxyUid: number | undefined;
+  /**
    * Debug/test only: send every captured connection here instead of its
    * SO_ORIGINAL_DST (for loopback tests without iptables).
    */
@@ -88,6 +94,11 @@ function kib(raw: string, source: string): number {
   if (!/^\d{1,4}$/.test(raw) || value < 1 || value > 1024)
     invalid(source, raw, 'a whole number of KiB from 1 to 1024');
   return value;
+}
+
+function uid(raw: string, source: string): number {
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 0xfffffffe) invalid(source, raw, 'a numeric uid');
+  return Number(raw);
 }
 
 function bool(raw: string, source: string): boolean {
@@ -211,6 +222,13 @@ const SETTINGS = {
     description: `how long SIGTERM waits for open connections (default ${DEFAULTS.drainTimeoutMs})`,
     read: millis,
   },
+  proxyUid: {
+    flag: 'proxy-uid',
+    env: PROXY_ENV.proxyUid,
+    description:
+      'uid the capture rules exempt; refuse to start under another (default: not checked)',
+    read: uid,
+  },
   readBufferKiB: {
     flag: 'read-buffer-kib',
     env: undefined,
@@ -324,6 +342,7 @@ function assemble(r: Resolved): ProxyConfig {
     idleTimeoutMs: r.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     drainTimeoutMs: r.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     readBufferKiB: r.readBufferKiB ?? DEFAULTS.readBufferKiB,
+    proxyUid: r.proxyUid,
     fixedDestination: r.fixedDestination,
   };
 }

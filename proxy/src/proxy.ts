@@ -19,8 +19,10 @@ import {
   soOriginalDst,
 } from './listeners/capture-listener.ts';
 import { LocalAddresses } from './listeners/local-addresses.ts';
+import { OwnUpstreams } from './listeners/own-upstreams.ts';
 import type { Logger } from './log.ts';
 import type { Destination } from './original-destination.ts';
+import { assertExemptedUid } from './proxy-user.ts';
 import type { Splice } from './splice.ts';
 import { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction } from './stats/request-record.ts';
@@ -102,6 +104,7 @@ export async function startProxy(
   options: StartOptions,
 ): Promise<RunningProxy> {
   const { log } = options;
+  assertExemptedUid(config.proxyUid, process.getuid?.());
   const accessLog = config.accessLog
     ? (options.accessLog ?? ((line: string) => process.stdout.write(`${line}\n`)))
     : undefined;
@@ -118,6 +121,7 @@ export async function startProxy(
     localAddresses: new LocalAddresses(),
     inboundPodAddressesOnly: resolve === soOriginalDst,
   };
+  const ownUpstreams = new OwnUpstreams();
   const listener = (direction: Direction) =>
     createCaptureListener({
       direction,
@@ -132,6 +136,7 @@ export async function startProxy(
       },
       log,
       live,
+      ownUpstreams,
     });
   const outbound = listener('outbound');
   const inbound = listener('inbound');

@@ -8,6 +8,7 @@ import net from 'node:net';
 import type { BufferPool } from './buffer-pool.ts';
 import { type HeaderInserts, HttpSniffer, type SnifferEvents } from './http/sniffer.ts';
 import type { IdleTimeout, IdleWatched } from './idle-timeout.ts';
+import type { OwnUpstream } from './listeners/own-upstreams.ts';
 import type { CloseReason } from './stats/connection-record.ts';
 import type { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction, RequestRecord } from './stats/request-record.ts';
@@ -24,7 +25,7 @@ const SERVICE_UNAVAILABLE = Buffer.from(
   'latin1',
 );
 
-export class Splice implements SnifferEvents, IdleWatched {
+export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
   readonly direction: Direction;
   readonly client: net.Socket;
   readonly upstream: net.Socket;
@@ -46,6 +47,7 @@ export class Splice implements SnifferEvents, IdleWatched {
   private readonly readBuffer: Buffer;
   active = false;
   idleTicks = 0;
+  ownEndpoint: string | undefined;
 
   constructor(
     direction: Direction,

@@ -249,6 +249,7 @@ function renderProxyEnv(config: InjectionConfig, overrides: Overrides): V1EnvVar
     { name: PROXY_ENV.logLevel, value: overrides.logLevel ?? config.proxy.logLevel },
     { name: PROXY_ENV.accessLog, value: String(overrides.accessLog ?? config.proxy.accessLog) },
     { name: PROXY_ENV.drainTimeoutMs, value: String(config.proxy.drainTimeoutSeconds * 1000) },
+    { name: PROXY_ENV.proxyUid, value: String(config.proxy.uid) },
   ];
   if (overrides.forwardPodIdentity) env.push({ name: PROXY_ENV.forwardPodIdentity, value: 'true' });
   const headers = (pairs: Array<[string, string]>) =>

@@ -71,3 +71,13 @@ test('every log level the injector accepts starts the proxy', () => {
     assert.equal(resolveConfig([], kubeletEnv(sidecar.env ?? [])).logLevel, level);
   }
 });
+
+test('the proxy is told the uid the init rules exempt, and checks its own against it', () => {
+  const base = defaultConfig();
+  for (const uid of [base.proxy.uid, 2001]) {
+    const config = { ...base, proxy: { ...base.proxy, uid } };
+    const sidecar = renderSidecar(config, readOverrides({ spec: { containers: [] } }), 'native');
+    assert.equal(sidecar.securityContext?.runAsUser, uid);
+    assert.equal(resolveConfig([], kubeletEnv(sidecar.env ?? [])).proxyUid, uid);
+  }
+});

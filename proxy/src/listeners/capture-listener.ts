@@ -2,7 +2,7 @@
 // connections, recovers each one's original destination and hands it to a
 // Splice. Connections without a usable destination are reset at once.
 import net from 'node:net';
-import type { Logger } from '../log.ts';
+import { type Logger, rateLimitedWarning } from '../log.ts';
 import {
   type Destination,
   isNativeIPv6,
@@ -13,6 +13,7 @@ import { Splice, type SpliceSettings } from '../splice.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import type { Direction } from '../stats/request-record.ts';
 import { type PolicyContext, type Refusal, routeFor } from './destination-policy.ts';
+import type { OwnUpstreams } from './own-upstreams.ts';
 
 /** Finds where an accepted connection was going; undefined when unknown. */
 export type OriginalDestinationResolver = (socket: net.Socket) => Destination | undefined;
@@ -32,12 +33,30 @@ export interface CaptureListenerOptions {
   log: Logger;
   /** Live connections, so draining can reach them. */
   live: Set<Splice>;
+  /** Local endpoints of every listener's upstream connections (shared by both listeners). */
+  ownUpstreams: OwnUpstreams;
 }
 
 export function createCaptureListener(options: CaptureListenerOptions): net.Server {
-  const { direction, resolve, policy, stats, settings, log, live } = options;
-  const done = (splice: Splice) => live.delete(splice);
+  const { direction, resolve, policy, stats, settings, log, live, ownUpstreams } = options;
+  const warnLoop = rateLimitedWarning(
+    log,
+    "refused a connection from the proxy's own upstream: its traffic is captured again; run it as the uid the capture rules exempt",
+  );
+  const warnNotPod = rateLimitedWarning(
+    log,
+    'refused an inbound connection addressed to something other than a pod address',
+  );
+  const done = (splice: Splice) => {
+    live.delete(splice);
+    ownUpstreams.closed(splice);
+  };
   return net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+    if (ownUpstreams.isOwn(client.remoteAddress, client.remotePort)) {
+      warnLoop({ direction, from: `${client.remoteAddress}:${client.remotePort}`, uid: uid() });
+      refuse(client, 'loop_refused');
+      return;
+    }
     let destination: Destination | undefined;
     try {
       destination = resolve(client);
@@ -50,12 +69,14 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     }
     const route = routeFor(direction, destination, client.localAddress ?? '', policy);
     if ('refused' in route) {
-      if (log.debugEnabled)
-        log.debug('refused a connection', { destination, reason: route.refused });
+      if (route.refused === 'loop_refused') warnLoop({ direction, destination, uid: uid() });
+      else warnNotPod({ destination, from: client.remoteAddress });
       refuse(client, route.refused);
       return;
     }
-    live.add(new Splice(direction, client, route, stats, settings, done));
+    const splice = new Splice(direction, client, route, stats, settings, done);
+    live.add(splice);
+    ownUpstreams.opened(splice);
   });
 
   function refuse(client: net.Socket, reason: 'no_destination' | Refusal): void {
@@ -63,4 +84,8 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     client.on('error', () => {});
     client.resetAndDestroy();
   }
+}
+
+function uid(): number | undefined {
+  return process.getuid?.();
 }
