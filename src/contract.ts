@@ -57,6 +57,8 @@ export const PROXY_ENV = {
   connectTimeoutMs: 'OUTRIGGER_CONNECT_TIMEOUT_MS',
   idleTimeoutMs: 'OUTRIGGER_IDLE_TIMEOUT_MS',
   drainTimeoutMs: 'OUTRIGGER_DRAIN_TIMEOUT_MS',
+  /** Most proxied connections open at once (default derived from heap, fds and memory). */
+  maxConnections: 'OUTRIGGER_MAX_CONNECTIONS',
   /** The uid the capture rules exempt; the proxy refuses to start under another. */
   proxyUid: 'OUTRIGGER_PROXY_UID',
 } as const;

@@ -45,6 +45,11 @@ export interface ProxyConfig {
    */
   readBufferKiB: number;
   /**
+   * Most proxied connections open at once; undefined derives it at start from
+   * the heap, file-descriptor and memory limits (connection-limit.ts).
+   */
+  maxConnections: number | undefined;
+  /**
    * The uid the capture rules exempt (the injector's proxy uid). When set, the
    * proxy refuses to start under any other uid: its own connections would be
    * captured again. Unset (tests, a proxy run by hand): not checked.
@@ -94,6 +99,11 @@ function kib(raw: string, source: string): number {
   if (!/^\d{1,4}$/.test(raw) || value < 1 || value > 1024)
     invalid(source, raw, 'a whole number of KiB from 1 to 1024');
   return value;
+}
+
+function count(raw: string, source: string): number {
+  if (!/^\d{1,7}$/.test(raw) || Number(raw) < 1) invalid(source, raw, 'a whole number from 1');
+  return Number(raw);
 }
 
 function uid(raw: string, source: string): number {
@@ -222,6 +232,13 @@ const SETTINGS = {
     description: `how long SIGTERM waits for open connections (default ${DEFAULTS.drainTimeoutMs})`,
     read: millis,
   },
+  maxConnections: {
+    flag: 'max-connections',
+    env: PROXY_ENV.maxConnections,
+    description:
+      'most proxied connections open at once (default: derived from heap, fd and memory limits)',
+    read: count,
+  },
   proxyUid: {
     flag: 'proxy-uid',
     env: PROXY_ENV.proxyUid,
@@ -342,6 +359,7 @@ function assemble(r: Resolved): ProxyConfig {
     idleTimeoutMs: r.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     drainTimeoutMs: r.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     readBufferKiB: r.readBufferKiB ?? DEFAULTS.readBufferKiB,
+    maxConnections: r.maxConnections,
     proxyUid: r.proxyUid,
     fixedDestination: r.fixedDestination,
   };

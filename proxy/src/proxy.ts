@@ -10,7 +10,9 @@ import {
 } from './admin/admin-servers.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { ProxyConfig } from './config.ts';
+import { connectionLimit, readResourceLimits } from './connection-limit.ts';
 import { encodeHeaderLines, outboundRequestHeaders } from './http/added-headers.ts';
+import { HELD_HEAD_BUDGET, HeldHeadBudget } from './http/held-heads.ts';
 import type { HeaderInserts } from './http/sniffer.ts';
 import { IdleTimeout } from './idle-timeout.ts';
 import {
@@ -113,6 +115,7 @@ export async function startProxy(
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
   const idle = new IdleTimeout(config.idleTimeoutMs);
+  const heldHeads = new HeldHeadBudget(HELD_HEAD_BUDGET);
   const resolve =
     options.resolveOriginalDestination ??
     (config.fixedDestination ? fixedResolver(config.fixedDestination) : soOriginalDst);
@@ -122,6 +125,18 @@ export async function startProxy(
     inboundPodAddressesOnly: resolve === soOriginalDst,
   };
   const ownUpstreams = new OwnUpstreams();
+  const { limit: maxConnections, boundBy } = connectionLimit(
+    config.maxConnections,
+    readResourceLimits(),
+    config.readBufferKiB * 1024,
+    HELD_HEAD_BUDGET,
+  );
+  if (config.maxConnections !== undefined && maxConnections < config.maxConnections) {
+    log.warn('max connections lowered to what the file descriptor limit allows', {
+      configured: config.maxConnections,
+      maxConnections,
+    });
+  }
   const listener = (direction: Direction) =>
     createCaptureListener({
       direction,
@@ -133,10 +148,12 @@ export async function startProxy(
         idle,
         inserts: headerInserts(config, direction),
         readBuffers,
+        heldHeads,
       },
       log,
       live,
       ownUpstreams,
+      maxConnections,
     });
   const outbound = listener('outbound');
   const inbound = listener('inbound');
@@ -164,7 +181,7 @@ export async function startProxy(
     };
     // Ephemeral ports (0, in tests) are known only now; the loop check needs the real ones.
     policy.capturePorts = [ports.inbound, ports.outbound];
-    log.info('ready', { ports });
+    log.info('ready', { ports, maxConnections, maxConnectionsBoundBy: boundBy });
 
     const closeAll = async () => {
       await Promise.all(servers.map(closeServer));

@@ -6,6 +6,7 @@
 // on one side reset the other, so a peer sees what the far end did.
 import net from 'node:net';
 import type { BufferPool } from './buffer-pool.ts';
+import type { HeldHeadBudget } from './http/held-heads.ts';
 import { type HeaderInserts, HttpSniffer, type SnifferEvents } from './http/sniffer.ts';
 import type { IdleTimeout, IdleWatched } from './idle-timeout.ts';
 import type { OwnUpstream } from './listeners/own-upstreams.ts';
@@ -18,6 +19,8 @@ export interface SpliceSettings {
   idle: IdleTimeout;
   inserts: HeaderInserts;
   readBuffers: BufferPool;
+  /** Partial heads held by every connection together. */
+  heldHeads: HeldHeadBudget;
 }
 
 const SERVICE_UNAVAILABLE = Buffer.from(
@@ -88,6 +91,7 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
       this.upstreamName,
       (bytes) => this.toUpstream(bytes),
       (bytes) => this.toClient(bytes),
+      settings.heldHeads,
     );
 
     client.on('data', (chunk: Buffer) => {

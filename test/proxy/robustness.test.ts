@@ -15,11 +15,10 @@ import {
   listenHttp,
   listenTcp,
   openFds,
-  PRODUCTION_NODE_OPTIONS,
   type ProxyProcess,
   rawExchange,
   rssKiB,
-  spawnProxy,
+  withProxyProcess,
 } from './support/harness.ts';
 
 interface Totals {
@@ -39,24 +38,15 @@ after(async () => {
   await closeServer(app);
 });
 
-async function withProxy(
+function withProxy(
   target: number,
   extra: string[],
   run: (p: ProxyProcess) => Promise<void>,
 ): Promise<void> {
-  // The V8 heap settings of the container image (proxy/Dockerfile): memory is judged as deployed.
-  const proxy = await spawnProxy(
+  return withProxyProcess(
     [...EPHEMERAL_FLAGS, `--fixed-destination=127.0.0.1:${target}`, ...extra],
-    { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
+    run,
   );
-  try {
-    await run(proxy);
-  } finally {
-    if (proxy.child.exitCode === null) {
-      proxy.child.kill('SIGKILL');
-      await proxy.exited;
-    }
-  }
 }
 
 const totals = async (p: ProxyProcess) =>

@@ -3,6 +3,7 @@
 // bytes are copied only when a head spans chunks, bodies are never copied. When
 // the direction adds headers, a head is held until complete and re-emitted with
 // the added lines before its final CRLF; all other bytes pass through untouched.
+import type { HeldHeadBudget } from './held-heads.ts';
 import {
   looksLikeRequest,
   MessageHead,
@@ -33,6 +34,8 @@ export const NEXT_UNTIL_CLOSE = S_UNTIL_CLOSE;
 
 /** Longest header block accepted before the bytes are treated as not HTTP. */
 export const MAX_HEAD_BYTES = 64 * 1024;
+/** The most a held head can need: the cap plus the 3 bytes of a CRLFCRLF cut after its first byte. */
+const MAX_HEAD_CAPACITY = MAX_HEAD_BYTES + 3;
 const MAX_CHUNK_SIZE = 2 ** 48;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -65,6 +68,7 @@ export class MessageStream {
   private readonly owner: MessageOwner;
   private readonly emit: (bytes: Buffer) => void;
   private readonly head = new MessageHead();
+  private readonly heldHeads: HeldHeadBudget;
 
   private remaining = 0;
   private chunkSizeDigits = 0;
@@ -87,12 +91,14 @@ export class MessageStream {
     holdsHeads: boolean,
     owner: MessageOwner,
     emit: (bytes: Buffer) => void,
+    heldHeads: HeldHeadBudget,
   ) {
     this.isRequest = isRequest;
     this.holdsHeads = holdsHeads;
     this.state = isRequest ? S_DETECT : S_HEAD;
     this.owner = owner;
     this.emit = emit;
+    this.heldHeads = heldHeads;
   }
 
   /** True when a message has started but not finished (bytes would be cut). */
@@ -198,6 +204,15 @@ export class MessageStream {
       if (this.holdsHeads) this.emit(Buffer.from(this.pending!.subarray(0, this.pendingLength)));
       this.pendingLength = 0;
     }
+    this.releaseHeld();
+  }
+
+  /** Gives the partial-head buffer back (a head was parsed, the stream went opaque or closed). */
+  releaseHeld(): void {
+    if (this.pending === undefined) return;
+    this.heldHeads.give(this.pending.length);
+    this.pending = undefined;
+    this.pendingLength = 0;
   }
 
   /** Back to expecting a new message (after a refused Upgrade). */
@@ -251,7 +266,10 @@ export class MessageStream {
         this.malformedHead(chunk, at, length);
         return at;
       }
-      this.hold(chunk, at, length);
+      if (!this.hold(chunk, at, length)) {
+        this.malformedHead(chunk, at, length);
+        return at;
+      }
       if (this.holdsHeads) {
         if (at > this.flushed) this.emit(chunk.subarray(this.flushed, at));
         this.flushed = length;
@@ -262,7 +280,10 @@ export class MessageStream {
     // The head began in an earlier chunk.
     const before = this.pendingLength;
     const take = Math.min(length - at, MAX_HEAD_BYTES - before + 3);
-    this.hold(chunk, at, at + take);
+    if (!this.hold(chunk, at, at + take)) {
+      this.malformedHead(this.pending!, 0, before, before);
+      return at;
+    }
     const pending = this.pending!;
     const index = pending.indexOf(CRLFCRLF, Math.max(0, before - 3));
     if (index >= 0 && index + 4 <= this.pendingLength) {
@@ -281,7 +302,8 @@ export class MessageStream {
         }
         this.flushed = at + fromChunk;
       }
-      this.pendingLength = 0;
+      // Parsed: the copy is not needed any more (a later split head takes a new one).
+      this.releaseHeld();
       this.afterHead(end);
       return at + fromChunk;
     }
@@ -332,15 +354,24 @@ export class MessageStream {
     }
   }
 
-  private hold(chunk: Buffer, from: number, to: number): void {
+  /**
+   * Copies head bytes aside until the head is complete. The copy grows by
+   * doubling but never beyond the per-head cap, and only while the shared
+   * budget allows; false (nothing copied) when it does not.
+   */
+  private hold(chunk: Buffer, from: number, to: number): boolean {
     const needed = this.pendingLength + (to - from);
-    if (this.pending === undefined || this.pending.length < needed) {
-      const grown = Buffer.allocUnsafe(Math.max(4096, needed * 2));
+    const capacity = this.pending === undefined ? 0 : this.pending.length;
+    if (capacity < needed) {
+      const size = Math.min(MAX_HEAD_CAPACITY, Math.max(4096, needed * 2));
+      if (!this.heldHeads.take(size - capacity)) return false;
+      const grown = Buffer.allocUnsafe(size);
       if (this.pending !== undefined) this.pending.copy(grown, 0, 0, this.pendingLength);
       this.pending = grown;
     }
-    chunk.copy(this.pending, this.pendingLength, from, to);
+    chunk.copy(this.pending!, this.pendingLength, from, to);
     this.pendingLength = needed;
+    return true;
   }
 
   private afterHead(headBytes: number): void {

@@ -4,6 +4,7 @@
 // configured header lines. Anything that stops making sense as HTTP turns the
 // whole connection into opaque bytes.
 import { type Direction, RequestRecord } from '../stats/request-record.ts';
+import { type HeldHeadBudget, UNBOUNDED_HELD_HEADS } from './held-heads.ts';
 import type { MessageHead } from './message-head.ts';
 import {
   type MessageOwner,
@@ -63,15 +64,22 @@ export class HttpSniffer implements MessageOwner {
     upstream: string,
     toUpstream: (bytes: Buffer) => void,
     toClient: (bytes: Buffer) => void,
+    heldHeads: HeldHeadBudget = UNBOUNDED_HELD_HEADS,
   ) {
     this.direction = direction;
     this.inserts = inserts;
     this.events = events;
     this.downstream = downstream;
     this.upstream = upstream;
-    this.request = new MessageStream(true, inserts.request !== undefined, this, toUpstream);
+    this.request = new MessageStream(
+      true,
+      inserts.request !== undefined,
+      this,
+      toUpstream,
+      heldHeads,
+    );
     // Responses are always held so that draining can add `Connection: close`.
-    this.response = new MessageStream(false, true, this, toClient);
+    this.response = new MessageStream(false, true, this, toClient, heldHeads);
   }
 
   /** True once the client has sent something that parsed as an HTTP request head. */
@@ -110,6 +118,8 @@ export class HttpSniffer implements MessageOwner {
 
   /** The connection is gone: requests still waiting are published with status 0. */
   closed(): void {
+    this.request.releaseHeld();
+    this.response.releaseHeld();
     const now = performance.now();
     for (const record of this.waiting) {
       record.durationMs = now - record.startedAt;

@@ -35,10 +35,18 @@ export interface CaptureListenerOptions {
   live: Set<Splice>;
   /** Local endpoints of every listener's upstream connections (shared by both listeners). */
   ownUpstreams: OwnUpstreams;
+  /** Most connections in `live` (both listeners together); more are reset at once. */
+  maxConnections: number;
 }
 
 export function createCaptureListener(options: CaptureListenerOptions): net.Server {
-  const { direction, resolve, policy, stats, settings, log, live, ownUpstreams } = options;
+  const { direction, resolve, policy, stats, settings, log, live, ownUpstreams, maxConnections } =
+    options;
+  const warnLimit = rateLimitedWarning(
+    log,
+    'connection limit reached: new connections are reset until some close',
+  );
+  const warnAcceptError = rateLimitedWarning(log, 'accepting a connection failed');
   const warnLoop = rateLimitedWarning(
     log,
     "refused a connection from the proxy's own upstream: its traffic is captured again; run it as the uid the capture rules exempt",
@@ -51,7 +59,12 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     live.delete(splice);
     ownUpstreams.closed(splice);
   };
-  return net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+    if (live.size >= maxConnections) {
+      warnLimit({ direction, limit: maxConnections });
+      refuse(client, 'connection_limit');
+      return;
+    }
     if (ownUpstreams.isOwn(client.remoteAddress, client.remotePort)) {
       warnLoop({ direction, from: `${client.remoteAddress}:${client.remotePort}`, uid: uid() });
       refuse(client, 'loop_refused');
@@ -78,8 +91,19 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     live.add(splice);
     ownUpstreams.opened(splice);
   });
+  // Errors while accepting (EMFILE once libuv's reserve descriptor is gone,
+  // ENFILE, ENOBUFS…) are counted and logged; unhandled they would end the process.
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (!server.listening) return; // a bind error: listen() reports it to its caller
+    stats.acceptError(direction, err.code ?? 'unknown');
+    warnAcceptError({ direction, code: err.code, error: err.message });
+  });
+  return server;
 
-  function refuse(client: net.Socket, reason: 'no_destination' | Refusal): void {
+  function refuse(
+    client: net.Socket,
+    reason: 'no_destination' | 'connection_limit' | Refusal,
+  ): void {
     stats.connectFailure(direction, reason);
     client.on('error', () => {});
     client.resetAndDestroy();

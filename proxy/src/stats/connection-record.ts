@@ -11,6 +11,7 @@ export type CloseReason =
   | 'no_destination'
   | 'loop_refused'
   | 'not_pod_address'
+  | 'connection_limit'
   | 'drain_timeout'
   | 'error';
 
