@@ -98,7 +98,10 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
       this.active = true;
       this.sniffer.clientData(chunk);
     });
-    client.on('end', () => upstream.end());
+    client.on('end', () => {
+      this.sniffer.clientEnded();
+      upstream.end();
+    });
     upstream.on('end', () => {
       if (this.answerUnansweredRequest()) return;
       this.sniffer.upstreamEnded();

@@ -13,7 +13,7 @@ const HT = 0x09;
 const COLON = 0x3a;
 
 /** tchar (RFC 9110 §5.6.2) lookup. */
-const TCHAR = new Uint8Array(256);
+export const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
   TCHAR[c.charCodeAt(0)] = 1;
 }
@@ -219,7 +219,8 @@ function endsWithChunked(buf: Buffer, start: number, end: number): boolean {
 
 /** parseHead's answers when no head was parsed. */
 const HEAD_INCOMPLETE = -1;
-const HEAD_MALFORMED = -2;
+/** A line that breaks the grammar was seen: no more bytes can make this a head. */
+export const HEAD_MALFORMED = -2;
 
 /**
  * Parses the head that starts at buf[start], up to its first empty line, in

@@ -5,12 +5,14 @@
 // the added lines before its final CRLF; all other bytes pass through untouched.
 import type { HeldHeadBudget } from './held-heads.ts';
 import {
+  HEAD_MALFORMED,
   looksLikeRequest,
   MessageHead,
   PARSE_OK,
   parseHead,
   parseRequestLine,
   parseStatusLine,
+  TCHAR,
 } from './message-head.ts';
 
 export const S_DETECT = 0;
@@ -38,8 +40,9 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_HEAD_CAPACITY = MAX_HEAD_BYTES + 3;
 const MAX_CHUNK_SIZE = 2 ** 48;
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
+const LF_BYTE = Buffer.from('\n');
+const SP_BYTE = 0x20;
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -230,43 +233,42 @@ export class MessageStream {
     this.owner.onMessageComplete(this);
   }
 
-  private scanHead(chunk: Buffer, at: number, length: number): number {
+  private scanHead(chunk: Buffer, start: number, length: number): number {
+    let at = start;
     if (this.pendingLength === 0) {
+      // Empty lines before a start line are ignored, as receivers do (RFC 9112 §2.2).
+      while (at < length && (chunk[at] === CR || chunk[at] === LF)) at++;
+      if (at === length) return at;
       this.messageStart = this.now();
       this.startLineChecked = false;
-      // The common case, a whole head in this chunk, in one pass. The head ends
-      // at the first CRLFCRLF: an empty line after a bare LF, an incomplete or a
-      // malformed head take the general path below, which decides as before.
-      let end = parseHead(
+      // The common case, a whole head in this chunk, in one pass. A head ends
+      // at its first empty line, CRLF or bare LF (RFC 9112 §2.2).
+      const end = parseHead(
         chunk,
         at,
         Math.min(length, at + MAX_HEAD_BYTES),
         this.isRequest,
         this.head,
       );
-      if (end < 0 || !endsWithCrlfCrlf(chunk, end)) {
-        const index = chunk.indexOf(CRLFCRLF, at);
-        end = index >= 0 && index + 4 - at <= MAX_HEAD_BYTES ? index + 4 : -1;
-        if (end >= 0 && !this.parsed(chunk, at, end)) {
-          this.malformedHead(chunk, at, length);
-          return at;
-        }
-      }
       if (end >= 0) {
         const insert = this.holdsHeads ? this.owner.insertFor(this, this.head) : undefined;
         if (insert !== undefined) {
-          this.emit(chunk.subarray(this.flushed, end - 2));
+          const beforeEmptyLine = end - emptyLineLength(chunk, end);
+          this.emit(chunk.subarray(this.flushed, beforeEmptyLine));
           this.emit(insert);
-          this.flushed = end - 2;
+          this.flushed = beforeEmptyLine;
         }
         this.afterHead(end - at);
         return end;
       }
-      if (length - at > MAX_HEAD_BYTES || !this.startLineValid(chunk, at, length)) {
-        this.malformedHead(chunk, at, length);
-        return at;
-      }
-      if (!this.hold(chunk, at, length)) {
+      // Malformed already, or over the cap, or not even the start of a start
+      // line: decided now, so the bytes are not held waiting for an end.
+      if (
+        end === HEAD_MALFORMED ||
+        length - at > MAX_HEAD_BYTES ||
+        !this.startLineValid(chunk, at, length) ||
+        !this.hold(chunk, at, length)
+      ) {
         this.malformedHead(chunk, at, length);
         return at;
       }
@@ -277,7 +279,8 @@ export class MessageStream {
       return length;
     }
 
-    // The head began in an earlier chunk.
+    // The head began in an earlier chunk: find its end in the new bytes only
+    // (a byte-by-byte chunking must not rescan the head each time), then parse once.
     const before = this.pendingLength;
     const take = Math.min(length - at, MAX_HEAD_BYTES - before + 3);
     if (!this.hold(chunk, at, at + take)) {
@@ -285,9 +288,8 @@ export class MessageStream {
       return at;
     }
     const pending = this.pending!;
-    const index = pending.indexOf(CRLFCRLF, Math.max(0, before - 3));
-    if (index >= 0 && index + 4 <= this.pendingLength) {
-      const end = index + 4;
+    const end = headEnd(pending, Math.max(0, before - 2), this.pendingLength);
+    if (end >= 0 && end <= MAX_HEAD_BYTES) {
       const fromChunk = end - before;
       if (!this.parsed(pending, 0, end)) {
         this.malformedHead(pending, 0, this.pendingLength, before);
@@ -295,10 +297,11 @@ export class MessageStream {
       }
       if (this.holdsHeads) {
         const insert = this.owner.insertFor(this, this.head);
-        this.emit(Buffer.from(pending.subarray(0, insert === undefined ? end : end - 2)));
+        const emptyLine = emptyLineLength(pending, end);
+        this.emit(Buffer.from(pending.subarray(0, insert === undefined ? end : end - emptyLine)));
         if (insert !== undefined) {
           this.emit(insert);
-          this.emit(CRLF);
+          this.emit(emptyLine === 2 ? CRLF : LF_BYTE);
         }
         this.flushed = at + fromChunk;
       }
@@ -318,6 +321,15 @@ export class MessageStream {
     return at + take;
   }
 
+  /**
+   * The sender finished (FIN) in the middle of a head, which can therefore
+   * never complete: true when a partial head is held, so the owner can let
+   * its bytes go as they came.
+   */
+  get holdsPartialHead(): boolean {
+    return this.state === S_HEAD && this.pendingLength > 0;
+  }
+
   private parsed(buf: Buffer, start: number, end: number): boolean {
     return parseHead(buf, start, end, this.isRequest, this.head) > 0;
   }
@@ -326,7 +338,7 @@ export class MessageStream {
   private startLineValid(buf: Buffer, start: number, end: number): boolean {
     if (this.startLineChecked) return true;
     const lf = buf.indexOf(LF, start);
-    if (lf < 0 || lf >= end) return true;
+    if (lf < 0 || lf >= end) return startLinePrefixValid(buf, start, end, this.isRequest);
     this.startLineChecked = true;
     const lineEnd = lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
     const result = this.isRequest
@@ -465,8 +477,50 @@ export class MessageStream {
   }
 }
 
-function endsWithCrlfCrlf(buf: Buffer, end: number): boolean {
-  return buf[end - 1] === LF && buf[end - 2] === CR && buf[end - 3] === LF && buf[end - 4] === CR;
+/** 2 when the head's empty line (ending at `end`) is CRLF, 1 when it is a bare LF. */
+function emptyLineLength(buf: Buffer, end: number): number {
+  return buf[end - 2] === CR ? 2 : 1;
+}
+
+/**
+ * Offset just past the first empty line (LF LF or LF CR LF) in buf[from..to),
+ * or -1: where parseHead would stop, found without parsing.
+ */
+function headEnd(buf: Buffer, from: number, to: number): number {
+  let lf = buf.indexOf(LF, from);
+  while (lf >= 0 && lf + 1 < to) {
+    const next = buf[lf + 1];
+    if (next === LF) return lf + 2;
+    if (next === CR && lf + 2 < to && buf[lf + 2] === LF) return lf + 3;
+    lf = buf.indexOf(LF, lf + 1);
+  }
+  return -1;
+}
+
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+
+/**
+ * Whether the bytes of a start line that has not ended yet can still become
+ * one: a status line starts with `HTTP/1.`, a request line with a method
+ * token. Anything else is decided at once instead of being held.
+ */
+function startLinePrefixValid(
+  buf: Buffer,
+  start: number,
+  end: number,
+  isRequest: boolean,
+): boolean {
+  if (!isRequest) {
+    const n = Math.min(end - start, HTTP_1.length);
+    for (let i = 0; i < n; i++) if (buf[start + i] !== HTTP_1[i]) return false;
+    return true;
+  }
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c === SP_BYTE) return i > start;
+    if (TCHAR[c] !== 1) return false;
+  }
+  return true;
 }
 
 function hexValue(c: number): number {

@@ -111,9 +111,21 @@ export class HttpSniffer implements MessageOwner {
     this.response.push(chunk);
   }
 
-  /** The upstream finished sending: ends a read-until-close response. */
+  /**
+   * The client finished sending. A request head it left unfinished can never
+   * complete: its held bytes go to the upstream as they came.
+   */
+  clientEnded(): void {
+    if (this.request.holdsPartialHead) this.toOpaque();
+  }
+
+  /**
+   * The upstream finished sending: ends a read-until-close response, and lets
+   * an unfinished response head go to the client as it came.
+   */
   upstreamEnded(): void {
     if (this.response.state === S_UNTIL_CLOSE) this.finishResponse(performance.now());
+    else if (this.response.holdsPartialHead) this.toOpaque();
   }
 
   /** The connection is gone: requests still waiting are published with status 0. */
