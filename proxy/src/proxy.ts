@@ -11,7 +11,11 @@ import {
 import { BufferPool } from './buffer-pool.ts';
 import type { ProxyConfig } from './config.ts';
 import { connectionLimit, readResourceLimits } from './connection-limit.ts';
-import { encodeHeaderLines, outboundRequestHeaders } from './http/added-headers.ts';
+import {
+  encodeHeaderLines,
+  identityRewrite,
+  outboundRequestHeaders,
+} from './http/added-headers.ts';
 import { HELD_HEAD_BUDGET, HeldHeadBudget } from './http/held-heads.ts';
 import type { HeaderInserts } from './http/sniffer.ts';
 import { IdleTimeout } from './idle-timeout.ts';
@@ -49,17 +53,14 @@ export interface RunningProxy {
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n', 'latin1');
 
 function headerInserts(config: ProxyConfig, direction: Direction): HeaderInserts {
+  const identity = {
+    forwardPodIdentity: config.forwardPodIdentity,
+    podIp: config.pod.ip,
+    podName: config.pod.name,
+    extra: config.addRequestHeaders,
+  };
   const request =
-    direction === 'outbound'
-      ? encodeHeaderLines(
-          outboundRequestHeaders({
-            forwardPodIdentity: config.forwardPodIdentity,
-            podIp: config.pod.ip,
-            podName: config.pod.name,
-            extra: config.addRequestHeaders,
-          }),
-        )
-      : undefined;
+    direction === 'outbound' ? encodeHeaderLines(outboundRequestHeaders(identity)) : undefined;
   const response =
     direction === 'inbound' ? encodeHeaderLines(config.addResponseHeaders) : undefined;
   return {
@@ -68,6 +69,7 @@ function headerInserts(config: ProxyConfig, direction: Direction): HeaderInserts
     responseWhileDraining: response
       ? Buffer.concat([response, CONNECTION_CLOSE])
       : CONNECTION_CLOSE,
+    identity: direction === 'outbound' ? identityRewrite(identity) : undefined,
   };
 }
 

@@ -37,6 +37,19 @@ export class MessageHead {
   hasUpgrade = false;
   http10 = false;
 
+  /**
+   * Set once, for outbound requests that carry the pod's identity: parseHead
+   * then records where the app's own identity fields are, so they can be
+   * replaced (X-Client-Hostname) or extended (X-Forwarded-For).
+   */
+  tracksIdentity = false;
+  /** Offset just past the last X-Forwarded-For value (trailing OWS excluded), or -1. */
+  forwardedForEnd = -1;
+  /** Whether that value is empty. */
+  forwardedForEmpty = false;
+  /** Start and end (past its LF) of each X-Client-Hostname line, in pairs. */
+  readonly clientHostnameLines: number[] = [];
+
   /** The previous head's strings, reused when the same bytes come again. */
   previousTarget = '';
   previousAuthority = '';
@@ -55,6 +68,10 @@ export class MessageHead {
     this.connectionUpgrade = false;
     this.hasUpgrade = false;
     this.http10 = false;
+    if (this.tracksIdentity) {
+      this.forwardedForEnd = -1;
+      this.clientHostnameLines.length = 0;
+    }
   }
 }
 
@@ -183,6 +200,8 @@ const CONNECTION = Buffer.from('connection');
 const UPGRADE = Buffer.from('upgrade');
 const HOST = Buffer.from('host');
 const CHUNKED = Buffer.from('chunked');
+const X_FORWARDED_FOR = Buffer.from('x-forwarded-for');
+const X_CLIENT_HOSTNAME = Buffer.from('x-client-hostname');
 const CLOSE = Buffer.from('close');
 
 function nameIs(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
@@ -307,6 +326,13 @@ export function parseHead(
       head.hasUpgrade = true;
     } else if (nameLength === 4 && isRequest && nameIs(buf, lineStart, colon, HOST)) {
       head.authority = latin1(buf, valueStart, valueEnd, head.previousAuthority);
+    } else if (head.tracksIdentity) {
+      if (nameLength === 15 && nameIs(buf, lineStart, colon, X_FORWARDED_FOR)) {
+        head.forwardedForEnd = valueEnd;
+        head.forwardedForEmpty = valueEnd === valueStart;
+      } else if (nameLength === 17 && nameIs(buf, lineStart, colon, X_CLIENT_HOSTNAME)) {
+        head.clientHostnameLines.push(lineStart, i);
+      }
     }
   }
 }

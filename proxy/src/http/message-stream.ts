@@ -3,6 +3,7 @@
 // bytes are copied only when a head spans chunks, bodies are never copied. When
 // the direction adds headers, a head is held until complete and re-emitted with
 // the added lines before its final CRLF; all other bytes pass through untouched.
+import type { IdentityRewrite } from './added-headers.ts';
 import type { HeldHeadBudget } from './held-heads.ts';
 import {
   HEAD_MALFORMED,
@@ -72,6 +73,7 @@ export class MessageStream {
   private readonly emit: (bytes: Buffer) => void;
   private readonly head = new MessageHead();
   private readonly heldHeads: HeldHeadBudget;
+  private readonly identity: IdentityRewrite | undefined;
 
   private remaining = 0;
   private chunkSizeDigits = 0;
@@ -95,6 +97,7 @@ export class MessageStream {
     owner: MessageOwner,
     emit: (bytes: Buffer) => void,
     heldHeads: HeldHeadBudget,
+    identity?: IdentityRewrite,
   ) {
     this.isRequest = isRequest;
     this.holdsHeads = holdsHeads;
@@ -102,6 +105,8 @@ export class MessageStream {
     this.owner = owner;
     this.emit = emit;
     this.heldHeads = heldHeads;
+    this.identity = identity;
+    this.head.tracksIdentity = identity !== undefined;
   }
 
   /** True when a message has started but not finished (bytes would be cut). */
@@ -254,8 +259,7 @@ export class MessageStream {
         const insert = this.holdsHeads ? this.owner.insertFor(this, this.head) : undefined;
         if (insert !== undefined) {
           const beforeEmptyLine = end - emptyLineLength(chunk, end);
-          this.emit(chunk.subarray(this.flushed, beforeEmptyLine));
-          this.emit(insert);
+          this.emitWithInsert(chunk, this.flushed, beforeEmptyLine, insert, false);
           this.flushed = beforeEmptyLine;
         }
         this.afterHead(end - at);
@@ -298,9 +302,10 @@ export class MessageStream {
       if (this.holdsHeads) {
         const insert = this.owner.insertFor(this, this.head);
         const emptyLine = emptyLineLength(pending, end);
-        this.emit(Buffer.from(pending.subarray(0, insert === undefined ? end : end - emptyLine)));
-        if (insert !== undefined) {
-          this.emit(insert);
+        if (insert === undefined) {
+          this.emit(Buffer.from(pending.subarray(0, end)));
+        } else {
+          this.emitWithInsert(pending, 0, end - emptyLine, insert, true);
           this.emit(emptyLine === 2 ? CRLF : LF_BYTE);
         }
         this.flushed = at + fromChunk;
@@ -319,6 +324,56 @@ export class MessageStream {
     }
     if (this.holdsHeads) this.flushed = at + take;
     return at + take;
+  }
+
+  /**
+   * Emits the head's bytes buf[from..to) (all but its empty line), then the
+   * inserted lines. With the pod's identity forwarded, the app's own
+   * X-Client-Hostname lines are left out and the pod IP is appended to its
+   * last X-Forwarded-For value instead of sent as a line of its own. `copy`
+   * when `buf` is the held-head copy, which is given back after this.
+   */
+  private emitWithInsert(
+    buf: Buffer,
+    from: number,
+    to: number,
+    insert: Buffer,
+    copy: boolean,
+  ): void {
+    const identity = this.identity;
+    const head = this.head;
+    const appendAt = identity?.forwardedForSuffix === undefined ? -1 : head.forwardedForEnd;
+    const drops = identity?.dropClientHostname ? head.clientHostnameLines : NO_DROPS;
+    if (appendAt < 0 && drops.length === 0) {
+      this.emit(copy ? Buffer.from(buf.subarray(from, to)) : buf.subarray(from, to));
+      this.emit(insert);
+      return;
+    }
+    let cursor = from;
+    const piece = (start: number, end: number) => {
+      if (end > start)
+        this.emit(copy ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end));
+    };
+    const append = () => {
+      piece(cursor, appendAt);
+      this.emit(
+        (head.forwardedForEmpty ? identity!.forwardedForValue : identity!.forwardedForSuffix)!,
+      );
+      cursor = appendAt;
+    };
+    let appended = appendAt < 0;
+    for (let k = 0; k < drops.length; k += 2) {
+      if (!appended && appendAt <= drops[k]!) {
+        append();
+        appended = true;
+      }
+      piece(cursor, drops[k]!);
+      cursor = drops[k + 1]!;
+    }
+    if (!appended) append();
+    piece(cursor, to);
+    const lines = appendAt >= 0 ? identity!.insertWhenForwarded : insert;
+    if (lines !== undefined) this.emit(lines);
   }
 
   /**
@@ -498,6 +553,7 @@ function headEnd(buf: Buffer, from: number, to: number): number {
 }
 
 const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+const NO_DROPS: readonly number[] = [];
 
 /**
  * Whether the bytes of a start line that has not ended yet can still become

@@ -4,6 +4,7 @@
 // configured header lines. Anything that stops making sense as HTTP turns the
 // whole connection into opaque bytes.
 import { type Direction, RequestRecord } from '../stats/request-record.ts';
+import type { IdentityRewrite } from './added-headers.ts';
 import { type HeldHeadBudget, UNBOUNDED_HELD_HEADS } from './held-heads.ts';
 import type { MessageHead } from './message-head.ts';
 import {
@@ -34,6 +35,8 @@ export interface HeaderInserts {
   response: Buffer | undefined;
   /** Response lines while draining: `response` plus `Connection: close`. */
   responseWhileDraining: Buffer;
+  /** How requests' own identity fields are rewritten (outbound, forwardPodIdentity). */
+  identity?: IdentityRewrite | undefined;
 }
 
 export class HttpSniffer implements MessageOwner {
@@ -77,6 +80,7 @@ export class HttpSniffer implements MessageOwner {
       this,
       toUpstream,
       heldHeads,
+      inserts.identity,
     );
     // Responses are always held so that draining can add `Connection: close`.
     this.response = new MessageStream(false, true, this, toClient, heldHeads);
