@@ -124,7 +124,7 @@ export async function startProxy(
   const policy = {
     capturePorts: [config.ports.inbound, config.ports.outbound],
     localAddresses: new LocalAddresses(),
-    inboundPodAddressesOnly: resolve === soOriginalDst,
+    destinationFromKernel: resolve === soOriginalDst,
   };
   const ownUpstreams = new OwnUpstreams();
   const { limit: maxConnections, boundBy } = connectionLimit(

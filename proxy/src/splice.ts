@@ -50,6 +50,7 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
   private readonly readBuffer: Buffer;
   active = false;
   idleTicks = 0;
+  readonly target: string;
   ownEndpoint: string | undefined;
 
   constructor(
@@ -67,6 +68,7 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
     this.onDone = onDone;
     this.downstreamName = `${client.remoteAddress}:${client.remotePort}`;
     this.upstreamName = `${target.host}:${target.port}`;
+    this.target = `${target.host} ${target.port}`;
     stats.connectionOpened(direction);
 
     client.setNoDelay(true);

@@ -7,10 +7,20 @@
 //   client 192.0.2.20 ──veth── 192.0.2.10 [pod] 198.51.100.10 ──veth── 198.51.100.20 remote
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import { test } from 'node:test';
+import { OwnUpstreams } from '../../proxy/src/listeners/own-upstreams.ts';
 import { PodTopology } from '../support/netns.ts';
 import { requirePrerequisites } from '../support/prerequisites.ts';
-import { EPHEMERAL_FLAGS, NODE, openFds, PROXY_MAIN } from './support/harness.ts';
+import {
+  closeServer,
+  EPHEMERAL_FLAGS,
+  listenTcp,
+  NODE,
+  openFds,
+  PROXY_MAIN,
+} from './support/harness.ts';
 import { call, ECHO_APP, installCapture, startIn } from './support/pod-processes.ts';
 
 const REMOTE_IP = '198.51.100.20';
@@ -91,4 +101,26 @@ test('told the exempted uid, the proxy refuses to start under another, saying wh
   assert.notEqual(run.status, 0);
   assert.match(run.stderr, /runs as uid \d+, but the capture rules exempt uid 1337/);
   assert.match(run.stderr, /OUTRIGGER_PROXY_UID/);
+});
+
+test("an upstream is recognised by its whole 4-tuple, not by a local port an app's connection may share", async () => {
+  const server = await listenTcp((socket) => socket.destroy());
+  const upstream = net.connect({ port: server.port, host: '127.0.0.1' });
+  upstream.on('error', () => {});
+  try {
+    const own = new OwnUpstreams();
+    const record = { upstream, target: `127.0.0.1 ${server.port}`, ownEndpoint: undefined };
+    own.opened(record);
+    await once(upstream, 'connect');
+    const { localAddress, localPort } = upstream;
+    assert.ok(own.isOwn(localAddress, localPort, `127.0.0.1 ${server.port}`));
+    assert.ok(own.isOwn(`::ffff:${localAddress}`, localPort, `127.0.0.1 ${server.port}`));
+    // The kernel lets another connection use the same local port towards elsewhere.
+    assert.ok(!own.isOwn(localAddress, localPort, '198.51.100.20 80'));
+    own.closed(record);
+    assert.ok(!own.isOwn(localAddress, localPort, `127.0.0.1 ${server.port}`));
+  } finally {
+    upstream.destroy();
+    await closeServer(server);
+  }
 });

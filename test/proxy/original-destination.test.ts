@@ -56,7 +56,7 @@ describe('routeFor', () => {
   const context = {
     capturePorts: [15006, 15001],
     localAddresses: new Set(['192.0.2.10', '2001:db8::10', '127.0.0.1', '::1']),
-    inboundPodAddressesOnly: true,
+    destinationFromKernel: true,
   };
 
   test('inbound goes to the pod address and port it was sent to, never to loopback', () => {
@@ -94,7 +94,7 @@ describe('routeFor', () => {
     assert.deepEqual(
       routeFor('inbound', { address: '127.0.0.1', port: 8080, family: 4 }, '127.0.0.1', {
         ...context,
-        inboundPodAddressesOnly: false,
+        destinationFromKernel: false,
       }),
       { host: '127.0.0.1', port: 8080 },
     );

@@ -261,7 +261,7 @@ describe('accept errors', () => {
       policy: {
         capturePorts: [],
         localAddresses: new Set<string>(),
-        inboundPodAddressesOnly: false,
+        destinationFromKernel: false,
       },
       stats,
       settings: undefined as never, // no connection reaches a Splice in this test

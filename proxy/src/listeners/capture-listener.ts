@@ -12,7 +12,7 @@ import {
 import { Splice, type SpliceSettings } from '../splice.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import type { Direction } from '../stats/request-record.ts';
-import { type PolicyContext, type Refusal, routeFor } from './destination-policy.ts';
+import { type PolicyContext, type Refusal, routeFor, unmapIPv4 } from './destination-policy.ts';
 import type { OwnUpstreams } from './own-upstreams.ts';
 
 /** Finds where an accepted connection was going; undefined when unknown. */
@@ -65,11 +65,6 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
       refuse(client, 'connection_limit');
       return;
     }
-    if (ownUpstreams.isOwn(client.remoteAddress, client.remotePort)) {
-      warnLoop({ direction, from: `${client.remoteAddress}:${client.remotePort}`, uid: uid() });
-      refuse(client, 'loop_refused');
-      return;
-    }
     let destination: Destination | undefined;
     try {
       destination = resolve(client);
@@ -78,6 +73,18 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     }
     if (destination === undefined) {
       refuse(client, 'no_destination');
+      return;
+    }
+    if (
+      policy.destinationFromKernel &&
+      ownUpstreams.isOwn(
+        client.remoteAddress,
+        client.remotePort,
+        `${unmapIPv4(destination.address)} ${destination.port}`,
+      )
+    ) {
+      warnLoop({ direction, from: `${client.remoteAddress}:${client.remotePort}`, uid: uid() });
+      refuse(client, 'loop_refused');
       return;
     }
     const route = routeFor(direction, destination, client.localAddress ?? '', policy);
@@ -89,7 +96,7 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     }
     const splice = new Splice(direction, client, route, stats, settings, done);
     live.add(splice);
-    ownUpstreams.opened(splice);
+    if (policy.destinationFromKernel) ownUpstreams.opened(splice);
   });
   // Errors while accepting (EMFILE once libuv's reserve descriptor is gone,
   // ENFILE, ENOBUFS…) are counted and logged; unhandled they would end the process.

@@ -25,11 +25,12 @@ export interface PolicyContext {
   /** Addresses of this host (pod), as text, IPv4-mapped forms unwrapped. */
   localAddresses: { has(address: string): boolean };
   /**
-   * Whether inbound destinations must be pod addresses: true when they come
-   * from SO_ORIGINAL_DST, false for a destination the operator fixed (tests,
-   * `--fixed-destination`), which is trusted as given.
+   * True when destinations come from SO_ORIGINAL_DST: inbound ones must then
+   * be pod addresses, and the own-upstream loop check applies. False for a
+   * destination the operator fixed (tests, `--fixed-destination`), which is
+   * trusted as given and says nothing about where a connection was going.
    */
-  inboundPodAddressesOnly: boolean;
+  destinationFromKernel: boolean;
 }
 
 export function unmapIPv4(address: string): string {
@@ -70,7 +71,7 @@ export function routeFor(
   const address = unmapIPv4(destination.address);
   if (
     direction === 'inbound' &&
-    context.inboundPodAddressesOnly &&
+    context.destinationFromKernel &&
     (isLoopback(address) || isUnspecified(address) || !context.localAddresses.has(address))
   ) {
     return { refused: 'not_pod_address' };

@@ -1,8 +1,13 @@
-// The local endpoints (address:port) of the proxy's own upstream connections,
-// so that a captured connection coming *from* one of them is recognised as the
-// proxy's own traffic captured again, whatever uid the proxy runs as. Without
-// this a proxy the rules do not exempt loops through 15001 until it runs out
-// of file descriptors; with it a looping request costs one extra connect.
+// The proxy's own upstream connections by their 4-tuple (local address and
+// port, target address and port), so that a captured connection coming from
+// one of them and going where it goes is recognised as the proxy's own
+// traffic captured again, whatever uid the proxy runs as. Without this a
+// proxy the rules do not exempt loops through 15001 until it runs out of file
+// descriptors; with it a looping request costs one extra connect. The target
+// is part of the key because the kernel shares a local port between
+// connections to different destinations: an app's connection may come from
+// the same address and port as one of the proxy's upstreams, but never with
+// the same destination while that upstream exists.
 //
 // An upstream socket's local port is chosen by the kernel in connect(), which
 // Node issues on the tick after net.connect(). Endpoints are therefore read
@@ -15,10 +20,12 @@
 import type net from 'node:net';
 import { unmapIPv4 } from './destination-policy.ts';
 
-/** What the registry keeps per upstream: the socket, and its endpoint once known. */
+/** What the registry keeps per upstream: the socket, its target, and its key once known. */
 export interface OwnUpstream {
   readonly upstream: net.Socket;
-  /** `address port` of the upstream's local end, once read. */
+  /** Where the upstream connects: `address port`. */
+  readonly target: string;
+  /** `local-address local-port target`, once the local end is known. */
   ownEndpoint: string | undefined;
 }
 
@@ -40,11 +47,18 @@ export class OwnUpstreams {
     else this.endpoints.set(key, count - 1);
   }
 
-  /** True when `remoteAddress:remotePort` of an accepted socket is one of our upstreams. */
-  isOwn(remoteAddress: string | undefined, remotePort: number | undefined): boolean {
+  /**
+   * True when an accepted socket, from `remoteAddress:remotePort` and going to
+   * `destination` (`address port`, its original destination), is one of our upstreams.
+   */
+  isOwn(
+    remoteAddress: string | undefined,
+    remotePort: number | undefined,
+    destination: string,
+  ): boolean {
     if (this.pending.size > 0) this.recordPending();
     if (this.endpoints.size === 0 || remoteAddress === undefined) return false;
-    return this.endpoints.has(`${unmapIPv4(remoteAddress)} ${remotePort}`);
+    return this.endpoints.has(`${unmapIPv4(remoteAddress)} ${remotePort} ${destination}`);
   }
 
   private recordPending(): void {
@@ -55,7 +69,7 @@ export class OwnUpstreams {
         if (connection.upstream.destroyed) this.pending.delete(connection);
         continue;
       }
-      const key = `${unmapIPv4(endpoint.address)} ${endpoint.port}`;
+      const key = `${unmapIPv4(endpoint.address)} ${endpoint.port} ${connection.target}`;
       connection.ownEndpoint = key;
       this.endpoints.set(key, (this.endpoints.get(key) ?? 0) + 1);
       this.pending.delete(connection);
