@@ -4,8 +4,9 @@
 // Method (../shared/bench/README.md): a "client" network namespace calls the
 // "pod" namespace's IP on the app port; inside the pod, outrigger-iptables
 // REDIRECTs that port to 15006, where the sidecar under test listens and
-// forwards to the app on 127.0.0.1. nginx and HAProxy play the sidecar with a
-// fixed upstream; outrigger-proxy finds it by SO_ORIGINAL_DST. "direct" is the
+// forwards to the app. nginx and HAProxy play the sidecar with a fixed
+// upstream on 127.0.0.1; outrigger-proxy finds it by SO_ORIGINAL_DST and
+// connects to the pod IP it was sent to (over lo all the same). "direct" is the
 // same call with no rule; "node-relay" is a bare node:net relay on the same Node
 // and flags as outrigger-proxy, the floor of what the runtime costs. The sidecar runs alone on CPU 0; wrk and the app on CPU 1.
 //
@@ -363,7 +364,8 @@ async function main() {
   const backend = readFileSync(join(SHARED, 'nginx-backend.conf'), 'utf8')
     .replace('/tmp/lab-nginx-backend.pid', join(dir, 'nginx-backend.pid'))
     .replace('/tmp/lab-nginx-backend.err', join(dir, 'nginx-backend.err'))
-    // Reachable on the pod IP (direct) and on 127.0.0.1 (through a sidecar); plus a 1 MiB body.
+    // Reachable on the pod IP (direct, outrigger-proxy) and on 127.0.0.1 (the fixed-upstream
+    // sidecars); plus a 1 MiB body.
     .replace('listen 127.0.0.1:18080', `listen ${APP_PORT}`)
     .replace('location / {', `location = /1m { alias ${join(dir, '1m.bin')}; }\n    location / {`);
   writeFileSync(join(dir, 'nginx-backend.conf'), backend);

@@ -78,6 +78,10 @@ export const PROXY_ENV = {
   appProbes: 'OUTRIGGER_APP_PROBES',
   /** `native` or `classic`: whether the app is still running when the proxy gets SIGTERM. */
   layout: 'OUTRIGGER_LAYOUT',
+  /** Most proxied connections open at once (default derived from heap, fds and memory). */
+  maxConnections: 'OUTRIGGER_MAX_CONNECTIONS',
+  /** The uid the capture rules exempt; the proxy refuses to start under another. */
+  proxyUid: 'OUTRIGGER_PROXY_UID',
 } as const;
 
 export const LAYOUTS = ['native', 'classic'] as const;

@@ -100,6 +100,14 @@ export const errors = {
     (source: string, value: string, expected: string) =>
       `${source}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
+  PROXY_UID_NOT_EXEMPTED: define(
+    'OUTRIGGER_PROXY_UID_NOT_EXEMPTED',
+    500,
+    (actual: number, exempted: number, source: string) =>
+      `outrigger-proxy runs as uid ${actual}, but the capture rules exempt uid ${exempted} (${source}): ` +
+      `its own upstream connections would be captured again and loop; run it as uid ${exempted} ` +
+      `(securityContext.runAsUser) or make the two agree`,
+  ),
   ORIGINAL_DESTINATION_UNAVAILABLE: define(
     'OUTRIGGER_ORIGINAL_DESTINATION_UNAVAILABLE',
     500,

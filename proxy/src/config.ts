@@ -61,6 +61,17 @@ export interface ProxyConfig {
    */
   readBufferKiB: number;
   /**
+   * Most proxied connections open at once; undefined derives it at start from
+   * the heap, file-descriptor and memory limits (connection-limit.ts).
+   */
+  maxConnections: number | undefined;
+  /**
+   * The uid the capture rules exempt (the injector's proxy uid). When set, the
+   * proxy refuses to start under any other uid: its own connections would be
+   * captured again. Unset (tests, a proxy run by hand): not checked.
+   */
+  proxyUid: number | undefined;
+  /**
    * Debug/test only: send every captured connection here instead of its
    * SO_ORIGINAL_DST (for loopback tests without iptables).
    */
@@ -104,6 +115,16 @@ function kib(raw: string, source: string): number {
   if (!/^\d{1,4}$/.test(raw) || value < 1 || value > 1024)
     invalid(source, raw, 'a whole number of KiB from 1 to 1024');
   return value;
+}
+
+function count(raw: string, source: string): number {
+  if (!/^\d{1,7}$/.test(raw) || Number(raw) < 1) invalid(source, raw, 'a whole number from 1');
+  return Number(raw);
+}
+
+function uid(raw: string, source: string): number {
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 0xfffffffe) invalid(source, raw, 'a numeric uid');
+  return Number(raw);
 }
 
 function bool(raw: string, source: string): boolean {
@@ -252,6 +273,20 @@ const SETTINGS = {
       "JSON: the app's original probes by /app-health/... path, answered on the health port",
     read: appProbes,
   },
+  maxConnections: {
+    flag: 'max-connections',
+    env: PROXY_ENV.maxConnections,
+    description:
+      'most proxied connections open at once (default: derived from heap, fd and memory limits)',
+    read: count,
+  },
+  proxyUid: {
+    flag: 'proxy-uid',
+    env: PROXY_ENV.proxyUid,
+    description:
+      'uid the capture rules exempt; refuse to start under another (default: not checked)',
+    read: uid,
+  },
   readBufferKiB: {
     flag: 'read-buffer-kib',
     env: undefined,
@@ -367,6 +402,8 @@ function assemble(r: Resolved): ProxyConfig {
     layout: r.layout ?? 'native',
     appProbes: r.appProbes ?? {},
     readBufferKiB: r.readBufferKiB ?? DEFAULTS.readBufferKiB,
+    maxConnections: r.maxConnections,
+    proxyUid: r.proxyUid,
     fixedDestination: r.fixedDestination,
   };
 }

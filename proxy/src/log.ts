@@ -32,3 +32,27 @@ export function createLogger(level: LogLevel, write: (line: string) => void = st
 function stderrLine(line: string): void {
   process.stderr.write(`${line}\n`);
 }
+
+/**
+ * A warning an attacker or a misconfiguration can repeat at line rate: the
+ * first is written at once, then at most one per `intervalMs`, carrying how
+ * many were suppressed in between.
+ */
+export function rateLimitedWarning(
+  log: Logger,
+  msg: string,
+  intervalMs = 10_000,
+): (fields?: Record<string, unknown>) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (fields) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    log.warn(msg, suppressed > 0 ? { ...fields, suppressed } : fields);
+    suppressed = 0;
+  };
+}

@@ -3,7 +3,6 @@
 // Used by main.ts and, in-process, by the tests.
 import type http from 'node:http';
 import type net from 'node:net';
-import os from 'node:os';
 import {
   createAdminServer,
   createHealthServer,
@@ -11,7 +10,13 @@ import {
 } from './admin/admin-servers.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { ProxyConfig } from './config.ts';
-import { encodeHeaderLines, outboundRequestHeaders } from './http/added-headers.ts';
+import { connectionLimit, readResourceLimits } from './connection-limit.ts';
+import {
+  encodeHeaderLines,
+  identityRewrite,
+  outboundRequestHeaders,
+} from './http/added-headers.ts';
+import { HELD_HEAD_BUDGET, HeldHeadBudget } from './http/held-heads.ts';
 import type { HeaderInserts } from './http/sniffer.ts';
 import { IdleTimeout } from './idle-timeout.ts';
 import {
@@ -19,9 +24,11 @@ import {
   type OriginalDestinationResolver,
   soOriginalDst,
 } from './listeners/capture-listener.ts';
-import { unmapIPv4 } from './listeners/destination-policy.ts';
+import { LocalAddresses } from './listeners/local-addresses.ts';
+import { OwnUpstreams } from './listeners/own-upstreams.ts';
 import type { Logger } from './log.ts';
 import type { Destination } from './original-destination.ts';
+import { assertExemptedUid } from './proxy-user.ts';
 import type { Splice } from './splice.ts';
 import { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction } from './stats/request-record.ts';
@@ -71,17 +78,14 @@ export const CLASSIC_QUIET_MS = 5_000;
 const DRAIN_POLL_MS = 25;
 
 function headerInserts(config: ProxyConfig, direction: Direction): HeaderInserts {
+  const identity = {
+    forwardPodIdentity: config.forwardPodIdentity,
+    podIp: config.pod.ip,
+    podName: config.pod.name,
+    extra: config.addRequestHeaders,
+  };
   const request =
-    direction === 'outbound'
-      ? encodeHeaderLines(
-          outboundRequestHeaders({
-            forwardPodIdentity: config.forwardPodIdentity,
-            podIp: config.pod.ip,
-            podName: config.pod.name,
-            extra: config.addRequestHeaders,
-          }),
-        )
-      : undefined;
+    direction === 'outbound' ? encodeHeaderLines(outboundRequestHeaders(identity)) : undefined;
   const response =
     direction === 'inbound' ? encodeHeaderLines(config.addResponseHeaders) : undefined;
   return {
@@ -90,6 +94,7 @@ function headerInserts(config: ProxyConfig, direction: Direction): HeaderInserts
     responseWhileDraining: response
       ? Buffer.concat([response, CONNECTION_CLOSE])
       : CONNECTION_CLOSE,
+    identity: direction === 'outbound' ? identityRewrite(identity) : undefined,
   };
 }
 
@@ -100,14 +105,6 @@ function fixedResolver(target: { host: string; port: number }): OriginalDestinat
     family: target.host.includes(':') ? 6 : 4,
   };
   return () => destination;
-}
-
-function localAddresses(): Set<string> {
-  const out = new Set<string>();
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const entry of list ?? []) out.add(unmapIPv4(entry.address));
-  }
-  return out;
 }
 
 function listen(server: net.Server | http.Server, port: number, host?: string): Promise<number> {
@@ -136,6 +133,7 @@ export async function startProxy(
   options: StartOptions,
 ): Promise<RunningProxy> {
   const { log } = options;
+  assertExemptedUid(config.proxyUid, process.getuid?.());
   const accessLog = config.accessLog
     ? (options.accessLog ?? ((line: string) => process.stdout.write(`${line}\n`)))
     : undefined;
@@ -144,13 +142,28 @@ export async function startProxy(
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
   const idle = new IdleTimeout(config.idleTimeoutMs);
+  const heldHeads = new HeldHeadBudget(HELD_HEAD_BUDGET);
   const resolve =
     options.resolveOriginalDestination ??
     (config.fixedDestination ? fixedResolver(config.fixedDestination) : soOriginalDst);
   const policy = {
     capturePorts: [config.ports.inbound, config.ports.outbound],
-    localAddresses: localAddresses(),
+    localAddresses: new LocalAddresses(),
+    destinationFromKernel: resolve === soOriginalDst,
   };
+  const ownUpstreams = new OwnUpstreams();
+  const { limit: maxConnections, boundBy } = connectionLimit(
+    config.maxConnections,
+    readResourceLimits(),
+    config.readBufferKiB * 1024,
+    HELD_HEAD_BUDGET,
+  );
+  if (config.maxConnections !== undefined && maxConnections < config.maxConnections) {
+    log.warn('max connections lowered to what the file descriptor limit allows', {
+      configured: config.maxConnections,
+      maxConnections,
+    });
+  }
   const listener = (direction: Direction) =>
     createCaptureListener({
       direction,
@@ -162,9 +175,12 @@ export async function startProxy(
         idle,
         inserts: headerInserts(config, direction),
         readBuffers,
+        heldHeads,
       },
       log,
       live,
+      ownUpstreams,
+      maxConnections,
     });
   const outbound = listener('outbound');
   const inbound = listener('inbound');
@@ -194,7 +210,7 @@ export async function startProxy(
     };
     // Ephemeral ports (0, in tests) are known only now; the loop check needs the real ones.
     policy.capturePorts = [ports.inbound, ports.outbound];
-    log.info('ready', { ports });
+    log.info('ready', { ports, maxConnections, maxConnectionsBoundBy: boundBy });
 
     const closeAll = async () => {
       await Promise.all(servers.map(closeServer));

@@ -6,8 +6,10 @@
 // on one side reset the other, so a peer sees what the far end did.
 import net from 'node:net';
 import type { BufferPool } from './buffer-pool.ts';
+import type { HeldHeadBudget } from './http/held-heads.ts';
 import { type HeaderInserts, HttpSniffer, type SnifferEvents } from './http/sniffer.ts';
 import type { IdleTimeout, IdleWatched } from './idle-timeout.ts';
+import type { OwnUpstream } from './listeners/own-upstreams.ts';
 import type { CloseReason } from './stats/connection-record.ts';
 import type { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction, RequestRecord } from './stats/request-record.ts';
@@ -17,6 +19,8 @@ export interface SpliceSettings {
   idle: IdleTimeout;
   inserts: HeaderInserts;
   readBuffers: BufferPool;
+  /** Partial heads held by every connection together. */
+  heldHeads: HeldHeadBudget;
 }
 
 const SERVICE_UNAVAILABLE = Buffer.from(
@@ -24,7 +28,7 @@ const SERVICE_UNAVAILABLE = Buffer.from(
   'latin1',
 );
 
-export class Splice implements SnifferEvents, IdleWatched {
+export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
   readonly direction: Direction;
   readonly client: net.Socket;
   readonly upstream: net.Socket;
@@ -46,6 +50,8 @@ export class Splice implements SnifferEvents, IdleWatched {
   private readonly readBuffer: Buffer;
   active = false;
   idleTicks = 0;
+  readonly target: string;
+  ownEndpoint: string | undefined;
 
   constructor(
     direction: Direction,
@@ -62,6 +68,7 @@ export class Splice implements SnifferEvents, IdleWatched {
     this.onDone = onDone;
     this.downstreamName = `${client.remoteAddress}:${client.remotePort}`;
     this.upstreamName = `${target.host}:${target.port}`;
+    this.target = `${target.host} ${target.port}`;
     stats.connectionOpened(direction);
 
     client.setNoDelay(true);
@@ -86,13 +93,17 @@ export class Splice implements SnifferEvents, IdleWatched {
       this.upstreamName,
       (bytes) => this.toUpstream(bytes),
       (bytes) => this.toClient(bytes),
+      settings.heldHeads,
     );
 
     client.on('data', (chunk: Buffer) => {
       this.active = true;
       this.sniffer.clientData(chunk);
     });
-    client.on('end', () => upstream.end());
+    client.on('end', () => {
+      this.sniffer.clientEnded();
+      upstream.end();
+    });
     upstream.on('end', () => {
       if (this.answerUnansweredRequest()) return;
       this.sniffer.upstreamEnded();

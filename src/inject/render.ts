@@ -361,6 +361,7 @@ function renderProxyEnv(
       name: PROXY_ENV.drainTimeoutMs,
       value: String(proxyDrainMs(layout, gracePeriodSeconds, config.proxy.drainTimeoutSeconds)),
     },
+    { name: PROXY_ENV.proxyUid, value: String(config.proxy.uid) },
   ];
   if (overrides.forwardPodIdentity) env.push({ name: PROXY_ENV.forwardPodIdentity, value: 'true' });
   const headers = (pairs: Array<[string, string]>) =>

@@ -253,3 +253,13 @@ test('whatever probes and grace period a pod declares, the proxy accepts the env
     { numRuns: 300 },
   );
 });
+
+test('the proxy is told the uid the init rules exempt, and checks its own against it', () => {
+  const base = defaultConfig();
+  for (const uid of [base.proxy.uid, 2001]) {
+    const config = { ...base, proxy: { ...base.proxy, uid } };
+    const sidecar = renderSidecar(config, readOverrides({ spec: { containers: [] } }), 'native');
+    assert.equal(sidecar.securityContext?.runAsUser, uid);
+    assert.equal(resolveConfig([], kubeletEnv(sidecar.env ?? [])).proxyUid, uid);
+  }
+});

@@ -10,17 +10,21 @@
 // reach the remote's real address with the configured request headers.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PodTopology, type PodTopologyRole } from '../support/netns.ts';
 import { requirePrerequisites } from '../support/prerequisites.ts';
-import { NODE, PROXY_MAIN, ROOT } from './support/harness.ts';
+import { NODE, PROXY_MAIN } from './support/harness.ts';
+import {
+  AS_PROXY_USER,
+  call as callIn,
+  ECHO_APP,
+  installCapture,
+  type Reply,
+  startIn as startInNetwork,
+} from './support/pod-processes.ts';
 
-const ECHO_APP = path.join(import.meta.dirname, 'support/echo-app.ts');
-const HTTP_CALL = path.join(import.meta.dirname, 'support/http-call.ts');
 const KEEPALIVE_CALL = path.join(import.meta.dirname, 'support/keepalive-call.ts');
-const IPTABLES_MAIN = path.join(ROOT, 'src/iptables/main.ts');
 const POD_IP = '192.0.2.10';
 const POD_IP6 = '2001:db8:1::10';
 const REMOTE_IP = '198.51.100.20';
@@ -48,13 +52,6 @@ const APP_PROBES = {
   },
   '/app-health/app/startupz': { tcpSocket: { port: 81 }, timeoutSeconds: 2 },
 };
-
-interface Reply {
-  status?: number;
-  headers?: Record<string, string>;
-  body?: string;
-  error?: string;
-}
 interface Echo {
   args: Record<string, string>;
   headers: Record<string, string>;
@@ -84,87 +81,16 @@ function totalRequests(): number {
 }
 
 function call(from: PodTopologyRole, method: string, url: string, body?: string): Reply {
-  const args = [HTTP_CALL, method, url, ...(body === undefined ? [] : [body])];
-  return JSON.parse(network.exec(from, NODE, args)) as Reply;
+  return callIn(network, from, method, url, body);
 }
 
-/** The init container's rules, or the two equivalent rules if its CLI is not usable here. */
-function installCapture(): string {
-  if (existsSync(IPTABLES_MAIN)) {
-    try {
-      network.exec('pod', NODE, [IPTABLES_MAIN]);
-      return 'outrigger-iptables';
-    } catch {
-      // fall through to the two plain rules
-    }
-  }
-  network.exec('pod', 'iptables', [
-    '-t',
-    'nat',
-    '-A',
-    'PREROUTING',
-    '-p',
-    'tcp',
-    '--dport',
-    '80',
-    '-j',
-    'REDIRECT',
-    '--to-ports',
-    '15006',
-  ]);
-  network.exec('pod', 'iptables', [
-    '-t',
-    'nat',
-    '-A',
-    'OUTPUT',
-    '-p',
-    'tcp',
-    '-m',
-    'owner',
-    '!',
-    '--uid-owner',
-    '1337',
-    '-d',
-    '198.51.100.0/24',
-    '-j',
-    'REDIRECT',
-    '--to-ports',
-    '15001',
-  ]);
-  return 'two plain rules';
-}
-
-/** Starts a process in a namespace and waits for `ready` to appear on its output. */
 function startIn(
   role: PodTopologyRole,
   command: string[],
   ready: RegExp,
   env: NodeJS.ProcessEnv = {},
 ): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', network.namespaces[role], ...command], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${command.join(' ')} did not start: ${output}`)),
-      15_000,
-    );
-    const onData = (c: Buffer) => {
-      output += c.toString();
-      if (ready.test(output)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${command.join(' ')} exited with ${code}: ${output}`));
-    });
-  });
+  return startInNetwork(network, role, command, ready, env);
 }
 
 test('the sidecar demo: inbound to the app and outbound from it, through outrigger-proxy', async (t) => {
@@ -174,25 +100,19 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
     network.create();
     children.push(await startIn('pod', [NODE, ECHO_APP, '80', '::'], /listening/));
     children.push(await startIn('remote', [NODE, ECHO_APP, '80', '::'], /listening/));
-    const capture = installCapture();
-    t.diagnostic(`capture installed with ${capture}`);
+    installCapture(network);
     children.push(
-      await startIn(
-        'pod',
-        ['setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', NODE, PROXY_MAIN],
-        /"msg":"ready"/,
-        {
-          OUTRIGGER_POD_NAME: POD_NAME,
-          OUTRIGGER_POD_NAMESPACE: 'demo',
-          OUTRIGGER_POD_IP: POD_IP,
-          OUTRIGGER_FORWARD_POD_IDENTITY: 'true',
-          OUTRIGGER_ADD_REQUEST_HEADERS: 'X-Mesh: outrigger',
-          OUTRIGGER_ADD_RESPONSE_HEADERS: 'Server: outrigger',
-          OUTRIGGER_APP_PROBES: JSON.stringify(APP_PROBES),
-          OUTRIGGER_LAYOUT: 'native',
-          OUTRIGGER_DRAIN_TIMEOUT_MS: '3000',
-        },
-      ),
+      await startIn('pod', [...AS_PROXY_USER, NODE, PROXY_MAIN], /"msg":"ready"/, {
+        OUTRIGGER_POD_NAME: POD_NAME,
+        OUTRIGGER_POD_NAMESPACE: 'demo',
+        OUTRIGGER_POD_IP: POD_IP,
+        OUTRIGGER_FORWARD_POD_IDENTITY: 'true',
+        OUTRIGGER_ADD_REQUEST_HEADERS: 'X-Mesh: outrigger',
+        OUTRIGGER_ADD_RESPONSE_HEADERS: 'Server: outrigger',
+        OUTRIGGER_APP_PROBES: JSON.stringify(APP_PROBES),
+        OUTRIGGER_LAYOUT: 'native',
+        OUTRIGGER_DRAIN_TIMEOUT_MS: '3000',
+      }),
     );
 
     await t.test('the health port answers ready from outside the pod', () => {
@@ -208,8 +128,8 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
         assert.equal(reply.headers!.server, 'outrigger');
         const echo = JSON.parse(reply.body!) as Echo;
         assert.deepEqual(echo.args, { query: 'param' });
-        // Delivered by the proxy on loopback, not straight from the client.
-        assert.match(echo.local, /^(::ffff:)?127\.0\.0\.1:80$/);
+        // Delivered by the proxy to the pod IP it was sent to, never to loopback.
+        assert.match(echo.local, /^(::ffff:)?192\.0\.2\.10:80$/);
       },
     );
 
@@ -226,10 +146,10 @@ test('the sidecar demo: inbound to the app and outbound from it, through outrigg
       assert.equal(reply.headers!.server, 'outrigger');
     });
 
-    await t.test('IPv6: inbound reaches the app on ::1', () => {
+    await t.test('IPv6: inbound reaches the app on the pod IPv6 address', () => {
       const reply = call('client', 'GET', `http://[${POD_IP6}]/get?v=6`);
       assert.equal(reply.status, 200, JSON.stringify(reply));
-      assert.equal((JSON.parse(reply.body!) as Echo).local, '::1:80');
+      assert.equal((JSON.parse(reply.body!) as Echo).local, `${POD_IP6}:80`);
     });
 
     await t.test(

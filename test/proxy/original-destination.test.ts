@@ -55,10 +55,11 @@ describe('address handling', () => {
 describe('routeFor', () => {
   const context = {
     capturePorts: [15006, 15001],
-    localAddresses: new Set(['192.0.2.10', '2001:db8::10']),
+    localAddresses: new Set(['192.0.2.10', '2001:db8::10', '127.0.0.1', '::1']),
+    destinationFromKernel: true,
   };
 
-  test('inbound goes to loopback at the original port, by family', () => {
+  test('inbound goes to the pod address and port it was sent to, never to loopback', () => {
     assert.deepEqual(
       routeFor(
         'inbound',
@@ -66,10 +67,7 @@ describe('routeFor', () => {
         '::ffff:192.0.2.10',
         context,
       ),
-      {
-        host: '127.0.0.1',
-        port: 80,
-      },
+      { host: '192.0.2.10', port: 80 },
     );
     assert.deepEqual(
       routeFor(
@@ -78,10 +76,27 @@ describe('routeFor', () => {
         '2001:db8::10',
         context,
       ),
-      {
-        host: '::1',
-        port: 80,
-      },
+      { host: '2001:db8::10', port: 80 },
+    );
+  });
+
+  test('inbound to loopback, an unspecified or a foreign address is refused', () => {
+    for (const address of ['127.0.0.1', '127.1.2.3', '::1', '0.0.0.0', '::', '203.0.113.9']) {
+      assert.deepEqual(
+        routeFor('inbound', { address, port: 9999, family: 4 }, '192.0.2.10', context),
+        { refused: 'not_pod_address' },
+        address,
+      );
+    }
+  });
+
+  test('a fixed destination (tests, --fixed-destination) is trusted as given', () => {
+    assert.deepEqual(
+      routeFor('inbound', { address: '127.0.0.1', port: 8080, family: 4 }, '127.0.0.1', {
+        ...context,
+        destinationFromKernel: false,
+      }),
+      { host: '127.0.0.1', port: 8080 },
     );
   });
 

@@ -15,11 +15,10 @@ import {
   listenHttp,
   listenTcp,
   openFds,
-  PRODUCTION_NODE_OPTIONS,
   type ProxyProcess,
   rawExchange,
   rssKiB,
-  withSpawnedProxy,
+  withProxyProcess,
 } from './support/harness.ts';
 
 interface Totals {
@@ -39,15 +38,13 @@ after(async () => {
   await closeServer(app);
 });
 
-async function withProxy(
+function withProxy(
   target: number,
   extra: string[],
   run: (p: ProxyProcess) => Promise<void>,
 ): Promise<void> {
-  // The V8 heap settings of the container image (images/catalog.ts): memory is judged as deployed.
-  await withSpawnedProxy(
+  return withProxyProcess(
     [...EPHEMERAL_FLAGS, `--fixed-destination=127.0.0.1:${target}`, ...extra],
-    { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
     run,
   );
 }

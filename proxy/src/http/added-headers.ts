@@ -24,16 +24,52 @@ export function encodeHeaderLines(pairs: readonly HeaderPair[]): Buffer | undefi
 }
 
 /** Outbound request headers: pod identity (when enabled) then the configured pairs. */
-export function outboundRequestHeaders(options: {
+export function outboundRequestHeaders(options: OutboundIdentity): HeaderPair[] {
+  return [...identityPairs(options), ...options.extra];
+}
+
+export interface OutboundIdentity {
   forwardPodIdentity: boolean;
   podIp: string;
   podName: string;
   extra: readonly HeaderPair[];
-}): HeaderPair[] {
+}
+
+function identityPairs(options: OutboundIdentity): HeaderPair[] {
   const pairs: HeaderPair[] = [];
   if (options.forwardPodIdentity) {
     if (options.podIp) pairs.push({ name: 'X-Forwarded-For', value: options.podIp });
     if (options.podName) pairs.push({ name: 'X-Client-Hostname', value: options.podName });
   }
-  return [...pairs, ...options.extra];
+  return pairs;
+}
+
+/**
+ * How an outbound request head that already carries identity fields is
+ * rewritten: the pod IP is appended to the last X-Forwarded-For line (the
+ * end of the list, `a, b`), and the app's X-Client-Hostname lines are
+ * dropped so the pod name is the only value. Field names match
+ * case-insensitively (parseHead records them).
+ */
+export interface IdentityRewrite {
+  /** `, <pod IP>`, appended to an existing value; undefined without a pod IP. */
+  forwardedForSuffix: Buffer | undefined;
+  /** `<pod IP>`, for an existing but empty value. */
+  forwardedForValue: Buffer | undefined;
+  /** Whether the app's X-Client-Hostname lines are dropped (a pod name replaces them). */
+  dropClientHostname: boolean;
+  /** The lines to insert when the head has X-Forwarded-For already: all but that one. */
+  insertWhenForwarded: Buffer | undefined;
+}
+
+/** The rewrite for these settings, or undefined when the pod's identity is not forwarded. */
+export function identityRewrite(options: OutboundIdentity): IdentityRewrite | undefined {
+  if (!options.forwardPodIdentity || (!options.podIp && !options.podName)) return undefined;
+  const withoutForwardedFor = identityPairs(options).filter((p) => p.name !== 'X-Forwarded-For');
+  return {
+    forwardedForSuffix: options.podIp ? Buffer.from(`, ${options.podIp}`, 'latin1') : undefined,
+    forwardedForValue: options.podIp ? Buffer.from(options.podIp, 'latin1') : undefined,
+    dropClientHostname: options.podName !== '',
+    insertWhenForwarded: encodeHeaderLines([...withoutForwardedFor, ...options.extra]),
+  };
 }

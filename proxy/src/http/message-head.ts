@@ -13,7 +13,7 @@ const HT = 0x09;
 const COLON = 0x3a;
 
 /** tchar (RFC 9110 §5.6.2) lookup. */
-const TCHAR = new Uint8Array(256);
+export const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
   TCHAR[c.charCodeAt(0)] = 1;
 }
@@ -37,6 +37,19 @@ export class MessageHead {
   hasUpgrade = false;
   http10 = false;
 
+  /**
+   * Set once, for outbound requests that carry the pod's identity: parseHead
+   * then records where the app's own identity fields are, so they can be
+   * replaced (X-Client-Hostname) or extended (X-Forwarded-For).
+   */
+  tracksIdentity = false;
+  /** Offset just past the last X-Forwarded-For value (trailing OWS excluded), or -1. */
+  forwardedForEnd = -1;
+  /** Whether that value is empty. */
+  forwardedForEmpty = false;
+  /** Start and end (past its LF) of each X-Client-Hostname line, in pairs. */
+  readonly clientHostnameLines: number[] = [];
+
   /** The previous head's strings, reused when the same bytes come again. */
   previousTarget = '';
   previousAuthority = '';
@@ -55,6 +68,10 @@ export class MessageHead {
     this.connectionUpgrade = false;
     this.hasUpgrade = false;
     this.http10 = false;
+    if (this.tracksIdentity) {
+      this.forwardedForEnd = -1;
+      this.clientHostnameLines.length = 0;
+    }
   }
 }
 
@@ -183,6 +200,8 @@ const CONNECTION = Buffer.from('connection');
 const UPGRADE = Buffer.from('upgrade');
 const HOST = Buffer.from('host');
 const CHUNKED = Buffer.from('chunked');
+const X_FORWARDED_FOR = Buffer.from('x-forwarded-for');
+const X_CLIENT_HOSTNAME = Buffer.from('x-client-hostname');
 const CLOSE = Buffer.from('close');
 
 function nameIs(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
@@ -219,7 +238,8 @@ function endsWithChunked(buf: Buffer, start: number, end: number): boolean {
 
 /** parseHead's answers when no head was parsed. */
 const HEAD_INCOMPLETE = -1;
-const HEAD_MALFORMED = -2;
+/** A line that breaks the grammar was seen: no more bytes can make this a head. */
+export const HEAD_MALFORMED = -2;
 
 /**
  * Parses the head that starts at buf[start], up to its first empty line, in
@@ -306,6 +326,13 @@ export function parseHead(
       head.hasUpgrade = true;
     } else if (nameLength === 4 && isRequest && nameIs(buf, lineStart, colon, HOST)) {
       head.authority = latin1(buf, valueStart, valueEnd, head.previousAuthority);
+    } else if (head.tracksIdentity) {
+      if (nameLength === 15 && nameIs(buf, lineStart, colon, X_FORWARDED_FOR)) {
+        head.forwardedForEnd = valueEnd;
+        head.forwardedForEmpty = valueEnd === valueStart;
+      } else if (nameLength === 17 && nameIs(buf, lineStart, colon, X_CLIENT_HOSTNAME)) {
+        head.clientHostnameLines.push(lineStart, i);
+      }
     }
   }
 }

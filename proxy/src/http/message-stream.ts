@@ -3,13 +3,17 @@
 // bytes are copied only when a head spans chunks, bodies are never copied. When
 // the direction adds headers, a head is held until complete and re-emitted with
 // the added lines before its final CRLF; all other bytes pass through untouched.
+import type { IdentityRewrite } from './added-headers.ts';
+import type { HeldHeadBudget } from './held-heads.ts';
 import {
+  HEAD_MALFORMED,
   looksLikeRequest,
   MessageHead,
   PARSE_OK,
   parseHead,
   parseRequestLine,
   parseStatusLine,
+  TCHAR,
 } from './message-head.ts';
 
 export const S_DETECT = 0;
@@ -33,10 +37,13 @@ export const NEXT_UNTIL_CLOSE = S_UNTIL_CLOSE;
 
 /** Longest header block accepted before the bytes are treated as not HTTP. */
 export const MAX_HEAD_BYTES = 64 * 1024;
+/** The most a held head can need: the cap plus the 3 bytes of a CRLFCRLF cut after its first byte. */
+const MAX_HEAD_CAPACITY = MAX_HEAD_BYTES + 3;
 const MAX_CHUNK_SIZE = 2 ** 48;
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
+const LF_BYTE = Buffer.from('\n');
+const SP_BYTE = 0x20;
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -65,6 +72,8 @@ export class MessageStream {
   private readonly owner: MessageOwner;
   private readonly emit: (bytes: Buffer) => void;
   private readonly head = new MessageHead();
+  private readonly heldHeads: HeldHeadBudget;
+  private readonly identity: IdentityRewrite | undefined;
 
   private remaining = 0;
   private chunkSizeDigits = 0;
@@ -87,12 +96,17 @@ export class MessageStream {
     holdsHeads: boolean,
     owner: MessageOwner,
     emit: (bytes: Buffer) => void,
+    heldHeads: HeldHeadBudget,
+    identity?: IdentityRewrite,
   ) {
     this.isRequest = isRequest;
     this.holdsHeads = holdsHeads;
     this.state = isRequest ? S_DETECT : S_HEAD;
     this.owner = owner;
     this.emit = emit;
+    this.heldHeads = heldHeads;
+    this.identity = identity;
+    this.head.tracksIdentity = identity !== undefined;
   }
 
   /** True when a message has started but not finished (bytes would be cut). */
@@ -198,6 +212,15 @@ export class MessageStream {
       if (this.holdsHeads) this.emit(Buffer.from(this.pending!.subarray(0, this.pendingLength)));
       this.pendingLength = 0;
     }
+    this.releaseHeld();
+  }
+
+  /** Gives the partial-head buffer back (a head was parsed, the stream went opaque or closed). */
+  releaseHeld(): void {
+    if (this.pending === undefined) return;
+    this.heldHeads.give(this.pending.length);
+    this.pending = undefined;
+    this.pendingLength = 0;
   }
 
   /** Back to expecting a new message (after a refused Upgrade). */
@@ -215,43 +238,44 @@ export class MessageStream {
     this.owner.onMessageComplete(this);
   }
 
-  private scanHead(chunk: Buffer, at: number, length: number): number {
+  private scanHead(chunk: Buffer, start: number, length: number): number {
+    let at = start;
     if (this.pendingLength === 0) {
+      // Empty lines before a start line are ignored, as receivers do (RFC 9112 §2.2).
+      while (at < length && (chunk[at] === CR || chunk[at] === LF)) at++;
+      if (at === length) return at;
       this.messageStart = this.now();
       this.startLineChecked = false;
-      // The common case, a whole head in this chunk, in one pass. The head ends
-      // at the first CRLFCRLF: an empty line after a bare LF, an incomplete or a
-      // malformed head take the general path below, which decides as before.
-      let end = parseHead(
+      // The common case, a whole head in this chunk, in one pass. A head ends
+      // at its first empty line, CRLF or bare LF (RFC 9112 §2.2).
+      const end = parseHead(
         chunk,
         at,
         Math.min(length, at + MAX_HEAD_BYTES),
         this.isRequest,
         this.head,
       );
-      if (end < 0 || !endsWithCrlfCrlf(chunk, end)) {
-        const index = chunk.indexOf(CRLFCRLF, at);
-        end = index >= 0 && index + 4 - at <= MAX_HEAD_BYTES ? index + 4 : -1;
-        if (end >= 0 && !this.parsed(chunk, at, end)) {
-          this.malformedHead(chunk, at, length);
-          return at;
-        }
-      }
       if (end >= 0) {
         const insert = this.holdsHeads ? this.owner.insertFor(this, this.head) : undefined;
         if (insert !== undefined) {
-          this.emit(chunk.subarray(this.flushed, end - 2));
-          this.emit(insert);
-          this.flushed = end - 2;
+          const beforeEmptyLine = end - emptyLineLength(chunk, end);
+          this.emitWithInsert(chunk, this.flushed, beforeEmptyLine, insert, false);
+          this.flushed = beforeEmptyLine;
         }
         this.afterHead(end - at);
         return end;
       }
-      if (length - at > MAX_HEAD_BYTES || !this.startLineValid(chunk, at, length)) {
+      // Malformed already, or over the cap, or not even the start of a start
+      // line: decided now, so the bytes are not held waiting for an end.
+      if (
+        end === HEAD_MALFORMED ||
+        length - at > MAX_HEAD_BYTES ||
+        !this.startLineValid(chunk, at, length) ||
+        !this.hold(chunk, at, length)
+      ) {
         this.malformedHead(chunk, at, length);
         return at;
       }
-      this.hold(chunk, at, length);
       if (this.holdsHeads) {
         if (at > this.flushed) this.emit(chunk.subarray(this.flushed, at));
         this.flushed = length;
@@ -259,14 +283,17 @@ export class MessageStream {
       return length;
     }
 
-    // The head began in an earlier chunk.
+    // The head began in an earlier chunk: find its end in the new bytes only
+    // (a byte-by-byte chunking must not rescan the head each time), then parse once.
     const before = this.pendingLength;
     const take = Math.min(length - at, MAX_HEAD_BYTES - before + 3);
-    this.hold(chunk, at, at + take);
+    if (!this.hold(chunk, at, at + take)) {
+      this.malformedHead(this.pending!, 0, before, before);
+      return at;
+    }
     const pending = this.pending!;
-    const index = pending.indexOf(CRLFCRLF, Math.max(0, before - 3));
-    if (index >= 0 && index + 4 <= this.pendingLength) {
-      const end = index + 4;
+    const end = headEnd(pending, Math.max(0, before - 2), this.pendingLength);
+    if (end >= 0 && end <= MAX_HEAD_BYTES) {
       const fromChunk = end - before;
       if (!this.parsed(pending, 0, end)) {
         this.malformedHead(pending, 0, this.pendingLength, before);
@@ -274,14 +301,17 @@ export class MessageStream {
       }
       if (this.holdsHeads) {
         const insert = this.owner.insertFor(this, this.head);
-        this.emit(Buffer.from(pending.subarray(0, insert === undefined ? end : end - 2)));
-        if (insert !== undefined) {
-          this.emit(insert);
-          this.emit(CRLF);
+        const emptyLine = emptyLineLength(pending, end);
+        if (insert === undefined) {
+          this.emit(Buffer.from(pending.subarray(0, end)));
+        } else {
+          this.emitWithInsert(pending, 0, end - emptyLine, insert, true);
+          this.emit(emptyLine === 2 ? CRLF : LF_BYTE);
         }
         this.flushed = at + fromChunk;
       }
-      this.pendingLength = 0;
+      // Parsed: the copy is not needed any more (a later split head takes a new one).
+      this.releaseHeld();
       this.afterHead(end);
       return at + fromChunk;
     }
@@ -296,6 +326,65 @@ export class MessageStream {
     return at + take;
   }
 
+  /**
+   * Emits the head's bytes buf[from..to) (all but its empty line), then the
+   * inserted lines. With the pod's identity forwarded, the app's own
+   * X-Client-Hostname lines are left out and the pod IP is appended to its
+   * last X-Forwarded-For value instead of sent as a line of its own. `copy`
+   * when `buf` is the held-head copy, which is given back after this.
+   */
+  private emitWithInsert(
+    buf: Buffer,
+    from: number,
+    to: number,
+    insert: Buffer,
+    copy: boolean,
+  ): void {
+    const identity = this.identity;
+    const head = this.head;
+    const appendAt = identity?.forwardedForSuffix === undefined ? -1 : head.forwardedForEnd;
+    const drops = identity?.dropClientHostname ? head.clientHostnameLines : NO_DROPS;
+    if (appendAt < 0 && drops.length === 0) {
+      this.emit(copy ? Buffer.from(buf.subarray(from, to)) : buf.subarray(from, to));
+      this.emit(insert);
+      return;
+    }
+    let cursor = from;
+    const piece = (start: number, end: number) => {
+      if (end > start)
+        this.emit(copy ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end));
+    };
+    const append = () => {
+      piece(cursor, appendAt);
+      this.emit(
+        (head.forwardedForEmpty ? identity!.forwardedForValue : identity!.forwardedForSuffix)!,
+      );
+      cursor = appendAt;
+    };
+    let appended = appendAt < 0;
+    for (let k = 0; k < drops.length; k += 2) {
+      if (!appended && appendAt <= drops[k]!) {
+        append();
+        appended = true;
+      }
+      piece(cursor, drops[k]!);
+      cursor = drops[k + 1]!;
+    }
+    if (!appended) append();
+    piece(cursor, to);
+    const lines = appendAt >= 0 ? identity!.insertWhenForwarded : insert;
+    if (lines !== undefined) this.emit(lines);
+  }
+
+  /**
+   * The sender finished (FIN) in the middle of a head, which can therefore
+   * never complete: true when a partial head is held, so the owner can let
+   * its bytes go as they came.
+   */
+  get holdsPartialHead(): boolean {
+    return this.state === S_HEAD && this.pendingLength > 0;
+  }
+
   private parsed(buf: Buffer, start: number, end: number): boolean {
     return parseHead(buf, start, end, this.isRequest, this.head) > 0;
   }
@@ -304,7 +393,7 @@ export class MessageStream {
   private startLineValid(buf: Buffer, start: number, end: number): boolean {
     if (this.startLineChecked) return true;
     const lf = buf.indexOf(LF, start);
-    if (lf < 0 || lf >= end) return true;
+    if (lf < 0 || lf >= end) return startLinePrefixValid(buf, start, end, this.isRequest);
     this.startLineChecked = true;
     const lineEnd = lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
     const result = this.isRequest
@@ -332,15 +421,24 @@ export class MessageStream {
     }
   }
 
-  private hold(chunk: Buffer, from: number, to: number): void {
+  /**
+   * Copies head bytes aside until the head is complete. The copy grows by
+   * doubling but never beyond the per-head cap, and only while the shared
+   * budget allows; false (nothing copied) when it does not.
+   */
+  private hold(chunk: Buffer, from: number, to: number): boolean {
     const needed = this.pendingLength + (to - from);
-    if (this.pending === undefined || this.pending.length < needed) {
-      const grown = Buffer.allocUnsafe(Math.max(4096, needed * 2));
+    const capacity = this.pending === undefined ? 0 : this.pending.length;
+    if (capacity < needed) {
+      const size = Math.min(MAX_HEAD_CAPACITY, Math.max(4096, needed * 2));
+      if (!this.heldHeads.take(size - capacity)) return false;
+      const grown = Buffer.allocUnsafe(size);
       if (this.pending !== undefined) this.pending.copy(grown, 0, 0, this.pendingLength);
       this.pending = grown;
     }
-    chunk.copy(this.pending, this.pendingLength, from, to);
+    chunk.copy(this.pending!, this.pendingLength, from, to);
     this.pendingLength = needed;
+    return true;
   }
 
   private afterHead(headBytes: number): void {
@@ -434,8 +532,51 @@ export class MessageStream {
   }
 }
 
-function endsWithCrlfCrlf(buf: Buffer, end: number): boolean {
-  return buf[end - 1] === LF && buf[end - 2] === CR && buf[end - 3] === LF && buf[end - 4] === CR;
+/** 2 when the head's empty line (ending at `end`) is CRLF, 1 when it is a bare LF. */
+function emptyLineLength(buf: Buffer, end: number): number {
+  return buf[end - 2] === CR ? 2 : 1;
+}
+
+/**
+ * Offset just past the first empty line (LF LF or LF CR LF) in buf[from..to),
+ * or -1: where parseHead would stop, found without parsing.
+ */
+function headEnd(buf: Buffer, from: number, to: number): number {
+  let lf = buf.indexOf(LF, from);
+  while (lf >= 0 && lf + 1 < to) {
+    const next = buf[lf + 1];
+    if (next === LF) return lf + 2;
+    if (next === CR && lf + 2 < to && buf[lf + 2] === LF) return lf + 3;
+    lf = buf.indexOf(LF, lf + 1);
+  }
+  return -1;
+}
+
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+const NO_DROPS: readonly number[] = [];
+
+/**
+ * Whether the bytes of a start line that has not ended yet can still become
+ * one: a status line starts with `HTTP/1.`, a request line with a method
+ * token. Anything else is decided at once instead of being held.
+ */
+function startLinePrefixValid(
+  buf: Buffer,
+  start: number,
+  end: number,
+  isRequest: boolean,
+): boolean {
+  if (!isRequest) {
+    const n = Math.min(end - start, HTTP_1.length);
+    for (let i = 0; i < n; i++) if (buf[start + i] !== HTTP_1[i]) return false;
+    return true;
+  }
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c === SP_BYTE) return i > start;
+    if (TCHAR[c] !== 1) return false;
+  }
+  return true;
 }
 
 function hexValue(c: number): number {

@@ -4,6 +4,8 @@
 // configured header lines. Anything that stops making sense as HTTP turns the
 // whole connection into opaque bytes.
 import { type Direction, RequestRecord } from '../stats/request-record.ts';
+import type { IdentityRewrite } from './added-headers.ts';
+import { type HeldHeadBudget, UNBOUNDED_HELD_HEADS } from './held-heads.ts';
 import type { MessageHead } from './message-head.ts';
 import {
   type MessageOwner,
@@ -33,6 +35,8 @@ export interface HeaderInserts {
   response: Buffer | undefined;
   /** Response lines while draining: `response` plus `Connection: close`. */
   responseWhileDraining: Buffer;
+  /** How requests' own identity fields are rewritten (outbound, forwardPodIdentity). */
+  identity?: IdentityRewrite | undefined;
 }
 
 export class HttpSniffer implements MessageOwner {
@@ -63,15 +67,23 @@ export class HttpSniffer implements MessageOwner {
     upstream: string,
     toUpstream: (bytes: Buffer) => void,
     toClient: (bytes: Buffer) => void,
+    heldHeads: HeldHeadBudget = UNBOUNDED_HELD_HEADS,
   ) {
     this.direction = direction;
     this.inserts = inserts;
     this.events = events;
     this.downstream = downstream;
     this.upstream = upstream;
-    this.request = new MessageStream(true, inserts.request !== undefined, this, toUpstream);
+    this.request = new MessageStream(
+      true,
+      inserts.request !== undefined,
+      this,
+      toUpstream,
+      heldHeads,
+      inserts.identity,
+    );
     // Responses are always held so that draining can add `Connection: close`.
-    this.response = new MessageStream(false, true, this, toClient);
+    this.response = new MessageStream(false, true, this, toClient, heldHeads);
   }
 
   /** True once the client has sent something that parsed as an HTTP request head. */
@@ -103,13 +115,27 @@ export class HttpSniffer implements MessageOwner {
     this.response.push(chunk);
   }
 
-  /** The upstream finished sending: ends a read-until-close response. */
+  /**
+   * The client finished sending. A request head it left unfinished can never
+   * complete: its held bytes go to the upstream as they came.
+   */
+  clientEnded(): void {
+    if (this.request.holdsPartialHead) this.toOpaque();
+  }
+
+  /**
+   * The upstream finished sending: ends a read-until-close response, and lets
+   * an unfinished response head go to the client as it came.
+   */
   upstreamEnded(): void {
     if (this.response.state === S_UNTIL_CLOSE) this.finishResponse(performance.now());
+    else if (this.response.holdsPartialHead) this.toOpaque();
   }
 
   /** The connection is gone: requests still waiting are published with status 0. */
   closed(): void {
+    this.request.releaseHeld();
+    this.response.releaseHeld();
     const now = performance.now();
     for (const record of this.waiting) {
       record.durationMs = now - record.startedAt;

@@ -1,19 +1,36 @@
 // Where a captured connection goes, decided from its original destination.
-// Inbound traffic was addressed to the pod; it is delivered to the app on
-// loopback at the same port (IPv4 → 127.0.0.1, IPv6 → ::1), like Istio's
-// classic inbound path. Outbound traffic goes to its original address and port.
-// A destination that is one of the proxy's own capture listeners would loop
-// forever, so it is refused.
+//
+// Inbound traffic was addressed to the pod: it is delivered to that same
+// address and port (the pod IP, never loopback), as Istio does since 1.10, so
+// an app bound to 127.0.0.1 is as unreachable from outside as without a
+// sidecar and one bound to the pod IP or 0.0.0.0 is reachable. An inbound
+// original destination that is not one of the pod's own non-loopback
+// addresses is refused: PREROUTING's REDIRECT rewrites any destination, so a
+// neighbour could otherwise address 127.0.0.1 (or a third host) through the
+// pod and have the proxy connect there for it.
+//
+// Outbound traffic goes to its original address and port. A destination that
+// is one of the proxy's own capture listeners would loop forever, so it is
+// refused.
 import type { Destination } from '../original-destination.ts';
+import type { CloseReason } from '../stats/connection-record.ts';
 import type { Direction } from '../stats/request-record.ts';
 
-export type Route = { host: string; port: number } | { refused: 'loop_refused' };
+export type Refusal = Extract<CloseReason, 'loop_refused' | 'not_pod_address'>;
+export type Route = { host: string; port: number } | { refused: Refusal };
 
 export interface PolicyContext {
   /** Ports the proxy captures on (inbound and outbound). */
   capturePorts: readonly number[];
   /** Addresses of this host (pod), as text, IPv4-mapped forms unwrapped. */
-  localAddresses: ReadonlySet<string>;
+  localAddresses: { has(address: string): boolean };
+  /**
+   * True when destinations come from SO_ORIGINAL_DST: inbound ones must then
+   * be pod addresses, and the own-upstream loop check applies. False for a
+   * destination the operator fixed (tests, `--fixed-destination`), which is
+   * trusted as given and says nothing about where a connection was going.
+   */
+  destinationFromKernel: boolean;
 }
 
 export function unmapIPv4(address: string): string {
@@ -22,6 +39,10 @@ export function unmapIPv4(address: string): string {
 
 function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1';
+}
+
+function isUnspecified(address: string): boolean {
+  return address === '0.0.0.0' || address === '::';
 }
 
 /** True when sending to `destination` would land on the proxy's own capture listener. */
@@ -35,8 +56,7 @@ export function isProxyItself(
   return (
     address === unmapIPv4(localAddress) ||
     isLoopback(address) ||
-    address === '0.0.0.0' ||
-    address === '::' ||
+    isUnspecified(address) ||
     context.localAddresses.has(address)
   );
 }
@@ -48,8 +68,13 @@ export function routeFor(
   context: PolicyContext,
 ): Route {
   if (isProxyItself(destination, localAddress, context)) return { refused: 'loop_refused' };
-  if (direction === 'inbound') {
-    return { host: destination.family === 6 ? '::1' : '127.0.0.1', port: destination.port };
+  const address = unmapIPv4(destination.address);
+  if (
+    direction === 'inbound' &&
+    context.destinationFromKernel &&
+    (isLoopback(address) || isUnspecified(address) || !context.localAddresses.has(address))
+  ) {
+    return { refused: 'not_pod_address' };
   }
-  return { host: unmapIPv4(destination.address), port: destination.port };
+  return { host: address, port: destination.port };
 }

@@ -10,6 +10,8 @@ export type CloseReason =
   | 'idle_timeout'
   | 'no_destination'
   | 'loop_refused'
+  | 'not_pod_address'
+  | 'connection_limit'
   | 'drain_timeout'
   | 'error';
 

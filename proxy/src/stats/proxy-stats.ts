@@ -42,6 +42,10 @@ export interface Totals {
   parseErrors: number;
   upstreamConnectFailures: number;
   loopsRefused: number;
+  /** Connections reset because the connection limit was reached. */
+  limitRefusals: number;
+  /** Errors the capture listeners reported while accepting (EMFILE, ENFILE…). */
+  acceptErrors: number;
   bytesFromClients: number;
   bytesToClients: number;
   /** Upstream reads paused because the client had not yet taken the previous read. */
@@ -63,6 +67,8 @@ export class ProxyStats {
     parseErrors: 0,
     upstreamConnectFailures: 0,
     loopsRefused: 0,
+    limitRefusals: 0,
+    acceptErrors: 0,
     bytesFromClients: 0,
     bytesToClients: 0,
     upstreamReadPauses: 0,
@@ -135,6 +141,12 @@ export class ProxyStats {
     ['direction', 'reason'],
   );
 
+  private readonly acceptErrorCounter = new HotCounter(
+    'outrigger_accept_errors_total',
+    'Errors accepting a captured connection (EMFILE, ENFILE, ENOBUFS…), by errno code',
+    ['direction', 'code'],
+  );
+
   constructor(options: { accessLog?: (line: string) => void } = {}) {
     this.accessLog = options.accessLog;
     for (const metric of [
@@ -149,6 +161,7 @@ export class ProxyStats {
       this.sent,
       this.parseErrors,
       this.connectFailures,
+      this.acceptErrorCounter,
     ]) {
       metric.register(this.registry);
     }
@@ -193,7 +206,13 @@ export class ProxyStats {
   connectFailure(direction: Direction, reason: CloseReason): void {
     this.totals.upstreamConnectFailures++;
     if (reason === 'loop_refused') this.totals.loopsRefused++;
+    else if (reason === 'connection_limit') this.totals.limitRefusals++;
     this.connectFailures.child(direction, reason).value++;
+  }
+
+  acceptError(direction: Direction, code: string): void {
+    this.totals.acceptErrors++;
+    this.acceptErrorCounter.child(direction, code).value++;
   }
 
   upstreamReadPaused(): void {

@@ -107,11 +107,14 @@ export interface ProxyProcess {
   exited: Promise<number | null>;
 }
 
+/** Starts the proxy as a child process; `wrapper` runs it (e.g. `prlimit --nofile=300`). */
 export async function spawnProxy(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  wrapper: readonly string[] = [],
 ): Promise<ProxyProcess> {
-  const child = spawn(NODE, [PROXY_MAIN, ...args], {
+  const [file, ...before] = [...wrapper, NODE, PROXY_MAIN];
+  const child = spawn(file!, [...before, ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -136,6 +139,26 @@ export async function withSpawnedProxy(
   run: (p: ProxyProcess) => Promise<void>,
 ): Promise<void> {
   const proxy = await spawnProxy(args, env);
+  try {
+    await run(proxy);
+  } finally {
+    if (proxy.child.exitCode === null) {
+      proxy.child.kill('SIGKILL');
+      await proxy.exited;
+    }
+  }
+}
+
+/**
+ * Runs `run` against a proxy child with the container image's V8 heap
+ * settings (memory is judged as deployed), and kills the child afterwards.
+ */
+export async function withProxyProcess(
+  args: string[],
+  run: (p: ProxyProcess) => Promise<void>,
+  wrapper: readonly string[] = [],
+): Promise<void> {
+  const proxy = await spawnProxy(args, { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS }, wrapper);
   try {
     await run(proxy);
   } finally {
