@@ -67,7 +67,12 @@ describe('traffic through injected pods on a real node', {
           'sidecar.outrigger.dev/accessLog': 'true',
           'sidecar.outrigger.dev/addResponseHeaders': `${ADDED_HEADER}: from-the-sidecar`,
         },
-        sidecars: [{ name: 'direct', args: ['serve', '--port', '8081'] }],
+        sidecars: [
+          { name: 'direct', args: ['serve', '--port', '8081'] },
+          // A debug listener on loopback only: unreachable from outside the pod,
+          // with the sidecar exactly as without it.
+          { name: 'loopback', args: ['serve', '--host', '127.0.0.1', '--port', '9999'] },
+        ],
       }),
     );
     // A second server, outside everything the client captures by CIDR.
@@ -223,5 +228,22 @@ describe('traffic through injected pods on a real node', {
     );
     assert.equal(viaService.status, 200);
     assert.equal((await accessLines(ns, 'client')).length, before + 1);
+  });
+
+  it("keeps the app's loopback-only listeners unreachable from outside the pod", async () => {
+    // Inside the pod it answers.
+    const inside = await fetchFromPod(ns, 'httpbin', 'http://127.0.0.1:9999/get');
+    assert.equal(inside.status, 200);
+    // From the client pod, through both proxies, the pod IP's port 9999 has no
+    // listener: the server's proxy delivers to the pod IP, never to loopback.
+    const url = JSON.stringify(`http://${serverIp}:9999/get`);
+    const outside = await runNode(
+      ns,
+      'client',
+      `try { const r = await fetch(${url}); console.log('status', r.status); }
+       catch (e) { console.log('failed', e.cause?.code ?? e.message); }`,
+    );
+    assert.doesNotMatch(outside.stdout, /status 200/, outside.stdout);
+    assert.match(outside.stdout, /failed|status 5\d\d/, outside.stdout);
   });
 });
