@@ -48,6 +48,15 @@ function jobManifest(name: string, url: string, classic: boolean): Record<string
 }
 
 /** Waits for the Job to finish; fails at once when it failed rather than at the timeout. */
+function jobYaml(name: string, template: Record<string, unknown>): string {
+  return stringify({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name },
+    spec: { backoffLimit: 0, template },
+  });
+}
+
 async function jobSucceeded(ns: string, name: string): Promise<void> {
   let status: { succeeded?: number; failed?: number } = {};
   try {
@@ -84,16 +93,7 @@ describe('the pod lifecycle with a sidecar on a real node', {
   });
 
   it("completes a Job's injected pod (native layout), and a CronJob's", async () => {
-    const template = jobManifest('native', `http://${serverIp}/get`, false);
-    await apply(
-      ns,
-      stringify({
-        apiVersion: 'batch/v1',
-        kind: 'Job',
-        metadata: { name: 'native' },
-        spec: { backoffLimit: 0, template },
-      }),
-    );
+    await apply(ns, jobYaml('native', jobManifest('native', `http://${serverIp}/get`, false)));
     await apply(
       ns,
       stringify({
@@ -127,16 +127,7 @@ describe('the pod lifecycle with a sidecar on a real node', {
   it('holds the app until the proxy is ready in the classic layout, and a classic Job completes', async () => {
     // The app's very first connection, with no retry, must already go through
     // a listening proxy; then it asks the proxy to quit so the Job completes.
-    const template = jobManifest('classic', `http://${serverIp}/get`, true);
-    await apply(
-      ns,
-      stringify({
-        apiVersion: 'batch/v1',
-        kind: 'Job',
-        metadata: { name: 'classic' },
-        spec: { backoffLimit: 0, template },
-      }),
-    );
+    await apply(ns, jobYaml('classic', jobManifest('classic', `http://${serverIp}/get`, true)));
     await jobSucceeded(ns, 'classic');
     const [pod] = JSON.parse(
       await kubectlOk(['-n', ns, 'get', 'pods', '-l', 'job-name=classic', '-o', 'json']),

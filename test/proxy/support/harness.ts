@@ -137,8 +137,9 @@ export async function withSpawnedProxy(
   args: string[],
   env: NodeJS.ProcessEnv,
   run: (p: ProxyProcess) => Promise<void>,
+  wrapper: readonly string[] = [],
 ): Promise<void> {
-  const proxy = await spawnProxy(args, env);
+  const proxy = await spawnProxy(args, env, wrapper);
   try {
     await run(proxy);
   } finally {
@@ -150,23 +151,15 @@ export async function withSpawnedProxy(
 }
 
 /**
- * Runs `run` against a proxy child with the container image's V8 heap
- * settings (memory is judged as deployed), and kills the child afterwards.
+ * withSpawnedProxy with the container image's V8 heap settings, so memory is
+ * judged as deployed.
  */
-export async function withProxyProcess(
+export function withProxyProcess(
   args: string[],
   run: (p: ProxyProcess) => Promise<void>,
   wrapper: readonly string[] = [],
 ): Promise<void> {
-  const proxy = await spawnProxy(args, { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS }, wrapper);
-  try {
-    await run(proxy);
-  } finally {
-    if (proxy.child.exitCode === null) {
-      proxy.child.kill('SIGKILL');
-      await proxy.exited;
-    }
-  }
+  return withSpawnedProxy(args, { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS }, run, wrapper);
 }
 
 export const EPHEMERAL_FLAGS = [
