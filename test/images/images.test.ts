@@ -3,8 +3,17 @@
 // environment), each server inside a throwaway network namespace. Needs root,
 // umoci, skopeo, runc and iproute2; skips without them, fails under CI=true.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -45,6 +54,18 @@ function fetchIn(ns: NetworkNamespace, url: string): { status: number; body: str
       script,
     ]),
   );
+}
+
+/** A loopback port the kernel just handed out, released for the caller to bind. */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
 }
 
 async function eventually<T>(what: string, attempt: () => T, ms = 20_000): Promise<T> {
@@ -159,6 +180,55 @@ describe('npm run images', { concurrency: false }, () => {
         podman('image', 'inspect', '--format', '{{.Digest}}', image.reference).trim(),
         image.digest,
       );
+    }
+  });
+
+  it('pushes to a registry with skopeo copy and keeps its digest there', async (t) => {
+    if (why) return t.skip(why);
+    if (!requirePrerequisites(t, 'registry')) return;
+    // Debian's docker-registry (the CNCF distribution server) on loopback, with
+    // storage of its own: what `skopeo copy ... docker://` does against any registry.
+    const port = await freePort();
+    const config = join(work, 'registry.yml');
+    writeFileSync(
+      config,
+      [
+        'version: 0.1',
+        'log: {level: error}',
+        `storage: {filesystem: {rootdirectory: ${join(work, 'registry')}}}`,
+        `http: {addr: "127.0.0.1:${port}"}`,
+        '',
+      ].join('\n'),
+    );
+    const registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+    try {
+      const where = `127.0.0.1:${port}`;
+      for (const name of ['proxy', 'init', 'injector']) {
+        const image = built.find((b) => b.name === name)!;
+        const target = `docker://${where}/outrigger/${name}:${TAG}`;
+        await eventually(`skopeo copy ${name}`, () =>
+          execFileSync(
+            'skopeo',
+            [
+              'copy',
+              '--dest-tls-verify=false',
+              `oci-archive:${resolve(repoRoot, image.archive)}`,
+              target,
+            ],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+          ),
+        );
+        const inspected = JSON.parse(
+          execFileSync('skopeo', ['inspect', '--tls-verify=false', target], { encoding: 'utf8' }),
+        ) as { Digest: string };
+        assert.equal(
+          inspected.Digest,
+          image.digest,
+          `${name}: the registry keeps the digest images.json names`,
+        );
+      }
+    } finally {
+      registry.kill('SIGTERM');
     }
   });
 

@@ -35,6 +35,10 @@ const checks = {
       ? undefined
       : 'needs containerd and ctr (apt-get install containerd)',
   podman: () => (hasCommand('podman') ? undefined : 'needs podman (apt-get install podman)'),
+  registry: () =>
+    hasCommand('docker-registry')
+      ? undefined
+      : 'needs a registry to push to (apt-get install docker-registry)',
 } as const;
 
 export type Prerequisite = keyof typeof checks;
