@@ -66,6 +66,13 @@ export const errors = {
       `the pod already has a ${what} named ${name}, which Outrigger needs for its own; rename it or opt the pod out`,
   ),
 
+  PROXY_PORT_CONFLICT: define(
+    'OUTRIGGER_PROXY_PORT_CONFLICT',
+    400,
+    (container: string, port: number, use: string) =>
+      `container ${container} declares port ${port}, which the proxy uses (${use}); move the app to another port, or exclude it with traffic.sidecar.outrigger.dev/excludeInboundPorts if you know what you are doing`,
+  ),
+
   // ── Configuration ───────────────────────────────────────────────────────────
   INVALID_CONFIG: define(
     'OUTRIGGER_INVALID_CONFIG',

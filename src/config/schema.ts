@@ -64,6 +64,12 @@ export const ConfigSchema = Type.Object(
     neverInjectSelector: Type.Array(LabelSelectorSchema, { default: [] }),
     /** Pods matching any of these are injected even if `defaultInject` is false. */
     alwaysInjectSelector: Type.Array(LabelSelectorSchema, { default: [] }),
+    /**
+     * Whether a pod labelled sidecar.outrigger.dev/inject=true is injected in a
+     * namespace without the outrigger-injection label. The chart adds the
+     * webhook entries that send such pods when this is on.
+     */
+    podOptIn: Type.Boolean({ default: true }),
     /** Whether a pod in an enabled namespace that says nothing is injected. */
     defaultInject: Type.Boolean({ default: true }),
     /** Extra namespaces never injected, beside kube-system, kube-public, kube-node-lease. */

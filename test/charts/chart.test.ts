@@ -39,6 +39,7 @@ interface Manifest {
     name: string;
     clientConfig: { url?: string; service?: { path: string } };
     namespaceSelector: Selector;
+    objectSelector?: Selector;
   }>;
   rules?: Array<{ resources: string[]; resourceNames?: string[]; verbs: string[] }>;
   subjects?: Array<{ name: string; namespace: string }>;
@@ -155,7 +156,8 @@ describe('helm chart', { concurrency: false }, () => {
       entry.namespaceSelector.matchExpressions?.find(
         (e) => e.key === 'pod-security.kubernetes.io/enforce',
       );
-    const viaService = entries(await template());
+    // The per-pod opt-in entries repeat the same three; the agreement test below covers them.
+    const viaService = entries(await template('injection.podOptIn=false'));
     assert.deepEqual(
       viaService.map((w) => [w.name, w.clientConfig.service?.path, podSecurity(w)]),
       [
@@ -186,7 +188,9 @@ describe('helm chart', { concurrency: false }, () => {
       matchExpressions: w.namespaceSelector.matchExpressions?.filter((e) => e !== podSecurity(w)),
     }));
     for (const other of rest.slice(1)) assert.deepEqual(other, rest[0]);
-    const viaUrl = entries(await template('webhook.url=https://192.0.2.10:8443/inject/'));
+    const viaUrl = entries(
+      await template('webhook.url=https://192.0.2.10:8443/inject/', 'injection.podOptIn=false'),
+    );
     assert.deepEqual(
       viaUrl.map((w) => w.clientConfig.url),
       [
@@ -197,66 +201,96 @@ describe('helm chart', { concurrency: false }, () => {
     );
   });
 
-  it('the webhook entries and the injector (as outrigger check runs it) agree on every namespace', async (t) => {
-    if (blocker) return t.skip(blocker);
-    const webhooks =
-      manifests(await template()).find((m) => m.kind === 'MutatingWebhookConfiguration')
-        ?.webhooks ?? [];
-    const namespaces: Array<[string, Record<string, string>]> = [
-      ['shop', { 'outrigger-injection': 'enabled' }],
-      [
-        'shop',
-        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged' },
-      ],
-      [
-        'shop',
-        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
-      ],
-      [
-        'shop',
-        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' },
-      ],
-      ['shop', { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/warn': 'baseline' }],
-      [
-        'shop',
-        { 'outrigger-injection': 'disabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
-      ],
-      ['shop', { 'pod-security.kubernetes.io/enforce': 'restricted' }],
-      ['kube-system', { 'outrigger-injection': 'enabled' }],
-      [
-        NAMESPACE,
-        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
-      ],
-    ];
-    const pod = {
-      metadata: { name: 'web' },
-      spec: { containers: [{ name: 'web', image: 'nginx' }] },
-    };
-    for (const [name, labels] of namespaces) {
-      const namespaceLabels = { ...labels, 'kubernetes.io/metadata.name': name };
-      const matched = webhooks.filter((w) =>
-        matchesLabelSelector(
-          w.namespaceSelector as Parameters<typeof matchesLabelSelector>[0],
-          namespaceLabels,
-        ),
-      );
-      const decision = decideInjection(
-        pod,
-        { namespace: name, namespaceLabels, injectorNamespace: NAMESPACE },
-        defaultConfig(),
-      );
-      const what = `${name} ${JSON.stringify(labels)}`;
-      assert.ok(matched.length <= 1, `${what}: the entries overlap`);
-      assert.equal(matched.length === 1, decision.inject, `${what}: selectors and decision differ`);
-      const level = enforcedLevel(namespaceLabels);
-      if (matched[0])
-        assert.equal(
-          matched[0].clientConfig.service?.path,
-          level ? `/inject/pod-security/${level}` : '/inject',
-          what,
-        );
-    }
-  });
+  for (const podOptIn of [true, false]) {
+    it(`the webhook entries and the injector (as outrigger check runs it) agree on every namespace and pod (podOptIn ${podOptIn})`, async (t) => {
+      if (blocker) return t.skip(blocker);
+      const webhooks =
+        manifests(await template(`injection.podOptIn=${podOptIn}`)).find(
+          (m) => m.kind === 'MutatingWebhookConfiguration',
+        )?.webhooks ?? [];
+      assert.equal(webhooks.length, podOptIn ? 6 : 3);
+      const namespaces: Array<[string, Record<string, string>]> = [
+        ['shop', { 'outrigger-injection': 'enabled' }],
+        ['shop', {}],
+        ['shop', { 'outrigger-injection': 'off' }],
+        ['shop', { 'pod-security.kubernetes.io/enforce': 'baseline' }],
+        [
+          'shop',
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged' },
+        ],
+        [
+          'shop',
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+        ],
+        [
+          'shop',
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' },
+        ],
+        [
+          'shop',
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/warn': 'baseline' },
+        ],
+        [
+          'shop',
+          { 'outrigger-injection': 'disabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+        ],
+        ['shop', { 'pod-security.kubernetes.io/enforce': 'restricted' }],
+        ['kube-system', { 'outrigger-injection': 'enabled' }],
+        ['kube-system', {}],
+        [
+          NAMESPACE,
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+        ],
+        [NAMESPACE, {}],
+      ];
+      const pods: Array<Record<string, string> | undefined> = [
+        undefined,
+        { 'sidecar.outrigger.dev/inject': 'true' },
+        { 'sidecar.outrigger.dev/inject': 'false' },
+        { app: 'web' },
+      ];
+      const config = { ...defaultConfig(), podOptIn };
+      for (const [name, labels] of namespaces) {
+        for (const podLabels of pods) {
+          const pod = {
+            metadata: { name: 'web', labels: podLabels },
+            spec: { containers: [{ name: 'web', image: 'nginx' }] },
+          };
+          const namespaceLabels = { ...labels, 'kubernetes.io/metadata.name': name };
+          const matched = webhooks.filter(
+            (w) =>
+              matchesLabelSelector(
+                w.namespaceSelector as Parameters<typeof matchesLabelSelector>[0],
+                namespaceLabels,
+              ) &&
+              matchesLabelSelector(
+                (w.objectSelector ?? {}) as Parameters<typeof matchesLabelSelector>[0],
+                podLabels ?? {},
+              ),
+          );
+          const decision = decideInjection(
+            pod,
+            { namespace: name, namespaceLabels, injectorNamespace: NAMESPACE },
+            config,
+          );
+          const what = `${name} ${JSON.stringify(labels)} pod ${JSON.stringify(podLabels)}`;
+          assert.ok(matched.length <= 1, `${what}: the entries overlap`);
+          assert.equal(
+            matched.length === 1,
+            decision.inject,
+            `${what}: selectors and decision differ`,
+          );
+          const level = enforcedLevel(namespaceLabels);
+          if (matched[0])
+            assert.equal(
+              matched[0].clientConfig.service?.path,
+              level ? `/inject/pod-security/${level}` : '/inject',
+              what,
+            );
+        }
+      }
+    });
+  }
 
   it('helm test is one Pod hook running the injector image; what it needs are ordinary resources', async (t) => {
     if (blocker) return t.skip(blocker);

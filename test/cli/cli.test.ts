@@ -123,7 +123,7 @@ test('check explains each template against the namespace labels given', () => {
   const unlabelled = outrigger(['check', '-f', WORKLOADS, '--namespace-labels', 'team=a']);
   assert.match(
     unlabelled.stdout,
-    /statefulset\/db \(namespace data\): would NOT be injected — the namespace is not labelled outrigger-injection=enabled \[namespace_not_enabled\]/,
+    /statefulset\/db \(namespace data\): would NOT be injected — the namespace is not labelled outrigger-injection=enabled, and the pod does not opt in with the label sidecar.outrigger.dev\/inject=true \[namespace_not_enabled\]/,
   );
   const assumed = outrigger(['check', '-f', WORKLOADS]);
   assert.match(assumed.stdout, /namespace labels not given: assumed outrigger-injection=enabled/);

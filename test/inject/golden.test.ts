@@ -53,7 +53,9 @@ for (const name of cases) {
       return;
     }
     const { reason } = outcome.decision;
-    expectGolden(file('outcome.txt'), `injected ${reason}\n${describeInject(reason)}\n`);
+    // Warnings (unknown keys, excluded proxy ports in use) follow, one a line.
+    const warnings = outcome.warnings.map((w) => `warning: ${w}\n`).join('');
+    expectGolden(file('outcome.txt'), `injected ${reason}\n${describeInject(reason)}\n${warnings}`);
     expectGolden(file('patch.json'), `${JSON.stringify(outcome.patch, null, 2)}\n`);
 
     // The patch, applied as the apiserver applies it, gives exactly the rendered pod.
