@@ -161,6 +161,18 @@ program
   });
 
 program
+  .command('validate-config')
+  .description(
+    'Check an injection configuration as `serve` loads it; exits 0 when valid, 1 with the reason ' +
+      'when the injector would refuse it (what the chart’s pre-install/pre-upgrade hook runs).',
+  )
+  .requiredOption('--config <file>', 'injection configuration (YAML)')
+  .action(async (options) => {
+    const { validateConfig } = await import('./validate-config.ts');
+    process.stdout.write(await validateConfig(options.config));
+  });
+
+program
   .command('selftest')
   .description(
     'Create a real pod in a namespace labelled for injection, wait until it runs injected and Ready, ' +

@@ -2,6 +2,10 @@
 // refusing typos and wrong types, and `helm template` output accepted by a real
 // kube-apiserver in a server-side dry run (the apiserver's validation, not ours).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -13,6 +17,7 @@ import { type CommandResult, startCluster, type TestCluster } from '../e2e/harne
 import { clusterSuiteBlocker } from '../e2e/harness/prerequisites.ts';
 
 const chart = fileURLToPath(new URL('../../charts/outrigger', import.meta.url));
+const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const NAMESPACE = 'outrigger-chart-test';
 
 interface Selector {
@@ -292,6 +297,60 @@ describe('helm chart', { concurrency: false }, () => {
     });
   }
 
+  it('a pre-install/pre-upgrade hook Job runs validate-config on the exact configuration the release writes', async (t) => {
+    if (blocker) return t.skip(blocker);
+    // Within the schema, but refused by the injector: a request above its limit.
+    const sets = [
+      'injection.proxy.resources.requests.cpu=2',
+      'injection.proxy.resources.limits.cpu=1',
+    ];
+    const all = manifests(await template(...sets));
+    const hooks = all.filter((m) =>
+      m.metadata.annotations?.['helm.sh/hook']?.includes('pre-upgrade'),
+    );
+    assert.deepEqual(
+      hooks.map((m) => [m.kind, m.metadata.annotations?.['helm.sh/hook']]),
+      [
+        ['ConfigMap', 'pre-install,pre-upgrade'],
+        ['Job', 'pre-install,pre-upgrade'],
+      ],
+    );
+    const [hookConfig, job] = hooks as [Manifest & { data: Record<string, string> }, Manifest];
+    const release = all.find((m) => m.kind === 'ConfigMap' && !m.metadata.annotations) as
+      | (Manifest & { data: Record<string, string> })
+      | undefined;
+    assert.equal(hookConfig.data['config.yaml'], release?.data['config.yaml']);
+    const container = job.spec?.template?.spec.containers[0];
+    assert.deepEqual(container?.args, ['validate-config', '--config=/etc/outrigger/config.yaml']);
+    // The pod is no injector: neither the Service nor the disruption budget selects it.
+    const podLabels = (job.spec?.template as { metadata?: { labels?: Record<string, string> } })
+      ?.metadata?.labels;
+    assert.notEqual(podLabels?.['app.kubernetes.io/name'], 'outrigger');
+    // What the Job would print and exit with, run here on the same text.
+    const dir = mkdtempSync(join(tmpdir(), 'outrigger-hook-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, hookConfig.data['config.yaml'] ?? '');
+    const refused = spawnSync(process.execPath, [cli, 'validate-config', `--config=${file}`], {
+      encoding: 'utf8',
+    });
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(refused.stderr, /request 2 exceeds limit 1 \[OUTRIGGER_INVALID_CONFIG\]/);
+    const good = manifests(await template()).find(
+      (m) => m.kind === 'ConfigMap' && m.metadata.annotations?.['helm.sh/hook'] !== undefined,
+    ) as (Manifest & { data: Record<string, string> }) | undefined;
+    writeFileSync(file, good?.data['config.yaml'] ?? '');
+    const valid = spawnSync(process.execPath, [cli, 'validate-config', `--config=${file}`], {
+      encoding: 'utf8',
+    });
+    assert.equal(valid.status, 0, valid.stderr);
+    assert.equal(
+      manifests(await template('configValidation.enabled=false')).some((m) =>
+        m.metadata.annotations?.['helm.sh/hook']?.includes('pre-upgrade'),
+      ),
+      false,
+    );
+  });
+
   it('helm test is one Pod hook running the injector image; what it needs are ordinary resources', async (t) => {
     if (blocker) return t.skip(blocker);
     const all = manifests(
@@ -301,7 +360,7 @@ describe('helm chart', { concurrency: false }, () => {
         'image.tag=9.9.9',
       ),
     );
-    const hooks = all.filter((m) => m.metadata.annotations?.['helm.sh/hook'] !== undefined);
+    const hooks = all.filter((m) => m.metadata.annotations?.['helm.sh/hook'] === 'test');
     // helm test --logs reads every test hook as a pod of that name in the release namespace.
     assert.deepEqual(
       hooks.map((m) => [m.kind, m.metadata.namespace, m.metadata.annotations]),

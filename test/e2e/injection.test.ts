@@ -185,12 +185,19 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
         'webhook.timeoutSeconds=5',
         '--set',
         'certs.recheckIntervalSeconds=1',
+        // No controller-manager runs Jobs here; the hook's check is proven in test/charts.
+        '--set',
+        'configValidation.enabled=false',
       ]),
       'helm install',
     );
     const entries = await caBundles();
-    assert.equal(entries.length, 3, 'one entry for /inject, one per Pod Security level');
-    assert.deepEqual(entries, ['', '', ''], 'the chart renders no caBundle');
+    assert.equal(
+      entries.length,
+      6,
+      'one entry for /inject and one per Pod Security level, twice: namespace and pod opt-in',
+    );
+    assert.deepEqual(entries, ['', '', '', '', '', ''], 'the chart renders no caBundle');
     // The chart's test namespace: created by the chart, its ServiceAccount by hand
     // (no controller-manager runs here).
     ok(await kubectl(['create', 'serviceaccount', 'default', '-n', TEST_NS]), 'test namespace SA');
@@ -296,6 +303,70 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
         `${pod.metadata.name} has a status`,
       );
     }
+  });
+
+  it('injects a pod labelled sidecar.outrigger.dev/inject=true in a namespace without the label', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const pod = await createdPod(
+      podManifest('opt-in-label', PLAIN_NS, { labels: { 'sidecar.outrigger.dev/inject': 'true' } }),
+    );
+    assert.ok(isInjected(pod), `not injected: ${containerNames(pod)}`);
+    // The annotation cannot opt in there: the apiserver's objectSelector sees labels only.
+    const annotated = await createdPod(
+      podManifest('opt-in-annotation', PLAIN_NS, {
+        annotations: { 'sidecar.outrigger.dev/inject': 'true' },
+      }),
+    );
+    assert.deepEqual(containerNames(annotated), ['app']);
+  });
+
+  it('warns about an unknown sidecar.outrigger.dev key and still injects the pod', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const result = await createPod(
+      podManifest('unknown-key', ENABLED_NS, {
+        annotations: { 'sidecar.outrigger.dev/fromTheFuture': 'yes' },
+      }),
+    );
+    assert.ok(isInjected(JSON.parse(ok(result, 'create')) as PodJson));
+    assert.match(
+      result.stderr,
+      /Warning: annotation sidecar\.outrigger\.dev\/fromTheFuture is not one/,
+    );
+  });
+
+  it('helm upgrade with a bad CIDR fails before anything changes, and injection keeps working', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const before = ok(
+      await kubectl(['get', 'configmap', RELEASE, '-n', SYSTEM_NS, '-o', 'jsonpath={.data}']),
+      'get configmap',
+    );
+    const upgrade = await cluster.helm([
+      'upgrade',
+      RELEASE,
+      chart,
+      '-n',
+      SYSTEM_NS,
+      '--reuse-values',
+      '--set',
+      'injection.interception.excludeOutboundIPRanges={10.0.0.0/33}',
+    ]);
+    assert.notEqual(upgrade.code, 0, 'the upgrade was accepted');
+    assert.match(upgrade.stderr, /excludeOutboundIPRanges\/0/);
+    const after = ok(
+      await kubectl(['get', 'configmap', RELEASE, '-n', SYSTEM_NS, '-o', 'jsonpath={.data}']),
+      'get configmap',
+    );
+    assert.equal(after, before, 'the ConfigMap changed');
+    const revisions = ok(
+      await cluster.helm(['history', RELEASE, '-n', SYSTEM_NS, '-o', 'json']),
+      'helm history',
+    );
+    assert.ok(
+      (JSON.parse(revisions) as Array<{ status: string }>).every((r) => r.status !== 'failed'),
+      'a failed revision was recorded',
+    );
+    const pod = await createdPod(podManifest('after-bad-upgrade', ENABLED_NS));
+    assert.ok(isInjected(pod), 'injection stopped');
   });
 
   it('refuses a pod with a bad override annotation, naming the annotation', async (t) => {
