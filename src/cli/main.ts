@@ -9,7 +9,7 @@ import { WEBHOOK_PORT } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
-import { checkDocuments, formatCheck, parseLabelList } from './check.ts';
+import { checkDocuments, checkExitCode, formatCheck, parseLabelList } from './check.ts';
 import { injectDocuments } from './inject.ts';
 import { readDocuments } from './read-input.ts';
 import { serve } from './serve.ts';
@@ -135,7 +135,10 @@ program
 
 program
   .command('check')
-  .description('Explain, per pod template, whether the webhook would inject it and why.')
+  .description(
+    'Explain, per pod template, whether the webhook would inject it and why. Exits 0 when every ' +
+      'pod would be injected, 3 when one would not, 4 when the creation of one would be refused, 1 on error.',
+  )
   .requiredOption('-f, --filename <file>', 'manifests to check; - for standard input')
   .option(
     '--namespace-labels <k=v,...>',
@@ -154,10 +157,9 @@ program
       injectorNamespace: options.injectorNamespace,
     });
     process.stdout.write(
-      options.json
-        ? `${JSON.stringify(results, null, 2)}\n`
-        : formatCheck(results, options.namespaceLabels === undefined),
+      options.json ? `${JSON.stringify(results, null, 2)}\n` : formatCheck(results),
     );
+    process.exitCode = checkExitCode(results);
   });
 
 program

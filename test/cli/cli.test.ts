@@ -103,7 +103,8 @@ test('check explains each template against the namespace labels given', () => {
     'outrigger-injection=enabled',
     '--json',
   ]);
-  assert.equal(enabled.code, 0, enabled.stderr);
+  // Two of the six are left uninjected.
+  assert.equal(enabled.code, 3, enabled.stderr);
   const results = JSON.parse(enabled.stdout) as Array<{
     ref: string;
     inject: boolean;
@@ -133,7 +134,7 @@ test('check says when the namespace’s Pod Security level refuses the injected 
   const labels = (level: string) =>
     `outrigger-injection=enabled,pod-security.kubernetes.io/enforce=${level}`;
   const baseline = outrigger(['check', '-f', WORKLOADS, '--namespace-labels', labels('baseline')]);
-  assert.equal(baseline.code, 0, baseline.stderr);
+  assert.equal(baseline.code, 3, baseline.stderr);
   assert.match(
     baseline.stdout,
     /statefulset\/db \(namespace data\): would be injected .*\n {2}outrigger: namespace data enforces Pod Security "baseline", which refuses the injected outrigger-init \(capabilities NET_ADMIN, NET_RAW\)\n {2}outrigger: to run injected pods there, label the namespace pod-security\.kubernetes\.io\/enforce=privileged; or opt this pod out with sidecar\.outrigger\.dev\/inject=false\n/,
@@ -159,6 +160,70 @@ test('check says when the namespace’s Pod Security level refuses the injected 
     labels('privileged'),
   ]);
   assert.doesNotMatch(privileged.stdout, /Pod Security/);
+});
+
+test('check exits 0 when every pod would be injected, 3 when one would not, 4 when one would be refused', () => {
+  const pod = (name: string, annotations: Record<string, string> = {}) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'shop', annotations },
+      spec: { containers: [{ name: 'app', image: 'app' }] },
+    });
+  const injected = outrigger(['check', '-f', '-'], pod('a'));
+  assert.equal(injected.code, 0, injected.stdout);
+  const skipped = outrigger(
+    ['check', '-f', '-'],
+    `${pod('a')}\n---\n${pod('b', { 'sidecar.outrigger.dev/inject': 'false' })}`,
+  );
+  assert.equal(skipped.code, 3, skipped.stdout);
+  const refused = outrigger(
+    ['check', '-f', '-'],
+    `${pod('b', { 'sidecar.outrigger.dev/inject': 'false' })}\n---\n${pod('c', { 'sidecar.outrigger.dev/proxyCPU': 'lots' })}`,
+  );
+  assert.equal(refused.code, 4, refused.stdout);
+  assert.match(
+    refused.stdout,
+    /pod\/c .*creation would be refused.*\[OUTRIGGER_INVALID_ANNOTATION\]/,
+  );
+  const warned = outrigger(['check', '-f', '-'], pod('d', { 'sidecar.outrigger.dev/newKey': 'x' }));
+  assert.equal(warned.code, 0, warned.stdout);
+  assert.match(
+    warned.stdout,
+    /\n {2}warning: annotation sidecar\.outrigger\.dev\/newKey is not one/,
+  );
+  assert.equal(outrigger(['check', '-f', '/nonexistent.yaml']).code, 1);
+  assert.equal(outrigger(['check', '-f', '-'], 'kind: ConfigMap\n').code, 3, 'no pod at all');
+});
+
+test('check reads the labels of a Namespace document in the same input', () => {
+  const input = [
+    'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {team: a}',
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: app, image: app}]}',
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: opt-in, namespace: shop, labels: {sidecar.outrigger.dev/inject: "true"}}\nspec: {containers: [{name: app, image: app}]}',
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: elsewhere, namespace: other}\nspec: {containers: [{name: app, image: app}]}',
+  ].join('\n---\n');
+  const run = outrigger(['check', '-f', '-', '--json'], input);
+  assert.equal(run.code, 3, run.stderr);
+  const results = JSON.parse(run.stdout) as Array<{
+    ref: string;
+    reason: string;
+    namespaceLabelsFrom: string;
+  }>;
+  assert.deepEqual(
+    results.map((r) => [r.ref, r.reason, r.namespaceLabelsFrom]),
+    [
+      ['pod/web', 'namespace_not_enabled', 'document'],
+      ['pod/opt-in', 'enabled_by_label', 'document'],
+      ['pod/elsewhere', 'default_inject', 'assumed'],
+    ],
+  );
+  // The flag still wins over the document.
+  const flagged = outrigger(
+    ['check', '-f', '-', '--namespace-labels', 'outrigger-injection=enabled'],
+    input,
+  );
+  assert.match(flagged.stdout, /pod\/web \(namespace shop\): would be injected/);
 });
 
 test('check shows each app probe injection points at the proxy, and what it was', () => {
