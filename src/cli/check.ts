@@ -30,6 +30,20 @@ export interface CheckResult {
   podSecurity?: string[];
   /** Each app probe injection points at the proxy: `container field: original → new`. */
   rewrittenProbes?: string[];
+  /** Live mode: what the apiserver's selectors and the injector make of the pod. */
+  live?: LiveFindings;
+}
+
+/** What `outrigger check` finds in the cluster beside the decision (check-live.ts). */
+export interface LiveFindings {
+  /** `apiserver`: the webhook entries' selectors never send the pod; `injector`: they do, and it decides. */
+  decidedBy: 'apiserver' | 'injector';
+  /** The Outrigger entry that sends the pod, or why none does. */
+  filter: string;
+  /** Other mutating webhooks (configuration/entry) that the pod's creation goes through. */
+  otherWebhooks: string[];
+  /** For an existing pod: whether it runs injected now, and by which injector version. */
+  current?: string;
 }
 
 export function checkDocuments(
@@ -66,52 +80,71 @@ export function checkDocuments(
           [NAMESPACE_INJECTION_LABEL]: 'enabled',
           'kubernetes.io/metadata.name': namespace,
         };
-      const level = enforcedLevel(namespaceLabels);
-      try {
-        const outcome = injectPod(
-          pod,
-          { namespace, namespaceLabels, injectorNamespace: options.injectorNamespace },
-          config,
-        );
-        const { decision } = outcome;
-        const podSecurity =
-          outcome.injected && level ? explainPodSecurity(namespace, level, outcome.injection) : [];
-        const rewrites = outcome.injected ? outcome.injection.probeRewrites : [];
-        results.push({
-          ...(rewrites.length > 0
-            ? { rewrittenProbes: rewrites.map((r) => describeRewrite(pod, r)) }
-            : {}),
-          ref,
-          namespace,
-          inject: decision.inject,
-          reason: decision.reason,
+      results.push(
+        checkPod(ref, namespace, pod, config, {
+          namespaceLabels,
           namespaceLabelsFrom,
-          ...(outcome.injected && outcome.warnings.length > 0
-            ? { warnings: outcome.warnings }
-            : {}),
-          explanation: decision.inject
-            ? describeInject(decision.reason)
-            : describeSkip(decision.reason),
-          ...(podSecurity.length > 0 ? { podSecurity } : {}),
-        });
-      } catch (err) {
-        if (!isOutriggerError(err)) throw err;
-        results.push({
-          ref,
-          namespace,
-          inject: false,
-          refused: true,
-          namespaceLabelsFrom,
-          reason: err.code,
-          explanation: `creation would be refused: ${err.message}`,
-        });
-      }
+          injectorNamespace: options.injectorNamespace,
+        }),
+      );
     }
   }
   return results;
 }
 
-/** Labels of each Namespace object in the input, with the name label the apiserver adds. */
+/** One pod through injectPod, against the namespace labels given: what the webhook would answer. */
+export function checkPod(
+  ref: string,
+  namespace: string,
+  pod: V1Pod,
+  config: InjectionConfig,
+  options: {
+    namespaceLabels: Record<string, string>;
+    namespaceLabelsFrom: CheckResult['namespaceLabelsFrom'];
+    injectorNamespace?: string;
+  },
+): CheckResult {
+  const { namespaceLabels, namespaceLabelsFrom } = options;
+  const level = enforcedLevel(namespaceLabels);
+  try {
+    const outcome = injectPod(
+      pod,
+      { namespace, namespaceLabels, injectorNamespace: options.injectorNamespace },
+      config,
+    );
+    const { decision } = outcome;
+    const podSecurity =
+      outcome.injected && level ? explainPodSecurity(namespace, level, outcome.injection) : [];
+    const rewrites = outcome.injected ? outcome.injection.probeRewrites : [];
+    return {
+      ...(rewrites.length > 0
+        ? { rewrittenProbes: rewrites.map((r) => describeRewrite(pod, r)) }
+        : {}),
+      ref,
+      namespace,
+      inject: decision.inject,
+      reason: decision.reason,
+      namespaceLabelsFrom,
+      ...(outcome.injected && outcome.warnings.length > 0 ? { warnings: outcome.warnings } : {}),
+      explanation: decision.inject
+        ? describeInject(decision.reason)
+        : describeSkip(decision.reason),
+      ...(podSecurity.length > 0 ? { podSecurity } : {}),
+    };
+  } catch (err) {
+    if (!isOutriggerError(err)) throw err;
+    return {
+      ref,
+      namespace,
+      inject: false,
+      refused: true,
+      namespaceLabelsFrom,
+      reason: err.code,
+      explanation: `creation would be refused: ${err.message}`,
+    };
+  }
+}
+
 function namespaceDocuments(objects: unknown[]): Map<string, Record<string, string>> {
   const found = new Map<string, Record<string, string>>();
   for (const object of objects) {
@@ -160,6 +193,13 @@ export function formatCheck(results: CheckResult[]): string {
   const assumedNamespaceLabels = results.some((r) => r.namespaceLabelsFrom === 'assumed');
   const lines = results.flatMap((r) => [
     `${r.ref} (namespace ${r.namespace}): ${r.inject ? 'would be injected' : 'would NOT be injected'} — ${r.explanation} [${r.reason}]`,
+    ...(r.live
+      ? [
+          `  decided by: ${r.live.decidedBy === 'apiserver' ? 'the apiserver’s webhook selectors' : 'the injector'} (${r.live.filter})`,
+          `  other mutating webhooks on pod creation: ${r.live.otherWebhooks.join(', ') || 'none'}`,
+          ...(r.live.current ? [`  now: ${r.live.current}`] : []),
+        ]
+      : []),
     ...(r.warnings ?? []).map((warning) => `  warning: ${warning}`),
     // The webhook's own warnings, indented under the pod they are about.
     ...(r.podSecurity ?? []).map((warning) => `  ${warning}`),

@@ -6,10 +6,16 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClusterCertificateFlags, list } from '../certs/cli-flags.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PORT } from '../contract.ts';
-import { isOutriggerError } from '../errors.ts';
+import { errors, isOutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
-import { checkDocuments, checkExitCode, formatCheck, parseLabelList } from './check.ts';
+import {
+  type CheckResult,
+  checkDocuments,
+  checkExitCode,
+  formatCheck,
+  parseLabelList,
+} from './check.ts';
 import { injectDocuments } from './inject.ts';
 import { readDocuments } from './read-input.ts';
 import { serve } from './serve.ts';
@@ -136,26 +142,55 @@ program
 program
   .command('check')
   .description(
-    'Explain, per pod template, whether the webhook would inject it and why. Exits 0 when every ' +
-      'pod would be injected, 3 when one would not, 4 when the creation of one would be refused, 1 on error.',
+    'Explain, per pod template, whether the webhook would inject it and why: offline with -f, or ' +
+      'live (pod/NAME, deploy/NAME, ... or -l SELECTOR) against the cluster’s namespace labels, ' +
+      'webhook selectors and injector configuration. Exits 0 when every pod would be injected, ' +
+      '3 when one would not, 4 when the creation of one would be refused, 1 on error.',
   )
-  .requiredOption('-f, --filename <file>', 'manifests to check; - for standard input')
+  .argument(
+    '[targets...]',
+    'live mode: pod/NAME, deploy/NAME, sts/NAME, ds/NAME, job/NAME, cronjob/NAME',
+  )
+  .option('-f, --filename <file>', 'offline mode: manifests to check; - for standard input')
+  .option('-l, --selector <selector>', 'live mode: the pods matching this label selector')
   .option(
     '--namespace-labels <k=v,...>',
-    'labels of the target namespace (default: assume it is enabled)',
+    'offline: labels of the target namespace (default: a Namespace in the input, or assume it is enabled)',
     labels,
   )
-  .option('--config <file>', 'injection configuration (YAML)')
-  .option('-n, --namespace <ns>', 'namespace for objects that do not name one', 'default')
+  .option(
+    '--config <file>',
+    'injection configuration (YAML); live mode reads the injector’s ConfigMap when not given',
+  )
+  .option(
+    '-n, --namespace <ns>',
+    'namespace of the objects (offline: for those that name none)',
+    'default',
+  )
   .option('--injector-namespace <ns>', 'the injector’s own namespace, never injected')
+  .option('--kubeconfig <file>', 'live mode: kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
   .option('--json', 'print the results as JSON')
-  .action(async (options) => {
-    const config = (await ConfigSource.load(options.config)).current;
-    const results = checkDocuments(await readDocuments(options.filename), config, {
-      defaultNamespace: options.namespace,
-      namespaceLabels: options.namespaceLabels,
-      injectorNamespace: options.injectorNamespace,
-    });
+  .action(async (targets: string[], options) => {
+    const live = targets.length > 0 || options.selector !== undefined;
+    if (live === (options.filename !== undefined)) {
+      throw errors.INVALID_FLAG(
+        'check',
+        [...targets, options.filename ?? ''].join(' ').trim(),
+        'give either -f FILE (offline) or pod/NAME, deploy/NAME, ... or -l SELECTOR (live)',
+      );
+    }
+    let results: CheckResult[];
+    if (live) {
+      const { checkLive } = await import('./check-live.ts');
+      results = await checkLive({ ...options, targets });
+    } else {
+      const config = (await ConfigSource.load(options.config)).current;
+      results = checkDocuments(await readDocuments(options.filename), config, {
+        defaultNamespace: options.namespace,
+        namespaceLabels: options.namespaceLabels,
+        injectorNamespace: options.injectorNamespace,
+      });
+    }
     process.stdout.write(
       options.json ? `${JSON.stringify(results, null, 2)}\n` : formatCheck(results),
     );
