@@ -86,11 +86,22 @@ export const errors = {
     400,
     (source: string, detail: string) => `cannot read manifest ${source}: ${detail}`,
   ),
+  MISSING_FLAG: define(
+    'OUTRIGGER_MISSING_FLAG',
+    400,
+    (flag: string, needed: string) => `${needed} needs ${flag}`,
+  ),
   INVALID_FLAG: define(
     'OUTRIGGER_INVALID_FLAG',
     400,
     (flag: string, value: string, expected: string) =>
       `flag ${flag}: invalid value ${quoteValue(value)}: ${expected}`,
+  ),
+
+  CLUSTER_REQUEST_FAILED: define(
+    'OUTRIGGER_CLUSTER_REQUEST_FAILED',
+    500,
+    (what: string, detail: string) => `cannot ${what}: ${detail}`,
   ),
 
   // ── `outrigger selftest` (what `helm test` runs) ────────────────────────────

@@ -3,7 +3,7 @@
 // kube-apiserver in a server-side dry run (the apiserver's validation, not ours).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -296,6 +296,49 @@ describe('helm chart', { concurrency: false }, () => {
       }
     });
   }
+
+  it('installs as a subchart of an umbrella chart: global values accepted, enabled as its condition', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const umbrella = mkdtempSync(join(tmpdir(), 'outrigger-umbrella-'));
+    mkdirSync(join(umbrella, 'charts'));
+    cpSync(chart, join(umbrella, 'charts', 'outrigger'), { recursive: true });
+    writeFileSync(
+      join(umbrella, 'Chart.yaml'),
+      'apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n' +
+        '  - name: outrigger\n    version: 0.1.0\n    condition: outrigger.enabled\n',
+    );
+    writeFileSync(
+      join(umbrella, 'values.yaml'),
+      'global:\n  imageRegistry: registry.example.test/mirror\n  storageClass: fast\n' +
+        'outrigger:\n  replicaCount: 1\n',
+    );
+    const lint = await helm(['lint', '--strict', umbrella]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+    const rendered = await helm(['template', 'platform', umbrella, '-n', NAMESPACE]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const all = manifests(rendered.stdout);
+    const deployment = all.find((m) => m.kind === 'Deployment');
+    assert.equal(
+      deployment?.spec?.template?.spec.containers[0]?.image,
+      'registry.example.test/mirror/injector:0.1.0',
+    );
+    // One replica: no disruption budget that would block every drain.
+    assert.equal(
+      all.some((m) => m.kind === 'PodDisruptionBudget'),
+      false,
+    );
+    const disabled = await helm([
+      'template',
+      'platform',
+      umbrella,
+      '-n',
+      NAMESPACE,
+      '--set',
+      'outrigger.enabled=false',
+    ]);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.equal(manifests(disabled.stdout).length, 0);
+  });
 
   it('a pre-install/pre-upgrade hook Job runs validate-config on the exact configuration the release writes', async (t) => {
     if (blocker) return t.skip(blocker);

@@ -108,6 +108,8 @@ export function valuesSchema(): JsonSchema {
     ...closed({
       // Open: as a subchart, the parent's globals arrive here too.
       global: { type: 'object', properties: { imageRegistry: string } },
+      // A parent chart's dependency condition (`condition: outrigger.enabled`) reads it.
+      enabled: { type: 'boolean' },
       replicaCount: { type: 'integer', minimum: 0 },
       image: imageValues,
       proxyImage: imageValues,
@@ -121,6 +123,10 @@ export function valuesSchema(): JsonSchema {
       serviceAccount: closed({ create: { type: 'boolean' }, name: string, annotations: stringMap }),
       podAnnotations: stringMap,
       podLabels: stringMap,
+      podSecurityContext: freeObject,
+      securityContext: freeObject,
+      extraArgs: stringList,
+      extraEnv: freeList,
       resources: closed({ requests: resourceList, limits: resourceList }),
       nodeSelector: stringMap,
       tolerations: freeList,

@@ -2,7 +2,9 @@
 // from a file or standard input, and clear errors for bad input.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 
@@ -245,8 +247,47 @@ test('check shows each app probe injection points at the proxy, and what it was'
   assert.equal(json[0]?.rewrittenProbes?.length, 3);
 });
 
+test('serve flag errors are one coded line, never a stack trace', () => {
+  const run = outrigger(['serve', '--certs-mode', 'auto']);
+  assert.equal(run.code, 1);
+  assert.equal(
+    run.stderr,
+    'outrigger: --certs-mode auto needs --namespace (or $POD_NAMESPACE) [OUTRIGGER_MISSING_FLAG]\n',
+  );
+});
+
+test('validate-config exits 0 on a configuration serve would load, 1 naming what it would refuse', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outrigger-validate-'));
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const good = outrigger([
+    'validate-config',
+    '--config',
+    file('good.yaml', 'defaultInject: false\n'),
+  ]);
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /configuration \S+good\.yaml is valid/);
+  const bad = outrigger([
+    'validate-config',
+    '--config',
+    file(
+      'bad.yaml',
+      'interception: {excludeOutboundIPRanges: [10.0.0.0/33], includeInboundPorts: "80,http"}\n',
+    ),
+  ]);
+  assert.equal(bad.code, 1);
+  // Every problem, each with the parser's own words.
+  assert.match(bad.stderr, /includeInboundPorts: expected "\*" or a comma-separated list of ports/);
+  assert.match(
+    bad.stderr,
+    /excludeOutboundIPRanges\/0: expected a prefix length from 0 to 32 after "\/" \(got "10\.0\.0\.0\/33"\) \[OUTRIGGER_INVALID_CONFIG\]/,
+  );
+});
+
 test('--help on every command', () => {
-  for (const command of ['serve', 'inject', 'check', 'selftest']) {
+  for (const command of ['serve', 'inject', 'check', 'validate-config', 'selftest']) {
     const run = outrigger([command, '--help']);
     assert.equal(run.code, 0);
     assert.match(run.stdout, new RegExp(`Usage: outrigger ${command}`));
