@@ -16,8 +16,8 @@ import {
   formatCheck,
   parseLabelList,
 } from './check.ts';
-import { injectDocuments } from './inject.ts';
-import { readDocuments } from './read-input.ts';
+import { injectText, joinInputs } from './inject.ts';
+import { readDocuments, readInputs } from './read-input.ts';
 import { serve } from './serve.ts';
 
 function port(value: string): number {
@@ -118,25 +118,33 @@ addClusterCertificateFlags(
 program
   .command('inject')
   .description(
-    'Inject the sidecar into the pod templates of Kubernetes manifests (like istioctl kube-inject).',
+    'Inject the sidecar into the pod templates of Kubernetes manifests (like istioctl kube-inject), ' +
+      'editing them in place: comments, order and style survive; untouched documents are copied as they are. ' +
+      'Exits 1 when any pod would be refused, after reporting every reason.',
   )
   .requiredOption(
     '-f, --filename <file>',
-    'manifests to inject (YAML, several documents allowed); - for standard input',
+    'manifests to inject: a file, a directory (its .yaml/.yml/.json files) or - for standard input; repeatable',
+    (value: string, previous: string[] = []) => [...previous, value],
   )
+  .option('-R, --recursive', 'with a directory, its subdirectories too')
   .option('-o, --output <file>', 'write the result here instead of standard output')
   .option('--config <file>', 'injection configuration (YAML)')
   .option('-n, --namespace <ns>', 'namespace for objects that do not name one', 'default')
   .action(async (options) => {
     const config = (await ConfigSource.load(options.config)).current;
-    const report = injectDocuments(
-      await readDocuments(options.filename),
-      config,
-      options.namespace,
+    const reports = (await readInputs(options.filename, options.recursive === true)).map(
+      ({ source, text }) => injectText(text, source, config, options.namespace),
     );
-    for (const line of report.skipped) process.stderr.write(`${line}\n`);
-    if (options.output) writeFileSync(options.output, report.output);
-    else process.stdout.write(report.output);
+    for (const report of reports) {
+      for (const line of report.skipped) process.stderr.write(`${line}\n`);
+    }
+    const output = joinInputs(reports.map((r) => r.output));
+    if (options.output) writeFileSync(options.output, output);
+    else process.stdout.write(output);
+    const problems = reports.flatMap((r) => r.problems);
+    for (const line of problems) process.stderr.write(`outrigger: ${line}\n`);
+    if (problems.length > 0) process.exitCode = 1;
   });
 
 program

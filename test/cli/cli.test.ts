@@ -84,7 +84,8 @@ spec: {containers: [{name: a, image: b}]}
     run.stderr,
     /pod\/bad: annotation sidecar\.outrigger\.dev\/proxyCPU: invalid value "fast"/,
   );
-  assert.equal(run.stdout, '');
+  // The refused pod is written back as it came, never half injected.
+  assert.equal(run.stdout, pod);
 });
 
 test('inject reports unreadable input clearly', () => {
