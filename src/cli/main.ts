@@ -206,6 +206,45 @@ program
   });
 
 program
+  .command('proxy-status')
+  .description(
+    'List the injected pods with their proxy image and injector version against what the injector in ' +
+      'the cluster gives new pods now; stale ones come with the command that re-creates them. Exits 3 when one is stale.',
+  )
+  .option('-n, --namespace <ns>', 'only this namespace (default: all)')
+  .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
+  .option('--json', 'print the rows as JSON')
+  .action(async (options) => {
+    const { formatProxyStatus, judgePods, readCluster } = await import('./proxy-status.ts');
+    const { injector, pods } = await readCluster(options);
+    const rows = judgePods(pods, injector);
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify({ injector, pods: rows }, null, 2)}\n`
+        : formatProxyStatus(rows, injector),
+    );
+    if (rows.some((r) => r.stale.length > 0)) process.exitCode = 3;
+  });
+
+program
+  .command('version')
+  .description(
+    'Print the CLI’s version and, from the cluster, the injector’s and the proxy versions found in pods ' +
+      '(--client for the CLI alone).',
+  )
+  .option('--client', 'the CLI only; no cluster access')
+  .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
+  .action(async (options) => {
+    if (options.client) {
+      process.stdout.write(`client: outrigger ${VERSION}\n`);
+      return;
+    }
+    const { formatVersion, judgePods, readCluster } = await import('./proxy-status.ts');
+    const { injector, pods } = await readCluster(options);
+    process.stdout.write(formatVersion(injector, judgePods(pods, injector)));
+  });
+
+program
   .command('validate-config')
   .description(
     'Check an injection configuration as `serve` loads it; exits 0 when valid, 1 with the reason ' +

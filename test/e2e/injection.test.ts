@@ -447,6 +447,30 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     );
   });
 
+  it('version and proxy-status read the injected pods from the apiserver', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const version = await runOutrigger(['version', `--kubeconfig=${cluster.kubeconfig}`]);
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /^client: outrigger \S+$/m);
+    // The webhook here calls a url, so there is no in-cluster Deployment to name.
+    assert.match(version.stdout, /^proxy: \S+proxy\S* \(injector \S+\) in \d+ pods?$/m);
+    const status = await runOutrigger([
+      'proxy-status',
+      '-n',
+      ENABLED_NS,
+      `--kubeconfig=${cluster.kubeconfig}`,
+      '--json',
+    ]);
+    assert.equal(status.code, 0, status.stderr);
+    const { pods } = JSON.parse(status.stdout) as { pods: Array<{ pod: string; restart: string }> };
+    const row = pods.find((p) => p.pod === 'injected');
+    assert.equal(
+      row?.restart,
+      `kubectl delete pod injected -n ${ENABLED_NS} (then create it again)`,
+    );
+    assert.ok(!pods.some((p) => p.pod === 'opt-out-label'), 'an uninjected pod is listed');
+  });
+
   it('warns about an unknown sidecar.outrigger.dev key and still injects the pod', async (t) => {
     if (blocker) return t.skip(blocker);
     const result = await createPod(
