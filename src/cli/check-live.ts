@@ -19,6 +19,7 @@ import { ConfigSource } from '../config/watch.ts';
 import { STATUS_ANNOTATION } from '../contract.ts';
 import { errors } from '../errors.ts';
 import { type CheckResult, checkPod } from './check.ts';
+import { clusterCall } from './cluster-call.ts';
 import { evaluateWebhooks } from './webhook-filters.ts';
 
 export interface LiveCheckOptions {
@@ -234,26 +235,4 @@ function describeCurrent(pod: V1Pod): string {
   } catch {
     return 'runs injected (unreadable status annotation)';
   }
-}
-
-async function clusterCall<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw errors.CLUSTER_REQUEST_FAILED(what, apiErrorMessage(err));
-  }
-}
-
-/** The apiserver's own sentence (a Status body's message), else the client's. */
-function apiErrorMessage(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  if (typeof body === 'string') {
-    try {
-      const status = JSON.parse(body) as { message?: unknown };
-      if (typeof status.message === 'string') return status.message;
-    } catch {
-      // Not a Status: fall through to the error's own message.
-    }
-  }
-  return ((err as Error).message ?? String(err)).trim().slice(0, 500);
 }

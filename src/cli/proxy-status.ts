@@ -12,8 +12,8 @@ import {
 import { loadKubeConfig } from '../certs/kube-api.ts';
 import { parseConfig } from '../config/load.ts';
 import { PROXY_CONTAINER_NAME, STATUS_ANNOTATION } from '../contract.ts';
-import { errors } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { clusterCall } from './cluster-call.ts';
 import { OUTRIGGER_ENTRY_SUFFIX } from './webhook-filters.ts';
 
 export interface InjectorInCluster {
@@ -132,13 +132,7 @@ export async function readCluster(options: {
   const core = kubeconfig.makeApiClient(CoreV1Api);
   const apps = kubeconfig.makeApiClient(AppsV1Api);
   const admission = kubeconfig.makeApiClient(AdmissionregistrationV1Api);
-  const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (err) {
-      throw errors.CLUSTER_REQUEST_FAILED(what, (err as Error).message ?? String(err));
-    }
-  };
+  const call = clusterCall;
   const configurations = await call('list mutatingwebhookconfigurations', () =>
     admission.listMutatingWebhookConfiguration(),
   );
