@@ -66,6 +66,13 @@ export const errors = {
       `the pod already has a ${what} named ${name}, which Outrigger needs for its own; rename it or opt the pod out`,
   ),
 
+  PROXY_PORT_CONFLICT: define(
+    'OUTRIGGER_PROXY_PORT_CONFLICT',
+    400,
+    (container: string, port: number, use: string) =>
+      `container ${container} declares port ${port}, which the proxy uses (${use}); move the app to another port, or exclude it with traffic.sidecar.outrigger.dev/excludeInboundPorts if you know what you are doing`,
+  ),
+
   // ── Configuration ───────────────────────────────────────────────────────────
   INVALID_CONFIG: define(
     'OUTRIGGER_INVALID_CONFIG',
@@ -79,11 +86,22 @@ export const errors = {
     400,
     (source: string, detail: string) => `cannot read manifest ${source}: ${detail}`,
   ),
+  MISSING_FLAG: define(
+    'OUTRIGGER_MISSING_FLAG',
+    400,
+    (flag: string, needed: string) => `${needed} needs ${flag}`,
+  ),
   INVALID_FLAG: define(
     'OUTRIGGER_INVALID_FLAG',
     400,
     (flag: string, value: string, expected: string) =>
       `flag ${flag}: invalid value ${quoteValue(value)}: ${expected}`,
+  ),
+
+  CLUSTER_REQUEST_FAILED: define(
+    'OUTRIGGER_CLUSTER_REQUEST_FAILED',
+    500,
+    (what: string, detail: string) => `cannot ${what}: ${detail}`,
   ),
 
   // ── `outrigger selftest` (what `helm test` runs) ────────────────────────────

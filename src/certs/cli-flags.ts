@@ -2,6 +2,7 @@
 // manager so the CLI gains them with one call and the chart's Deployment args and
 // these names are read side by side.
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { errors } from '../errors.ts';
 import type { ClusterCertificateOptions } from './cluster-serving.ts';
 import { CERTIFICATE_MODES } from './modes.ts';
 
@@ -87,10 +88,12 @@ export function clusterCertificateOptions(
 ): ClusterCertificateOptions | undefined {
   const mode = CERTIFICATE_MODES.find((m) => m === flags.certsMode);
   if (!mode) return undefined;
+  // Coded errors, not commander's: these are found after parsing, where main.ts
+  // prints an OutriggerError as one line and commander's would be a stack trace.
   if (!flags.namespace)
-    throw new InvalidArgumentError(`--certs-mode ${mode} needs --namespace (or $POD_NAMESPACE)`);
+    throw errors.MISSING_FLAG('--namespace (or $POD_NAMESPACE)', `--certs-mode ${mode}`);
   if (!flags.webhookConfigName && mode !== 'cert-manager') {
-    throw new InvalidArgumentError(`--certs-mode ${mode} needs --webhook-config-name`);
+    throw errors.MISSING_FLAG('--webhook-config-name', `--certs-mode ${mode}`);
   }
   const serviceName = flags.serviceName ?? 'outrigger';
   return {

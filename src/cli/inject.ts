@@ -1,90 +1,135 @@
-// `outrigger inject -f FILE|-`: manual injection, like `istioctl kube-inject`.
-// Each pod template goes through the webhook's own decide → render → patch,
-// and the patch is applied with fast-json-patch exactly as the apiserver would.
-import type { V1Pod } from '@kubernetes/client-node';
-import jsonPatch from 'fast-json-patch';
-import { Document, isMap, isNode } from 'yaml';
+// `outrigger inject -f FILE|DIR|-`: manual injection, like `istioctl kube-inject`.
+// Each pod template goes through the webhook's own decide → render → patch, and
+// the patch is applied to the YAML document itself (yaml-patch.ts): comments,
+// key order, flow style and document markers survive, a document without an
+// injected template comes out byte for byte, and no anchor is ever written.
+import { type Document, parseAllDocuments } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
-import { errors } from '../errors.ts';
+import { errors, isOutriggerError, type OutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
+import { overrideErrors } from '../inject/overrides.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { findPodTemplates, type PodTemplate } from './manifests.ts';
+import { applyPatchToDocument } from './yaml-patch.ts';
 
 export interface InjectReport {
-  /** The manifests to write, injected where they could be. */
+  /** The manifests to write: injected where they could be, the rest as they came. */
   output: string;
   /** One line per pod template that was not injected, for stderr. */
   skipped: string[];
   injected: string[];
+  /** Every refusal, each prefixed with its source and object; non-empty means a non-zero exit. */
+  problems: string[];
 }
 
 /**
- * Injects every pod template in the documents. Documents without one are
- * written back as they came. Throws the first coded error (a bad annotation)
- * with the object it came from prefixed.
+ * Injects every pod template in one input's text. A template whose pod would
+ * be refused is left as it is and every reason is reported (all its bad
+ * annotations, not only the first), so one typo does not hide the rest.
  */
-export function injectDocuments(
-  documents: Document[],
+export function injectText(
+  text: string,
+  source: string,
   config: InjectionConfig,
   defaultNamespace: string,
 ): InjectReport {
   const skipped: string[] = [];
   const injected: string[] = [];
-  const parts = documents.map((document) => {
-    const object: unknown = document.toJS();
-    const templates = findPodTemplates(object, defaultNamespace);
-    let changed = false;
-    for (const { ref, namespace, template } of templates) {
-      if (!Array.isArray(template.spec?.containers)) {
-        throw errors.INVALID_MANIFEST(ref, 'its pod template has no spec.containers');
-      }
-      const pod = asPod(template);
-      let outcome: ReturnType<typeof injectPod>;
-      try {
-        outcome = injectPod(pod, { namespace }, config);
-      } catch (err) {
-        (err as Error).message = `${ref}: ${(err as Error).message}`;
-        throw err;
-      }
-      if (!outcome.injected) {
-        skipped.push(
-          `${ref}: not injected: ${describeSkip(outcome.decision.reason)} [${outcome.decision.reason}]`,
-        );
-        continue;
-      }
-      const result = jsonPatch.applyPatch(pod, outcome.patch, true, true).newDocument;
-      template.metadata = result.metadata;
-      template.spec = result.spec;
-      injected.push(ref);
-      changed = true;
+  const problems: string[] = [];
+  const documents = parseAllDocuments(text);
+  if (!Array.isArray(documents)) return { output: text, skipped, injected, problems };
+  let output = '';
+  let cursor = 0;
+  for (const [index, document] of documents.entries()) {
+    const [first] = document.errors;
+    if (first) throw errors.INVALID_MANIFEST(source, `document ${index + 1}: ${first.message}`);
+    const changed = injectDocument(document, config, defaultNamespace, source, {
+      skipped,
+      injected,
+      problems,
+    });
+    const [start, , end] = document.range;
+    if (!changed) continue;
+    // Only a changed document is printed again; everything else is copied. A
+    // comment above the document's range is the document's own commentBefore,
+    // which printing writes back: copying it too would say it twice.
+    const before = text.slice(cursor, start);
+    output += document.commentBefore && before.trim() !== '' ? '' : before;
+    output += printDocument(document, text.slice(start, end));
+    cursor = end;
+  }
+  output += text.slice(cursor);
+  return { output, skipped, injected, problems };
+}
+
+function injectDocument(
+  document: Document,
+  config: InjectionConfig,
+  defaultNamespace: string,
+  source: string,
+  report: Omit<InjectReport, 'output'>,
+): boolean {
+  let changed = false;
+  for (const { ref, namespace, template, path } of findPodTemplates(
+    document.toJS(),
+    defaultNamespace,
+  )) {
+    const where = `${source}: ${ref}`;
+    if (!Array.isArray(template.spec?.containers)) {
+      report.problems.push(
+        `${where}: ${errors.INVALID_MANIFEST(ref, 'its pod template has no spec.containers').message}`,
+      );
+      continue;
     }
-    // Documents are joined with our own `---`, so each drops its own marker.
-    if (document.directives) document.directives.docStart = null;
-    if (!changed) return document.toString({ lineWidth: 0 });
-    const rewritten = new Document(object);
-    // Keep the comment a reader wrote above the object (the parser hangs it on
-    // the document, the map, or the map's first key, depending on blank lines).
-    const firstKey = isMap(document.contents) ? document.contents.items[0]?.key : undefined;
-    rewritten.commentBefore =
-      document.commentBefore ??
-      document.contents?.commentBefore ??
-      (isNode(firstKey) ? firstKey.commentBefore : null) ??
-      null;
-    return rewritten.toString({ lineWidth: 0 });
-  });
-  return { output: joinDocuments(parts), skipped, injected };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: template.metadata, spec: template.spec };
+    let outcome: ReturnType<typeof injectPod>;
+    try {
+      outcome = injectPod(pod, { namespace }, config);
+    } catch (err) {
+      if (!isOutriggerError(err)) throw err;
+      for (const problem of everyProblem(template, err)) {
+        report.problems.push(`${where}: ${problem.message} [${problem.code}]`);
+      }
+      continue;
+    }
+    if (!outcome.injected) {
+      report.skipped.push(
+        `${where}: not injected: ${describeSkip(outcome.decision.reason)} [${outcome.decision.reason}]`,
+      );
+      continue;
+    }
+    for (const warning of outcome.warnings) report.skipped.push(`${where}: warning: ${warning}`);
+    applyPatchToDocument(document, path, outcome.patch);
+    report.injected.push(ref);
+    changed = true;
+  }
+  return changed;
 }
 
-/** A template seen as the pod the apiserver would create from it. */
-function asPod(template: PodTemplate): V1Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: template.metadata,
-    spec: template.spec,
-  } as V1Pod;
+/** A bad annotation is rarely alone: report all of them, not only the one that stopped injection. */
+function everyProblem(template: PodTemplate, err: OutriggerError): OutriggerError[] {
+  if (!isOutriggerError(err, errors.INVALID_ANNOTATION)) return [err];
+  const all = overrideErrors({ metadata: template.metadata, spec: template.spec });
+  return all.some((e) => e.message === err.message) ? all : [err, ...all];
 }
 
-function joinDocuments(parts: string[]): string {
-  return parts.map((part) => (part.endsWith('\n') ? part : `${part}\n`)).join('---\n');
+/** The document printed again, keeping its own start marker and end marker. */
+function printDocument(document: Document, original: string): string {
+  const printed = document.toString({ lineWidth: 0, flowCollectionPadding: false });
+  const ended = /\n\.\.\.\s*$/.test(original) && !/\n\.\.\.\s*$/.test(printed);
+  return ended ? `${printed}...\n` : printed;
+}
+
+/** Several inputs as one stream of documents: a `---` goes between two when the next has none. */
+export function joinInputs(outputs: string[]): string {
+  let joined = '';
+  for (const output of outputs) {
+    if (output.trim() === '') continue;
+    if (joined !== '') {
+      if (!joined.endsWith('\n')) joined += '\n';
+      if (!/^(\s*#.*\n)*\s*---/.test(output)) joined += '---\n';
+    }
+    joined += output;
+  }
+  return joined;
 }

@@ -6,12 +6,18 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClusterCertificateFlags, list } from '../certs/cli-flags.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PORT } from '../contract.ts';
-import { isOutriggerError } from '../errors.ts';
+import { errors, isOutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
-import { checkDocuments, formatCheck, parseLabelList } from './check.ts';
-import { injectDocuments } from './inject.ts';
-import { readDocuments } from './read-input.ts';
+import {
+  type CheckResult,
+  checkDocuments,
+  checkExitCode,
+  formatCheck,
+  parseLabelList,
+} from './check.ts';
+import { injectText, joinInputs } from './inject.ts';
+import { readDocuments, readInputs } from './read-input.ts';
 import { serve } from './serve.ts';
 
 function port(value: string): number {
@@ -112,52 +118,142 @@ addClusterCertificateFlags(
 program
   .command('inject')
   .description(
-    'Inject the sidecar into the pod templates of Kubernetes manifests (like istioctl kube-inject).',
+    'Inject the sidecar into the pod templates of Kubernetes manifests (like istioctl kube-inject), ' +
+      'editing them in place: comments, order and style survive; untouched documents are copied as they are. ' +
+      'Exits 1 when any pod would be refused, after reporting every reason.',
   )
   .requiredOption(
     '-f, --filename <file>',
-    'manifests to inject (YAML, several documents allowed); - for standard input',
+    'manifests to inject: a file, a directory (its .yaml/.yml/.json files) or - for standard input; repeatable',
+    (value: string, previous: string[] = []) => [...previous, value],
   )
+  .option('-R, --recursive', 'with a directory, its subdirectories too')
   .option('-o, --output <file>', 'write the result here instead of standard output')
   .option('--config <file>', 'injection configuration (YAML)')
   .option('-n, --namespace <ns>', 'namespace for objects that do not name one', 'default')
   .action(async (options) => {
     const config = (await ConfigSource.load(options.config)).current;
-    const report = injectDocuments(
-      await readDocuments(options.filename),
-      config,
-      options.namespace,
+    const reports = (await readInputs(options.filename, options.recursive === true)).map(
+      ({ source, text }) => injectText(text, source, config, options.namespace),
     );
-    for (const line of report.skipped) process.stderr.write(`${line}\n`);
-    if (options.output) writeFileSync(options.output, report.output);
-    else process.stdout.write(report.output);
+    for (const report of reports) {
+      for (const line of report.skipped) process.stderr.write(`${line}\n`);
+    }
+    const output = joinInputs(reports.map((r) => r.output));
+    if (options.output) writeFileSync(options.output, output);
+    else process.stdout.write(output);
+    const problems = reports.flatMap((r) => r.problems);
+    for (const line of problems) process.stderr.write(`outrigger: ${line}\n`);
+    if (problems.length > 0) process.exitCode = 1;
   });
 
 program
   .command('check')
-  .description('Explain, per pod template, whether the webhook would inject it and why.')
-  .requiredOption('-f, --filename <file>', 'manifests to check; - for standard input')
+  .description(
+    'Explain, per pod template, whether the webhook would inject it and why: offline with -f, or ' +
+      'live (pod/NAME, deploy/NAME, ... or -l SELECTOR) against the cluster’s namespace labels, ' +
+      'webhook selectors and injector configuration. Exits 0 when every pod would be injected, ' +
+      '3 when one would not, 4 when the creation of one would be refused, 1 on error.',
+  )
+  .argument(
+    '[targets...]',
+    'live mode: pod/NAME, deploy/NAME, sts/NAME, ds/NAME, job/NAME, cronjob/NAME',
+  )
+  .option('-f, --filename <file>', 'offline mode: manifests to check; - for standard input')
+  .option('-l, --selector <selector>', 'live mode: the pods matching this label selector')
   .option(
     '--namespace-labels <k=v,...>',
-    'labels of the target namespace (default: assume it is enabled)',
+    'offline: labels of the target namespace (default: a Namespace in the input, or assume it is enabled)',
     labels,
   )
-  .option('--config <file>', 'injection configuration (YAML)')
-  .option('-n, --namespace <ns>', 'namespace for objects that do not name one', 'default')
+  .option(
+    '--config <file>',
+    'injection configuration (YAML); live mode reads the injector’s ConfigMap when not given',
+  )
+  .option(
+    '-n, --namespace <ns>',
+    'namespace of the objects (offline: for those that name none)',
+    'default',
+  )
   .option('--injector-namespace <ns>', 'the injector’s own namespace, never injected')
+  .option('--kubeconfig <file>', 'live mode: kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
   .option('--json', 'print the results as JSON')
+  .action(async (targets: string[], options) => {
+    const live = targets.length > 0 || options.selector !== undefined;
+    if (live === (options.filename !== undefined)) {
+      throw errors.INVALID_FLAG(
+        'check',
+        [...targets, options.filename ?? ''].join(' ').trim(),
+        'give either -f FILE (offline) or pod/NAME, deploy/NAME, ... or -l SELECTOR (live)',
+      );
+    }
+    let results: CheckResult[];
+    if (live) {
+      const { checkLive } = await import('./check-live.ts');
+      results = await checkLive({ ...options, targets });
+    } else {
+      const config = (await ConfigSource.load(options.config)).current;
+      results = checkDocuments(await readDocuments(options.filename), config, {
+        defaultNamespace: options.namespace,
+        namespaceLabels: options.namespaceLabels,
+        injectorNamespace: options.injectorNamespace,
+      });
+    }
+    process.stdout.write(
+      options.json ? `${JSON.stringify(results, null, 2)}\n` : formatCheck(results),
+    );
+    process.exitCode = checkExitCode(results);
+  });
+
+program
+  .command('proxy-status')
+  .description(
+    'List the injected pods with their proxy image and injector version against what the injector in ' +
+      'the cluster gives new pods now; stale ones come with the command that re-creates them. Exits 3 when one is stale.',
+  )
+  .option('-n, --namespace <ns>', 'only this namespace (default: all)')
+  .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
+  .option('--json', 'print the rows as JSON')
   .action(async (options) => {
-    const config = (await ConfigSource.load(options.config)).current;
-    const results = checkDocuments(await readDocuments(options.filename), config, {
-      defaultNamespace: options.namespace,
-      namespaceLabels: options.namespaceLabels,
-      injectorNamespace: options.injectorNamespace,
-    });
+    const { formatProxyStatus, judgePods, readCluster } = await import('./proxy-status.ts');
+    const { injector, pods } = await readCluster(options);
+    const rows = judgePods(pods, injector);
     process.stdout.write(
       options.json
-        ? `${JSON.stringify(results, null, 2)}\n`
-        : formatCheck(results, options.namespaceLabels === undefined),
+        ? `${JSON.stringify({ injector, pods: rows }, null, 2)}\n`
+        : formatProxyStatus(rows, injector),
     );
+    if (rows.some((r) => r.stale.length > 0)) process.exitCode = 3;
+  });
+
+program
+  .command('version')
+  .description(
+    'Print the CLI’s version and, from the cluster, the injector’s and the proxy versions found in pods ' +
+      '(--client for the CLI alone).',
+  )
+  .option('--client', 'the CLI only; no cluster access')
+  .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
+  .action(async (options) => {
+    if (options.client) {
+      process.stdout.write(`client: outrigger ${VERSION}\n`);
+      return;
+    }
+    const { formatVersion, judgePods, readCluster } = await import('./proxy-status.ts');
+    const { injector, pods } = await readCluster(options);
+    process.stdout.write(formatVersion(injector, judgePods(pods, injector)));
+  });
+
+program
+  .command('validate-config')
+  .description(
+    'Check an injection configuration as `serve` loads it; exits 0 when valid, 1 with the reason ' +
+      'when the injector would refuse it (what the chart’s pre-install/pre-upgrade hook runs).',
+  )
+  .requiredOption('--config <file>', 'injection configuration (YAML)')
+  .action(async (options) => {
+    const { validateConfig } = await import('./validate-config.ts');
+    process.stdout.write(await validateConfig(options.config));
   });
 
 program

@@ -14,6 +14,8 @@ export interface FoundTemplate {
   ref: string;
   namespace: string;
   template: PodTemplate;
+  /** Where the template sits in the object: keys and List indexes (`outrigger inject` edits it there). */
+  path: Array<string | number>;
 }
 
 type Manifest = Record<string, unknown> & {
@@ -35,7 +37,11 @@ const TEMPLATE_PATHS: Record<string, readonly string[]> = {
 export const INJECTABLE_KINDS = ['Pod', ...Object.keys(TEMPLATE_PATHS), 'List'] as const;
 
 /** Every pod template in the object, in document order (a List may hold several). */
-export function findPodTemplates(object: unknown, defaultNamespace: string): FoundTemplate[] {
+export function findPodTemplates(
+  object: unknown,
+  defaultNamespace: string,
+  at: Array<string | number> = [],
+): FoundTemplate[] {
   if (typeof object !== 'object' || object === null) return [];
   const manifest = object as Manifest;
   const kind = typeof manifest.kind === 'string' ? manifest.kind : '';
@@ -43,9 +49,11 @@ export function findPodTemplates(object: unknown, defaultNamespace: string): Fou
   const ref = `${kind.toLowerCase()}/${manifest.metadata?.name ?? manifest.metadata?.generateName ?? '(unnamed)'}`;
   if (kind === 'List' || kind.endsWith('List')) {
     const items = Array.isArray(manifest.items) ? manifest.items : [];
-    return items.flatMap((item) => findPodTemplates(item, defaultNamespace));
+    return items.flatMap((item, index) =>
+      findPodTemplates(item, defaultNamespace, [...at, 'items', index]),
+    );
   }
-  if (kind === 'Pod') return [{ ref, namespace, template: manifest as PodTemplate }];
+  if (kind === 'Pod') return [{ ref, namespace, template: manifest as PodTemplate, path: at }];
   const path = TEMPLATE_PATHS[kind];
   if (path === undefined) return [];
   let node: unknown = manifest;
@@ -54,5 +62,5 @@ export function findPodTemplates(object: unknown, defaultNamespace: string): Fou
     node = (node as Record<string, unknown>)[key];
   }
   if (typeof node !== 'object' || node === null) return [];
-  return [{ ref, namespace, template: node as PodTemplate }];
+  return [{ ref, namespace, template: node as PodTemplate, path: [...at, ...path] }];
 }

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { quoteValue } from '../echo.ts';
 import { errors } from '../errors.ts';
 import { ConfigSchema, type InjectionConfig } from './schema.ts';
+import { formatExpectation } from './value-patterns.ts';
 import {
   parseCidr,
   parseCidrSelection,
@@ -39,7 +40,7 @@ export function parseConfig(text: string, source: string): InjectionConfig {
   );
   const problems = [...checker.Errors(config)].map(
     (e) =>
-      `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${quoteValue(e.value)})`}`,
+      `${e.path || '/'}: ${formatExpectation(e.schema.format, e.value) ?? e.message}${e.value === undefined ? '' : ` (got ${quoteValue(e.value)})`}`,
   );
   if (problems.length > 0) throw errors.INVALID_CONFIG(source, problems.join('; '));
   checkValues(config as InjectionConfig, source);

@@ -3,9 +3,15 @@
 // an empty file (or no file) is a complete configuration.
 import { type Static, Type } from '@sinclair/typebox';
 import { PORTS, PROXY_GID, PROXY_LOG_LEVELS, PROXY_UID } from '../contract.ts';
+import type { ValueFormat } from './value-patterns.ts';
+import './value-patterns.ts';
 import { QUANTITY } from './values.ts';
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+/** A string in one of the grammars of values.ts, checked by its parser (value-patterns.ts). */
+const Formatted = (format: ValueFormat, options: { default?: string } = {}) =>
+  Type.String({ format, ...options });
 
 /** A Kubernetes resource quantity such as `100m`, `64Mi`, `1.5`, `2G`. */
 const Quantity = Type.String({ pattern: QUANTITY.source });
@@ -64,6 +70,12 @@ export const ConfigSchema = Type.Object(
     neverInjectSelector: Type.Array(LabelSelectorSchema, { default: [] }),
     /** Pods matching any of these are injected even if `defaultInject` is false. */
     alwaysInjectSelector: Type.Array(LabelSelectorSchema, { default: [] }),
+    /**
+     * Whether a pod labelled sidecar.outrigger.dev/inject=true is injected in a
+     * namespace without the outrigger-injection label. The chart adds the
+     * webhook entries that send such pods when this is on.
+     */
+    podOptIn: Type.Boolean({ default: true }),
     /** Whether a pod in an enabled namespace that says nothing is injected. */
     defaultInject: Type.Boolean({ default: true }),
     /** Extra namespaces never injected, beside kube-system, kube-public, kube-node-lease. */
@@ -112,11 +124,11 @@ export const ConfigSchema = Type.Object(
     interception: Type.Object(
       {
         /** `*` for every port, or a comma list; empty captures no inbound traffic. */
-        includeInboundPorts: Type.String({ default: '*' }),
+        includeInboundPorts: Formatted('port-selection', { default: '*' }),
         excludeInboundPorts: Type.Array(Port, { default: [] }),
         /** `*` for every destination, or a comma list of CIDRs; empty captures none. */
-        includeOutboundIPRanges: Type.String({ default: '*' }),
-        excludeOutboundIPRanges: Type.Array(Type.String(), { default: [] }),
+        includeOutboundIPRanges: Formatted('cidr-selection', { default: '*' }),
+        excludeOutboundIPRanges: Type.Array(Formatted('cidr'), { default: [] }),
         includeOutboundPorts: Type.Array(Port, { default: [] }),
         excludeOutboundPorts: Type.Array(Port, { default: [] }),
         excludeInterfaces: Type.Array(Type.String({ minLength: 1 }), { default: [] }),

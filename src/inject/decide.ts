@@ -41,19 +41,24 @@ export type Decision =
  * | 1 | namespace is a system one, the injector's, or ignored  | skip ignored_namespace               |
  * | 2 | namespace labels known: outrigger-injection=disabled   | skip namespace_disabled              |
  * | 3 | namespace labels known: not outrigger-injection=enabled| skip namespace_not_enabled           |
+ * |   |   unless the label is absent, podOptIn is on and the   |                                      |
+ * |   |   pod is labelled sidecar.outrigger.dev/inject=true    |   (go on: row 8 injects it)          |
  * | 4 | status annotation or outrigger-proxy already present   | skip sidecar_already_exists          |
- * | 5 | spec.hostNetwork                                       | skip host_network_enabled            |
- * | 6 | label sidecar.outrigger.dev/inject=false               | skip injection_disabled_by_label     |
- * | 7 | label sidecar.outrigger.dev/inject=true                | inject enabled_by_label              |
- * | 8 | annotation sidecar.outrigger.dev/inject: "false"       | skip injection_disabled_by_annotation|
- * | 9 | annotation sidecar.outrigger.dev/inject: "true"        | inject enabled_by_annotation         |
- * |10 | pod labels match a neverInjectSelector                 | skip never_inject_selector           |
- * |11 | pod labels match an alwaysInjectSelector               | inject always_inject_selector        |
- * |12 | defaultInject is false                                 | skip not_default_injected            |
- * |13 | otherwise                                              | inject default_inject                |
+ * | 5 | another mesh's sidecar (Istio, Linkerd) is present     | skip other_mesh_sidecar              |
+ * | 6 | spec.hostNetwork                                       | skip host_network_enabled            |
+ * | 7 | label sidecar.outrigger.dev/inject=false               | skip injection_disabled_by_label     |
+ * | 8 | label sidecar.outrigger.dev/inject=true                | inject enabled_by_label              |
+ * | 9 | annotation sidecar.outrigger.dev/inject: "false"       | skip injection_disabled_by_annotation|
+ * |10 | annotation sidecar.outrigger.dev/inject: "true"        | inject enabled_by_annotation         |
+ * |11 | pod labels match a neverInjectSelector                 | skip never_inject_selector           |
+ * |12 | pod labels match an alwaysInjectSelector               | inject always_inject_selector        |
+ * |13 | defaultInject is false                                 | skip not_default_injected            |
+ * |14 | otherwise                                              | inject default_inject                |
  *
  * The label wins over the annotation because the apiserver's objectSelector can
  * only see labels: deciding on the label first keeps the two filters in step.
+ * For the same reason only the label (exactly "true") opts a pod in from an
+ * unlabelled namespace: the chart's pod opt-in webhook entries select on it.
  */
 export function decideInjection(
   pod: V1Pod,
@@ -71,9 +76,12 @@ export function decideInjection(
   if (namespaceLabels !== undefined) {
     const value = namespaceLabels[NAMESPACE_INJECTION_LABEL];
     if (value === 'disabled') return { inject: false, reason: 'namespace_disabled' };
-    if (value !== 'enabled') return { inject: false, reason: 'namespace_not_enabled' };
+    if (value !== 'enabled' && !(value === undefined && podOptsIn(pod, config))) {
+      return { inject: false, reason: 'namespace_not_enabled' };
+    }
   }
   if (isInjected(pod)) return { inject: false, reason: 'sidecar_already_exists' };
+  if (otherMeshSidecar(pod) !== undefined) return { inject: false, reason: 'other_mesh_sidecar' };
   if (pod.spec?.hostNetwork === true) return { inject: false, reason: 'host_network_enabled' };
 
   const labels = pod.metadata?.labels ?? {};
@@ -106,6 +114,38 @@ export function isInjected(pod: V1Pod): boolean {
     (c) => c.name,
   );
   return names.includes(PROXY_CONTAINER_NAME) || names.includes(INIT_CONTAINER_NAME);
+}
+
+/** The per-pod opt-in from an unlabelled namespace, as the chart's objectSelector sees it. */
+export function podOptsIn(pod: V1Pod, config: InjectionConfig): boolean {
+  return config.podOptIn && pod.metadata?.labels?.[POD_INJECT_KEY] === 'true';
+}
+
+/** Marks another mesh's injector leaves on a pod: its containers or its status annotation. */
+const OTHER_MESHES = [
+  {
+    mesh: 'Istio',
+    containers: ['istio-proxy', 'istio-init', 'istio-validation'],
+    annotations: ['sidecar.istio.io/status'],
+  },
+  {
+    mesh: 'Linkerd',
+    containers: ['linkerd-proxy', 'linkerd-init', 'linkerd-network-validator'],
+    annotations: ['linkerd.io/proxy-version'],
+  },
+] as const;
+
+/** The name of the other mesh whose sidecar the pod already carries, if any. */
+export function otherMeshSidecar(pod: V1Pod): string | undefined {
+  const names = new Set(
+    [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name),
+  );
+  const annotations = pod.metadata?.annotations ?? {};
+  return OTHER_MESHES.find(
+    ({ containers, annotations: keys }) =>
+      containers.some((name) => names.has(name)) ||
+      keys.some((key) => annotations[key] !== undefined),
+  )?.mesh;
 }
 
 function explicitChoice(

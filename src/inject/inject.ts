@@ -3,8 +3,9 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectionConfig } from '../config/schema.ts';
 import { type Decision, decideInjection, type InjectionContext } from './decide.ts';
-import { readOverrides } from './overrides.ts';
+import { readOverrides, unknownAnnotationWarnings } from './overrides.ts';
 import { buildPatch, type PatchOperation } from './patch.ts';
+import { checkProxyPortCollisions } from './port-collisions.ts';
 import { type Injection, renderInjection } from './render.ts';
 
 export type InjectionOutcome =
@@ -14,6 +15,8 @@ export type InjectionOutcome =
       decision: Extract<Decision, { inject: true }>;
       injection: Injection;
       patch: PatchOperation[];
+      /** For the user, not a refusal: unknown keys under our prefixes, excluded proxy ports in use. */
+      warnings: string[];
     };
 
 /**
@@ -28,6 +31,11 @@ export function injectPod(
 ): InjectionOutcome {
   const decision = decideInjection(pod, context, config);
   if (!decision.inject) return { injected: false, decision };
-  const injection = renderInjection(pod, config, readOverrides(pod));
-  return { injected: true, decision, injection, patch: buildPatch(pod, injection) };
+  const overrides = readOverrides(pod);
+  const warnings = [
+    ...unknownAnnotationWarnings(pod),
+    ...checkProxyPortCollisions(pod, config, overrides),
+  ];
+  const injection = renderInjection(pod, config, overrides);
+  return { injected: true, decision, injection, patch: buildPatch(pod, injection), warnings };
 }

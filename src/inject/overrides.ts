@@ -1,7 +1,9 @@
 // The pod annotations that override the injection configuration, each with
-// the grammar its value must follow. A bad value, or an unknown key under one of
-// our prefixes (usually a typo), stops injection with a message naming the
-// annotation and the value, so the user learns at `kubectl apply` time.
+// the grammar its value must follow. A bad value stops injection with a message
+// naming the annotation and the value, so the user learns at `kubectl apply`
+// time. An unknown key under one of our prefixes only warns: it is a typo, or a
+// key a newer Outrigger introduced, and refusing it would make rolling the
+// injector back refuse every pod that carries one.
 import type { V1Pod } from '@kubernetes/client-node';
 import { LOG_LEVELS, type LogLevel } from '../config/schema.ts';
 import {
@@ -16,7 +18,8 @@ import {
   parseQuantity,
 } from '../config/values.ts';
 import { POD_INJECT_KEY, STATUS_ANNOTATION } from '../contract.ts';
-import { errors } from '../errors.ts';
+import { errors, type OutriggerError } from '../errors.ts';
+import { VERSION } from '../version.ts';
 
 export const SIDECAR_PREFIX = 'sidecar.outrigger.dev/';
 export const TRAFFIC_PREFIX = 'traffic.sidecar.outrigger.dev/';
@@ -94,31 +97,46 @@ const KNOWN_KEYS = new Set<string>([
   ...Object.values(OVERRIDE_ANNOTATIONS).map(([key]) => key),
 ]);
 
+/**
+ * Warnings for the keys under our prefixes that this version does not know,
+ * with a suggestion when one differs from a known key only in case.
+ */
+export function unknownAnnotationWarnings(pod: V1Pod): string[] {
+  const warnings: string[] = [];
+  for (const key of Object.keys(pod.metadata?.annotations ?? {})) {
+    if (!(key.startsWith(SIDECAR_PREFIX) || key.startsWith(TRAFFIC_PREFIX))) continue;
+    if (KNOWN_KEYS.has(key)) continue;
+    const near = [...KNOWN_KEYS].find((known) => known.toLowerCase() === key.toLowerCase());
+    warnings.push(
+      `annotation ${key} is not one this Outrigger (${VERSION}) knows and is ignored` +
+        (near ? `; did you mean ${near}?` : ''),
+    );
+  }
+  return warnings;
+}
+
+/** Every bad override annotation of the pod, one coded error each. */
+export function overrideErrors(pod: V1Pod): OutriggerError[] {
+  return readAll(pod).problems;
+}
+
 /** Reads and validates the pod's override annotations; throws on the first bad one. */
 export function readOverrides(pod: V1Pod): Overrides {
+  const { overrides, problems } = readAll(pod);
+  if (problems[0]) throw problems[0];
+  return overrides;
+}
+
+function readAll(pod: V1Pod): { overrides: Overrides; problems: OutriggerError[] } {
   const annotations = pod.metadata?.annotations ?? {};
-  for (const key of Object.keys(annotations)) {
-    if (
-      (key.startsWith(SIDECAR_PREFIX) || key.startsWith(TRAFFIC_PREFIX)) &&
-      !KNOWN_KEYS.has(key)
-    ) {
-      const near = [...KNOWN_KEYS].find((known) => known.toLowerCase() === key.toLowerCase());
-      throw errors.INVALID_ANNOTATION(
-        key,
-        annotations[key] ?? '',
-        near
-          ? `unknown annotation; did you mean ${near}?`
-          : 'unknown annotation under an Outrigger prefix',
-      );
-    }
-  }
   const overrides: Record<string, unknown> = {};
+  const problems: OutriggerError[] = [];
   for (const { field, key, parse } of GRAMMAR_LIST) {
     const text = annotations[key];
     if (text === undefined) continue;
     const parsed = parse(text);
-    if (!parsed.ok) throw errors.INVALID_ANNOTATION(key, text, parsed.expected);
-    overrides[field] = parsed.value;
+    if (parsed.ok) overrides[field] = parsed.value;
+    else problems.push(errors.INVALID_ANNOTATION(key, text, parsed.expected));
   }
-  return overrides as Overrides;
+  return { overrides: overrides as Overrides, problems };
 }

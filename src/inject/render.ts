@@ -244,7 +244,10 @@ export function renderIptablesArgs(config: InjectionConfig, overrides: Overrides
   return args;
 }
 
-function includedInboundPorts(config: InjectionConfig, overrides: Overrides): '*' | number[] {
+export function includedInboundPorts(
+  config: InjectionConfig,
+  overrides: Overrides,
+): '*' | number[] {
   const configured = parsePortSelection(config.interception.includeInboundPorts);
   return overrides.includeInboundPorts ?? (configured.ok ? configured.value : '*');
 }

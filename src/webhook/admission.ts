@@ -140,9 +140,10 @@ export function reviewAdmission(
       return answer({ allowed: true }, { decision: 'skipped', reason: outcome.decision.reason });
     }
     const patch = Buffer.from(serializePatch(outcome.patch)).toString('base64');
-    const warnings = podSecurity
-      ? explainPodSecurity(namespace, podSecurity, outcome.injection)
-      : [];
+    const warnings = [
+      ...outcome.warnings,
+      ...(podSecurity ? explainPodSecurity(namespace, podSecurity, outcome.injection) : []),
+    ];
     return answer(
       {
         allowed: true,

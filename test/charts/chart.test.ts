@@ -2,6 +2,10 @@
 // refusing typos and wrong types, and `helm template` output accepted by a real
 // kube-apiserver in a server-side dry run (the apiserver's validation, not ours).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -13,6 +17,7 @@ import { type CommandResult, startCluster, type TestCluster } from '../e2e/harne
 import { clusterSuiteBlocker } from '../e2e/harness/prerequisites.ts';
 
 const chart = fileURLToPath(new URL('../../charts/outrigger', import.meta.url));
+const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const NAMESPACE = 'outrigger-chart-test';
 
 interface Selector {
@@ -39,6 +44,7 @@ interface Manifest {
     name: string;
     clientConfig: { url?: string; service?: { path: string } };
     namespaceSelector: Selector;
+    objectSelector?: Selector;
   }>;
   rules?: Array<{ resources: string[]; resourceNames?: string[]; verbs: string[] }>;
   subjects?: Array<{ name: string; namespace: string }>;
@@ -155,7 +161,8 @@ describe('helm chart', { concurrency: false }, () => {
       entry.namespaceSelector.matchExpressions?.find(
         (e) => e.key === 'pod-security.kubernetes.io/enforce',
       );
-    const viaService = entries(await template());
+    // The per-pod opt-in entries repeat the same three; the agreement test below covers them.
+    const viaService = entries(await template('injection.podOptIn=false'));
     assert.deepEqual(
       viaService.map((w) => [w.name, w.clientConfig.service?.path, podSecurity(w)]),
       [
@@ -186,7 +193,9 @@ describe('helm chart', { concurrency: false }, () => {
       matchExpressions: w.namespaceSelector.matchExpressions?.filter((e) => e !== podSecurity(w)),
     }));
     for (const other of rest.slice(1)) assert.deepEqual(other, rest[0]);
-    const viaUrl = entries(await template('webhook.url=https://192.0.2.10:8443/inject/'));
+    const viaUrl = entries(
+      await template('webhook.url=https://192.0.2.10:8443/inject/', 'injection.podOptIn=false'),
+    );
     assert.deepEqual(
       viaUrl.map((w) => w.clientConfig.url),
       [
@@ -197,65 +206,192 @@ describe('helm chart', { concurrency: false }, () => {
     );
   });
 
-  it('the webhook entries and the injector (as outrigger check runs it) agree on every namespace', async (t) => {
+  for (const podOptIn of [true, false]) {
+    it(`the webhook entries and the injector (as outrigger check runs it) agree on every namespace and pod (podOptIn ${podOptIn})`, async (t) => {
+      if (blocker) return t.skip(blocker);
+      const webhooks =
+        manifests(await template(`injection.podOptIn=${podOptIn}`)).find(
+          (m) => m.kind === 'MutatingWebhookConfiguration',
+        )?.webhooks ?? [];
+      assert.equal(webhooks.length, podOptIn ? 6 : 3);
+      const namespaces: Array<[string, Record<string, string>]> = [
+        ['shop', { 'outrigger-injection': 'enabled' }],
+        ['shop', {}],
+        ['shop', { 'outrigger-injection': 'off' }],
+        ['shop', { 'pod-security.kubernetes.io/enforce': 'baseline' }],
+        [
+          'shop',
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged' },
+        ],
+        [
+          'shop',
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+        ],
+        [
+          'shop',
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' },
+        ],
+        [
+          'shop',
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/warn': 'baseline' },
+        ],
+        [
+          'shop',
+          { 'outrigger-injection': 'disabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+        ],
+        ['shop', { 'pod-security.kubernetes.io/enforce': 'restricted' }],
+        ['kube-system', { 'outrigger-injection': 'enabled' }],
+        ['kube-system', {}],
+        [
+          NAMESPACE,
+          { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
+        ],
+        [NAMESPACE, {}],
+      ];
+      const pods: Array<Record<string, string> | undefined> = [
+        undefined,
+        { 'sidecar.outrigger.dev/inject': 'true' },
+        { 'sidecar.outrigger.dev/inject': 'false' },
+        { app: 'web' },
+      ];
+      const config = { ...defaultConfig(), podOptIn };
+      for (const [name, labels] of namespaces) {
+        for (const podLabels of pods) {
+          const pod = {
+            metadata: { name: 'web', labels: podLabels },
+            spec: { containers: [{ name: 'web', image: 'nginx' }] },
+          };
+          const namespaceLabels = { ...labels, 'kubernetes.io/metadata.name': name };
+          const matched = webhooks.filter(
+            (w) =>
+              matchesLabelSelector(
+                w.namespaceSelector as Parameters<typeof matchesLabelSelector>[0],
+                namespaceLabels,
+              ) &&
+              matchesLabelSelector(
+                (w.objectSelector ?? {}) as Parameters<typeof matchesLabelSelector>[0],
+                podLabels ?? {},
+              ),
+          );
+          const decision = decideInjection(
+            pod,
+            { namespace: name, namespaceLabels, injectorNamespace: NAMESPACE },
+            config,
+          );
+          const what = `${name} ${JSON.stringify(labels)} pod ${JSON.stringify(podLabels)}`;
+          assert.ok(matched.length <= 1, `${what}: the entries overlap`);
+          assert.equal(
+            matched.length === 1,
+            decision.inject,
+            `${what}: selectors and decision differ`,
+          );
+          const level = enforcedLevel(namespaceLabels);
+          if (matched[0])
+            assert.equal(
+              matched[0].clientConfig.service?.path,
+              level ? `/inject/pod-security/${level}` : '/inject',
+              what,
+            );
+        }
+      }
+    });
+  }
+
+  it('installs as a subchart of an umbrella chart: global values accepted, enabled as its condition', async (t) => {
     if (blocker) return t.skip(blocker);
-    const webhooks =
-      manifests(await template()).find((m) => m.kind === 'MutatingWebhookConfiguration')
-        ?.webhooks ?? [];
-    const namespaces: Array<[string, Record<string, string>]> = [
-      ['shop', { 'outrigger-injection': 'enabled' }],
-      [
-        'shop',
-        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged' },
-      ],
-      [
-        'shop',
-        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
-      ],
-      [
-        'shop',
-        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' },
-      ],
-      ['shop', { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/warn': 'baseline' }],
-      [
-        'shop',
-        { 'outrigger-injection': 'disabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
-      ],
-      ['shop', { 'pod-security.kubernetes.io/enforce': 'restricted' }],
-      ['kube-system', { 'outrigger-injection': 'enabled' }],
-      [
-        NAMESPACE,
-        { 'outrigger-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' },
-      ],
+    const umbrella = mkdtempSync(join(tmpdir(), 'outrigger-umbrella-'));
+    mkdirSync(join(umbrella, 'charts'));
+    cpSync(chart, join(umbrella, 'charts', 'outrigger'), { recursive: true });
+    writeFileSync(
+      join(umbrella, 'Chart.yaml'),
+      'apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n' +
+        '  - name: outrigger\n    version: 0.1.0\n    condition: outrigger.enabled\n',
+    );
+    writeFileSync(
+      join(umbrella, 'values.yaml'),
+      'global:\n  imageRegistry: registry.example.test/mirror\n  storageClass: fast\n' +
+        'outrigger:\n  replicaCount: 1\n',
+    );
+    const lint = await helm(['lint', '--strict', umbrella]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+    const rendered = await helm(['template', 'platform', umbrella, '-n', NAMESPACE]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const all = manifests(rendered.stdout);
+    const deployment = all.find((m) => m.kind === 'Deployment');
+    assert.equal(
+      deployment?.spec?.template?.spec.containers[0]?.image,
+      'registry.example.test/mirror/injector:0.1.0',
+    );
+    // One replica: no disruption budget that would block every drain.
+    assert.equal(
+      all.some((m) => m.kind === 'PodDisruptionBudget'),
+      false,
+    );
+    const disabled = await helm([
+      'template',
+      'platform',
+      umbrella,
+      '-n',
+      NAMESPACE,
+      '--set',
+      'outrigger.enabled=false',
+    ]);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.equal(manifests(disabled.stdout).length, 0);
+  });
+
+  it('a pre-install/pre-upgrade hook Job runs validate-config on the exact configuration the release writes', async (t) => {
+    if (blocker) return t.skip(blocker);
+    // Within the schema, but refused by the injector: a request above its limit.
+    const sets = [
+      'injection.proxy.resources.requests.cpu=2',
+      'injection.proxy.resources.limits.cpu=1',
     ];
-    const pod = {
-      metadata: { name: 'web' },
-      spec: { containers: [{ name: 'web', image: 'nginx' }] },
-    };
-    for (const [name, labels] of namespaces) {
-      const namespaceLabels = { ...labels, 'kubernetes.io/metadata.name': name };
-      const matched = webhooks.filter((w) =>
-        matchesLabelSelector(
-          w.namespaceSelector as Parameters<typeof matchesLabelSelector>[0],
-          namespaceLabels,
-        ),
-      );
-      const decision = decideInjection(
-        pod,
-        { namespace: name, namespaceLabels, injectorNamespace: NAMESPACE },
-        defaultConfig(),
-      );
-      const what = `${name} ${JSON.stringify(labels)}`;
-      assert.ok(matched.length <= 1, `${what}: the entries overlap`);
-      assert.equal(matched.length === 1, decision.inject, `${what}: selectors and decision differ`);
-      const level = enforcedLevel(namespaceLabels);
-      if (matched[0])
-        assert.equal(
-          matched[0].clientConfig.service?.path,
-          level ? `/inject/pod-security/${level}` : '/inject',
-          what,
-        );
-    }
+    const all = manifests(await template(...sets));
+    const hooks = all.filter((m) =>
+      m.metadata.annotations?.['helm.sh/hook']?.includes('pre-upgrade'),
+    );
+    assert.deepEqual(
+      hooks.map((m) => [m.kind, m.metadata.annotations?.['helm.sh/hook']]),
+      [
+        ['ConfigMap', 'pre-install,pre-upgrade'],
+        ['Job', 'pre-install,pre-upgrade'],
+      ],
+    );
+    const [hookConfig, job] = hooks as [Manifest & { data: Record<string, string> }, Manifest];
+    const release = all.find((m) => m.kind === 'ConfigMap' && !m.metadata.annotations) as
+      | (Manifest & { data: Record<string, string> })
+      | undefined;
+    assert.equal(hookConfig.data['config.yaml'], release?.data['config.yaml']);
+    const container = job.spec?.template?.spec.containers[0];
+    assert.deepEqual(container?.args, ['validate-config', '--config=/etc/outrigger/config.yaml']);
+    // The pod is no injector: neither the Service nor the disruption budget selects it.
+    const podLabels = (job.spec?.template as { metadata?: { labels?: Record<string, string> } })
+      ?.metadata?.labels;
+    assert.notEqual(podLabels?.['app.kubernetes.io/name'], 'outrigger');
+    // What the Job would print and exit with, run here on the same text.
+    const dir = mkdtempSync(join(tmpdir(), 'outrigger-hook-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, hookConfig.data['config.yaml'] ?? '');
+    const refused = spawnSync(process.execPath, [cli, 'validate-config', `--config=${file}`], {
+      encoding: 'utf8',
+    });
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(refused.stderr, /request 2 exceeds limit 1 \[OUTRIGGER_INVALID_CONFIG\]/);
+    const good = manifests(await template()).find(
+      (m) => m.kind === 'ConfigMap' && m.metadata.annotations?.['helm.sh/hook'] !== undefined,
+    ) as (Manifest & { data: Record<string, string> }) | undefined;
+    writeFileSync(file, good?.data['config.yaml'] ?? '');
+    const valid = spawnSync(process.execPath, [cli, 'validate-config', `--config=${file}`], {
+      encoding: 'utf8',
+    });
+    assert.equal(valid.status, 0, valid.stderr);
+    assert.equal(
+      manifests(await template('configValidation.enabled=false')).some((m) =>
+        m.metadata.annotations?.['helm.sh/hook']?.includes('pre-upgrade'),
+      ),
+      false,
+    );
   });
 
   it('helm test is one Pod hook running the injector image; what it needs are ordinary resources', async (t) => {
@@ -267,7 +403,7 @@ describe('helm chart', { concurrency: false }, () => {
         'image.tag=9.9.9',
       ),
     );
-    const hooks = all.filter((m) => m.metadata.annotations?.['helm.sh/hook'] !== undefined);
+    const hooks = all.filter((m) => m.metadata.annotations?.['helm.sh/hook'] === 'test');
     // helm test --logs reads every test hook as a pod of that name in the release namespace.
     assert.deepEqual(
       hooks.map((m) => [m.kind, m.metadata.namespace, m.metadata.annotations]),

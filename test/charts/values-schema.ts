@@ -3,9 +3,32 @@
 // settings fails at `helm install`, not when the injector loads the ConfigMap.
 // Every object closes with additionalProperties: false so misspelt keys are refused,
 // except `global`, which a parent chart shares with all its subcharts.
+
 import { ConfigSchema } from '../../src/config/schema.ts';
+import { VALUE_FORMATS } from '../../src/config/value-patterns.ts';
+import { QUANTITY } from '../../src/config/values.ts';
 
 type JsonSchema = Record<string, unknown>;
+
+/**
+ * Helm knows no custom format: each of the injector's (value-patterns.ts)
+ * becomes the regular expression that stands for its parser. A quantity may be
+ * a number too, as the injector converts it.
+ */
+function formatsAsPatterns(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(formatsAsPatterns);
+  if (node === null || typeof node !== 'object') return node;
+  const { format, ...rest } = node as Record<string, unknown>;
+  const object = Object.fromEntries(
+    Object.entries(rest).map(([key, value]) => [key, formatsAsPatterns(value)]),
+  );
+  // --set cpu=1 gives Helm a number; the injector reads it as the quantity "1".
+  if (object.pattern === QUANTITY.source) return quantity;
+  if (typeof format !== 'string') return object;
+  const known = VALUE_FORMATS[format as keyof typeof VALUE_FORMATS];
+  if (!known) throw new Error(`no pattern for the format ${format}`);
+  return { ...object, pattern: known.pattern };
+}
 
 /** The config schema as helm sees it: keys that have a default are optional in values. */
 function optionalDefaults(node: unknown): unknown {
@@ -36,7 +59,12 @@ const stringList: JsonSchema = { type: 'array', items: { type: 'string' } };
 const stringMap: JsonSchema = { type: 'object', additionalProperties: { type: 'string' } };
 const freeObject: JsonSchema = { type: 'object' };
 const freeList: JsonSchema = { type: 'array', items: { type: 'object' } };
-const quantity: JsonSchema = { anyOf: [{ type: 'string' }, { type: 'number' }] };
+const quantity: JsonSchema = {
+  anyOf: [
+    { type: 'string', pattern: QUANTITY.source },
+    { type: 'number', minimum: 0 },
+  ],
+};
 const resourceList = closed({ cpu: quantity, memory: quantity, 'ephemeral-storage': quantity });
 const goDuration: JsonSchema = {
   type: 'string',
@@ -57,7 +85,7 @@ const imageValues = closed({
  * proxyImage and initImage so that one value (global.imageRegistry) moves them all.
  */
 function injectionValues(): JsonSchema {
-  const schema = optionalDefaults(JSON.parse(JSON.stringify(ConfigSchema))) as {
+  const schema = formatsAsPatterns(optionalDefaults(JSON.parse(JSON.stringify(ConfigSchema)))) as {
     properties: Record<string, { properties: Record<string, unknown> }>;
   };
   for (const part of ['proxy', 'init']) {
@@ -80,6 +108,8 @@ export function valuesSchema(): JsonSchema {
     ...closed({
       // Open: as a subchart, the parent's globals arrive here too.
       global: { type: 'object', properties: { imageRegistry: string } },
+      // A parent chart's dependency condition (`condition: outrigger.enabled`) reads it.
+      enabled: { type: 'boolean' },
       replicaCount: { type: 'integer', minimum: 0 },
       image: imageValues,
       proxyImage: imageValues,
@@ -93,6 +123,10 @@ export function valuesSchema(): JsonSchema {
       serviceAccount: closed({ create: { type: 'boolean' }, name: string, annotations: stringMap }),
       podAnnotations: stringMap,
       podLabels: stringMap,
+      podSecurityContext: freeObject,
+      securityContext: freeObject,
+      extraArgs: stringList,
+      extraEnv: freeList,
       resources: closed({ requests: resourceList, limits: resourceList }),
       nodeSelector: stringMap,
       tolerations: freeList,
@@ -132,6 +166,10 @@ export function valuesSchema(): JsonSchema {
           duration: goDuration,
           renewBefore: goDuration,
         }),
+      }),
+      configValidation: closed({
+        enabled: { type: 'boolean' },
+        timeoutSeconds: { type: 'integer', minimum: 1 },
       }),
       test: closed({
         enabled: { type: 'boolean' },

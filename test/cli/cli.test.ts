@@ -2,7 +2,9 @@
 // from a file or standard input, and clear errors for bad input.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 
@@ -82,7 +84,8 @@ spec: {containers: [{name: a, image: b}]}
     run.stderr,
     /pod\/bad: annotation sidecar\.outrigger\.dev\/proxyCPU: invalid value "fast"/,
   );
-  assert.equal(run.stdout, '');
+  // The refused pod is written back as it came, never half injected.
+  assert.equal(run.stdout, pod);
 });
 
 test('inject reports unreadable input clearly', () => {
@@ -103,7 +106,8 @@ test('check explains each template against the namespace labels given', () => {
     'outrigger-injection=enabled',
     '--json',
   ]);
-  assert.equal(enabled.code, 0, enabled.stderr);
+  // Two of the six are left uninjected.
+  assert.equal(enabled.code, 3, enabled.stderr);
   const results = JSON.parse(enabled.stdout) as Array<{
     ref: string;
     inject: boolean;
@@ -123,7 +127,7 @@ test('check explains each template against the namespace labels given', () => {
   const unlabelled = outrigger(['check', '-f', WORKLOADS, '--namespace-labels', 'team=a']);
   assert.match(
     unlabelled.stdout,
-    /statefulset\/db \(namespace data\): would NOT be injected — the namespace is not labelled outrigger-injection=enabled \[namespace_not_enabled\]/,
+    /statefulset\/db \(namespace data\): would NOT be injected — the namespace is not labelled outrigger-injection=enabled, and the pod does not opt in with the label sidecar.outrigger.dev\/inject=true \[namespace_not_enabled\]/,
   );
   const assumed = outrigger(['check', '-f', WORKLOADS]);
   assert.match(assumed.stdout, /namespace labels not given: assumed outrigger-injection=enabled/);
@@ -133,7 +137,7 @@ test('check says when the namespace’s Pod Security level refuses the injected 
   const labels = (level: string) =>
     `outrigger-injection=enabled,pod-security.kubernetes.io/enforce=${level}`;
   const baseline = outrigger(['check', '-f', WORKLOADS, '--namespace-labels', labels('baseline')]);
-  assert.equal(baseline.code, 0, baseline.stderr);
+  assert.equal(baseline.code, 3, baseline.stderr);
   assert.match(
     baseline.stdout,
     /statefulset\/db \(namespace data\): would be injected .*\n {2}outrigger: namespace data enforces Pod Security "baseline", which refuses the injected outrigger-init \(capabilities NET_ADMIN, NET_RAW\)\n {2}outrigger: to run injected pods there, label the namespace pod-security\.kubernetes\.io\/enforce=privileged; or opt this pod out with sidecar\.outrigger\.dev\/inject=false\n/,
@@ -161,6 +165,70 @@ test('check says when the namespace’s Pod Security level refuses the injected 
   assert.doesNotMatch(privileged.stdout, /Pod Security/);
 });
 
+test('check exits 0 when every pod would be injected, 3 when one would not, 4 when one would be refused', () => {
+  const pod = (name: string, annotations: Record<string, string> = {}) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'shop', annotations },
+      spec: { containers: [{ name: 'app', image: 'app' }] },
+    });
+  const injected = outrigger(['check', '-f', '-'], pod('a'));
+  assert.equal(injected.code, 0, injected.stdout);
+  const skipped = outrigger(
+    ['check', '-f', '-'],
+    `${pod('a')}\n---\n${pod('b', { 'sidecar.outrigger.dev/inject': 'false' })}`,
+  );
+  assert.equal(skipped.code, 3, skipped.stdout);
+  const refused = outrigger(
+    ['check', '-f', '-'],
+    `${pod('b', { 'sidecar.outrigger.dev/inject': 'false' })}\n---\n${pod('c', { 'sidecar.outrigger.dev/proxyCPU': 'lots' })}`,
+  );
+  assert.equal(refused.code, 4, refused.stdout);
+  assert.match(
+    refused.stdout,
+    /pod\/c .*creation would be refused.*\[OUTRIGGER_INVALID_ANNOTATION\]/,
+  );
+  const warned = outrigger(['check', '-f', '-'], pod('d', { 'sidecar.outrigger.dev/newKey': 'x' }));
+  assert.equal(warned.code, 0, warned.stdout);
+  assert.match(
+    warned.stdout,
+    /\n {2}warning: annotation sidecar\.outrigger\.dev\/newKey is not one/,
+  );
+  assert.equal(outrigger(['check', '-f', '/nonexistent.yaml']).code, 1);
+  assert.equal(outrigger(['check', '-f', '-'], 'kind: ConfigMap\n').code, 3, 'no pod at all');
+});
+
+test('check reads the labels of a Namespace document in the same input', () => {
+  const input = [
+    'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {team: a}',
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: app, image: app}]}',
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: opt-in, namespace: shop, labels: {sidecar.outrigger.dev/inject: "true"}}\nspec: {containers: [{name: app, image: app}]}',
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: elsewhere, namespace: other}\nspec: {containers: [{name: app, image: app}]}',
+  ].join('\n---\n');
+  const run = outrigger(['check', '-f', '-', '--json'], input);
+  assert.equal(run.code, 3, run.stderr);
+  const results = JSON.parse(run.stdout) as Array<{
+    ref: string;
+    reason: string;
+    namespaceLabelsFrom: string;
+  }>;
+  assert.deepEqual(
+    results.map((r) => [r.ref, r.reason, r.namespaceLabelsFrom]),
+    [
+      ['pod/web', 'namespace_not_enabled', 'document'],
+      ['pod/opt-in', 'enabled_by_label', 'document'],
+      ['pod/elsewhere', 'default_inject', 'assumed'],
+    ],
+  );
+  // The flag still wins over the document.
+  const flagged = outrigger(
+    ['check', '-f', '-', '--namespace-labels', 'outrigger-injection=enabled'],
+    input,
+  );
+  assert.match(flagged.stdout, /pod\/web \(namespace shop\): would be injected/);
+});
+
 test('check shows each app probe injection points at the proxy, and what it was', () => {
   const probes = new URL('../inject/testdata/pods/31-app-probes.yaml', import.meta.url).pathname;
   const run = outrigger(['check', '-f', probes]);
@@ -180,8 +248,47 @@ test('check shows each app probe injection points at the proxy, and what it was'
   assert.equal(json[0]?.rewrittenProbes?.length, 3);
 });
 
+test('serve flag errors are one coded line, never a stack trace', () => {
+  const run = outrigger(['serve', '--certs-mode', 'auto']);
+  assert.equal(run.code, 1);
+  assert.equal(
+    run.stderr,
+    'outrigger: --certs-mode auto needs --namespace (or $POD_NAMESPACE) [OUTRIGGER_MISSING_FLAG]\n',
+  );
+});
+
+test('validate-config exits 0 on a configuration serve would load, 1 naming what it would refuse', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outrigger-validate-'));
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const good = outrigger([
+    'validate-config',
+    '--config',
+    file('good.yaml', 'defaultInject: false\n'),
+  ]);
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /configuration \S+good\.yaml is valid/);
+  const bad = outrigger([
+    'validate-config',
+    '--config',
+    file(
+      'bad.yaml',
+      'interception: {excludeOutboundIPRanges: [10.0.0.0/33], includeInboundPorts: "80,http"}\n',
+    ),
+  ]);
+  assert.equal(bad.code, 1);
+  // Every problem, each with the parser's own words.
+  assert.match(bad.stderr, /includeInboundPorts: expected "\*" or a comma-separated list of ports/);
+  assert.match(
+    bad.stderr,
+    /excludeOutboundIPRanges\/0: expected a prefix length from 0 to 32 after "\/" \(got "10\.0\.0\.0\/33"\) \[OUTRIGGER_INVALID_CONFIG\]/,
+  );
+});
+
 test('--help on every command', () => {
-  for (const command of ['serve', 'inject', 'check', 'selftest']) {
+  for (const command of ['serve', 'inject', 'check', 'validate-config', 'selftest']) {
     const run = outrigger([command, '--help']);
     assert.equal(run.code, 0);
     assert.match(run.stdout, new RegExp(`Usage: outrigger ${command}`));

@@ -24,6 +24,8 @@ const RELEASE = 'outrigger';
 const SYSTEM_NS = 'oe2e-system';
 const ENABLED_NS = 'oe2e-enabled';
 const PLAIN_NS = 'oe2e-plain';
+/** Labelled outrigger-injection=disabled: not even a pod's own opt-in label injects there. */
+const DISABLED_NS = 'oe2e-disabled';
 const BASELINE_NS = 'oe2e-baseline';
 const RESTRICTED_NS = 'oe2e-restricted';
 /** The chart's test namespace (test-namespace.yaml) and the helm test's ServiceAccount. */
@@ -140,9 +142,13 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     cluster = await startCluster();
     logFile = join(cluster.dir, 'injector.log');
     injectorPort = await freePort();
-    for (const ns of [SYSTEM_NS, ENABLED_NS, PLAIN_NS, BASELINE_NS, RESTRICTED_NS])
+    for (const ns of [SYSTEM_NS, ENABLED_NS, PLAIN_NS, DISABLED_NS, BASELINE_NS, RESTRICTED_NS])
       ok(await kubectl(['create', 'namespace', ns]), `create ${ns}`);
     ok(await kubectl(['label', 'namespace', ENABLED_NS, 'outrigger-injection=enabled']), 'label');
+    ok(
+      await kubectl(['label', 'namespace', DISABLED_NS, 'outrigger-injection=disabled']),
+      'label disabled',
+    );
     for (const [ns, level] of [
       [BASELINE_NS, 'baseline'],
       [RESTRICTED_NS, 'restricted'],
@@ -164,7 +170,14 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
       'label kube-system',
     );
     // No controller-manager runs, so nothing creates the ServiceAccount admission expects.
-    for (const ns of [ENABLED_NS, PLAIN_NS, BASELINE_NS, RESTRICTED_NS, 'kube-system']) {
+    for (const ns of [
+      ENABLED_NS,
+      PLAIN_NS,
+      DISABLED_NS,
+      BASELINE_NS,
+      RESTRICTED_NS,
+      'kube-system',
+    ]) {
       await kubectl(['create', 'serviceaccount', 'default', '-n', ns]);
     }
 
@@ -185,12 +198,19 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
         'webhook.timeoutSeconds=5',
         '--set',
         'certs.recheckIntervalSeconds=1',
+        // No controller-manager runs Jobs here; the hook's check is proven in test/charts.
+        '--set',
+        'configValidation.enabled=false',
       ]),
       'helm install',
     );
     const entries = await caBundles();
-    assert.equal(entries.length, 3, 'one entry for /inject, one per Pod Security level');
-    assert.deepEqual(entries, ['', '', ''], 'the chart renders no caBundle');
+    assert.equal(
+      entries.length,
+      6,
+      'one entry for /inject and one per Pod Security level, twice: namespace and pod opt-in',
+    );
+    assert.deepEqual(entries, ['', '', '', '', '', ''], 'the chart renders no caBundle');
     // The chart's test namespace: created by the chart, its ServiceAccount by hand
     // (no controller-manager runs here).
     ok(await kubectl(['create', 'serviceaccount', 'default', '-n', TEST_NS]), 'test namespace SA');
@@ -296,6 +316,208 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
         `${pod.metadata.name} has a status`,
       );
     }
+  });
+
+  it('injects a pod labelled sidecar.outrigger.dev/inject=true in a namespace without the label', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const pod = await createdPod(
+      podManifest('opt-in-label', PLAIN_NS, { labels: { 'sidecar.outrigger.dev/inject': 'true' } }),
+    );
+    assert.ok(isInjected(pod), `not injected: ${containerNames(pod)}`);
+    // The annotation cannot opt in there: the apiserver's objectSelector sees labels only.
+    const annotated = await createdPod(
+      podManifest('opt-in-annotation', PLAIN_NS, {
+        annotations: { 'sidecar.outrigger.dev/inject': 'true' },
+      }),
+    );
+    assert.deepEqual(containerNames(annotated), ['app']);
+  });
+
+  it('check in live mode reads the namespace, the webhook selectors and the pod, and says which filter decides', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const check = (...args: string[]) =>
+      runOutrigger(['check', ...args, `--kubeconfig=${cluster.kubeconfig}`]);
+    // Created by the earlier cases; stored as the apiserver admitted them.
+    const injected = await check('pod/injected', '-n', ENABLED_NS);
+    assert.equal(injected.code, 0, injected.stderr + injected.stdout);
+    assert.match(injected.stdout, /pod\/injected \(namespace oe2e-enabled\): would be injected/);
+    assert.match(
+      injected.stdout,
+      /decided by: the injector \(sent by entry inject\.sidecar\.outrigger\.dev of outrigger-oe2e-system\)/,
+    );
+    assert.match(injected.stdout, /now: runs injected \(injector version /);
+
+    const byObject = await check('pod/opt-out-label', '-n', ENABLED_NS, '--json');
+    assert.equal(byObject.code, 3, byObject.stderr);
+    const [objectResult] = JSON.parse(byObject.stdout) as Array<{
+      reason: string;
+      live: { decidedBy: string; current: string };
+    }>;
+    assert.equal(objectResult?.reason, 'excluded_by_object_selector');
+    assert.equal(objectResult?.live.decidedBy, 'apiserver');
+    assert.equal(objectResult?.live.current, 'runs without the sidecar');
+
+    // A namespace without the label: only the per-pod opt-in entry selects it, and the pod does not opt in.
+    const unlabelled = await check('pod/plain-namespace', '-n', PLAIN_NS);
+    assert.equal(unlabelled.code, 3);
+    assert.match(
+      unlabelled.stdout,
+      /optin\.inject\.sidecar\.outrigger\.dev wants \{"matchLabels":\{"sidecar\.outrigger\.dev\/inject":"true"\}\} \[excluded_by_object_selector\]/,
+    );
+    assert.match(unlabelled.stdout, /the injector alone would say: skip \[namespace_not_enabled\]/);
+    const system = await check('pod/system-namespace', '-n', 'kube-system');
+    assert.equal(system.code, 3);
+    assert.match(
+      system.stdout,
+      /namespace kube-system is excluded by the webhook configuration \[excluded_by_namespace_selector\]/,
+    );
+
+    // A workload's template, and pods by label selector; another mutating webhook is named.
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: ENABLED_NS },
+      spec: {
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
+        },
+      },
+    };
+    ok(await kubectl(['create', '-f', '-'], JSON.stringify(deployment)), 'create deployment');
+    const other = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: 'e2e-other-mutator' },
+      webhooks: [
+        {
+          name: 'labels.other.example.com',
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          failurePolicy: 'Ignore',
+          clientConfig: { url: 'https://127.0.0.1:1/mutate' },
+          // Selects nothing a real creation makes, so no other case waits on it.
+          objectSelector: { matchLabels: { 'e2e-other': 'yes' } },
+          rules: [
+            {
+              apiGroups: [''],
+              apiVersions: ['v1'],
+              operations: ['CREATE'],
+              resources: ['pods'],
+            },
+          ],
+        },
+      ],
+    };
+    ok(await kubectl(['create', '-f', '-'], JSON.stringify(other)), 'create other webhook');
+    try {
+      const workload = await check('deploy/web', '-n', ENABLED_NS);
+      assert.equal(workload.code, 0, workload.stderr + workload.stdout);
+      assert.match(
+        workload.stdout,
+        /deployment\/web \(namespace oe2e-enabled\): would be injected/,
+      );
+      assert.match(workload.stdout, /other mutating webhooks on pod creation: none/);
+      const labelled = await check('-l', 'app=e2e', '-n', PLAIN_NS);
+      assert.equal(labelled.code, 3);
+      assert.match(
+        labelled.stdout,
+        /pod\/opt-in-label \(namespace oe2e-plain\): would be injected/,
+      );
+      assert.match(labelled.stdout, /sent by entry optin\.inject\.sidecar\.outrigger\.dev/);
+      assert.match(labelled.stdout, /pod\/opt-in-annotation .*excluded_by_object_selector/);
+      ok(
+        await kubectl(['label', 'pod', 'injected', '-n', ENABLED_NS, 'e2e-other=yes']),
+        'label pod',
+      );
+      const withOther = await check('pod/injected', '-n', ENABLED_NS);
+      assert.match(
+        withOther.stdout,
+        /other mutating webhooks on pod creation: e2e-other-mutator\/labels\.other\.example\.com/,
+      );
+    } finally {
+      await kubectl(['delete', 'mutatingwebhookconfiguration', 'e2e-other-mutator']);
+    }
+    const missing = await check('pod/nope', '-n', ENABLED_NS);
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /cannot read pod\/nope in namespace oe2e-enabled: .*\[OUTRIGGER_CLUSTER_REQUEST_FAILED\]/,
+    );
+  });
+
+  it('version and proxy-status read the injected pods from the apiserver', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const version = await runOutrigger(['version', `--kubeconfig=${cluster.kubeconfig}`]);
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /^client: outrigger \S+$/m);
+    // The webhook here calls a url, so there is no in-cluster Deployment to name.
+    assert.match(version.stdout, /^proxy: \S+proxy\S* \(injector \S+\) in \d+ pods?$/m);
+    const status = await runOutrigger([
+      'proxy-status',
+      '-n',
+      ENABLED_NS,
+      `--kubeconfig=${cluster.kubeconfig}`,
+      '--json',
+    ]);
+    assert.equal(status.code, 0, status.stderr);
+    const { pods } = JSON.parse(status.stdout) as { pods: Array<{ pod: string; restart: string }> };
+    const row = pods.find((p) => p.pod === 'injected');
+    assert.equal(
+      row?.restart,
+      `kubectl delete pod injected -n ${ENABLED_NS} (then create it again)`,
+    );
+    assert.ok(!pods.some((p) => p.pod === 'opt-out-label'), 'an uninjected pod is listed');
+  });
+
+  it('warns about an unknown sidecar.outrigger.dev key and still injects the pod', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const result = await createPod(
+      podManifest('unknown-key', ENABLED_NS, {
+        annotations: { 'sidecar.outrigger.dev/fromTheFuture': 'yes' },
+      }),
+    );
+    assert.ok(isInjected(JSON.parse(ok(result, 'create')) as PodJson));
+    assert.match(
+      result.stderr,
+      /Warning: annotation sidecar\.outrigger\.dev\/fromTheFuture is not one/,
+    );
+  });
+
+  it('helm upgrade with a bad CIDR fails before anything changes, and injection keeps working', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const before = ok(
+      await kubectl(['get', 'configmap', RELEASE, '-n', SYSTEM_NS, '-o', 'jsonpath={.data}']),
+      'get configmap',
+    );
+    const upgrade = await cluster.helm([
+      'upgrade',
+      RELEASE,
+      chart,
+      '-n',
+      SYSTEM_NS,
+      '--reuse-values',
+      '--set',
+      'injection.interception.excludeOutboundIPRanges={10.0.0.0/33}',
+    ]);
+    assert.notEqual(upgrade.code, 0, 'the upgrade was accepted');
+    assert.match(upgrade.stderr, /excludeOutboundIPRanges\/0/);
+    const after = ok(
+      await kubectl(['get', 'configmap', RELEASE, '-n', SYSTEM_NS, '-o', 'jsonpath={.data}']),
+      'get configmap',
+    );
+    assert.equal(after, before, 'the ConfigMap changed');
+    const revisions = ok(
+      await cluster.helm(['history', RELEASE, '-n', SYSTEM_NS, '-o', 'json']),
+      'helm history',
+    );
+    assert.ok(
+      (JSON.parse(revisions) as Array<{ status: string }>).every((r) => r.status !== 'failed'),
+      'a failed revision was recorded',
+    );
+    const pod = await createdPod(podManifest('after-bad-upgrade', ENABLED_NS));
+    assert.ok(isInjected(pod), 'injection stopped');
   });
 
   it('refuses a pod with a bad override annotation, naming the annotation', async (t) => {
@@ -618,9 +840,10 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
       /selftest failed: pod outrigger-selftest-\w+ was not Running and Ready within 3s; last seen Pending: not scheduled yet \[OUTRIGGER_SELFTEST_FAILED\]/,
     );
     assert.match(timedOut.stdout, /^ok {4}deleted pod /m);
-    // A namespace not labelled for injection: the pod is admitted as it is.
+    // A namespace that opts out (the selftest pod's own inject=true label cannot
+    // override that): the pod is admitted as it is.
     const plain = await runOutrigger([
-      ...args.map((arg) => (arg.startsWith('--namespace=') ? `--namespace=${PLAIN_NS}` : arg)),
+      ...args.map((arg) => (arg.startsWith('--namespace=') ? `--namespace=${DISABLED_NS}` : arg)),
       `--kubeconfig=${cluster.kubeconfig}`,
     ]);
     assert.equal(plain.code, 1);
@@ -629,7 +852,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
       /the pod was admitted without injection .*outrigger-injection=enabled/,
     );
     assert.match(plain.stdout, /^ok {4}deleted pod /m);
-    for (const ns of [TEST_NS, PLAIN_NS]) {
+    for (const ns of [TEST_NS, DISABLED_NS]) {
       const left = await kubectl([
         'get',
         'pods',
@@ -696,7 +919,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     const bundleBefore = await caBundles();
     await setFailurePolicy('Ignore');
     // The injector is down, so only the chart could have touched caBundle: it must not have.
-    assert.equal(bundleBefore.length, 3);
+    assert.equal(bundleBefore.length, 6);
     for (const bundle of bundleBefore) assert.notEqual(bundle, '');
     assert.deepEqual(await caBundles(), bundleBefore, 'helm upgrade kept caBundle in every entry');
     const admitted = await createdPod(podManifest('while-down-ignore', ENABLED_NS));

@@ -53,6 +53,64 @@ test('rows 2-3: known namespace labels must say enabled', () => {
   });
 });
 
+test('row 3: a pod labelled inject=true opts in from an unlabelled namespace, as the opt-in entries select', () => {
+  const decide = (
+    labels: Record<string, string>,
+    podLabels: Record<string, string> | undefined,
+    podOptIn = true,
+  ) =>
+    decideInjection(
+      pod({ labels: podLabels }),
+      { namespace: 'demo', namespaceLabels: labels },
+      { ...config, podOptIn },
+    ).reason;
+  assert.equal(decide({}, { [KEY]: 'true' }), 'enabled_by_label');
+  assert.equal(decide({}, { [KEY]: 'true' }, false), 'namespace_not_enabled');
+  assert.equal(decide({}, undefined), 'namespace_not_enabled');
+  // The annotation is invisible to the apiserver's objectSelector, so it cannot opt in.
+  assert.equal(
+    decideInjection(
+      pod({ annotations: { [KEY]: 'true' } }),
+      { namespace: 'demo', namespaceLabels: {} },
+      config,
+    ).reason,
+    'namespace_not_enabled',
+  );
+  // A namespace that says disabled (or anything but enabled) is never overridden.
+  assert.equal(
+    decide({ 'outrigger-injection': 'disabled' }, { [KEY]: 'true' }),
+    'namespace_disabled',
+  );
+  assert.equal(
+    decide({ 'outrigger-injection': 'off' }, { [KEY]: 'true' }),
+    'namespace_not_enabled',
+  );
+});
+
+test('row 5: a pod carrying Istio’s or Linkerd’s sidecar is skipped, even when it opts in', () => {
+  const istio = pod({ labels: { [KEY]: 'true' } });
+  istio.spec?.containers.push({ name: 'istio-proxy' });
+  const istioInit = pod();
+  istioInit.spec = {
+    ...istioInit.spec,
+    containers: istioInit.spec?.containers ?? [],
+    initContainers: [{ name: 'istio-init' }],
+  };
+  const istioStatus = pod({ annotations: { 'sidecar.istio.io/status': '{}' } });
+  const linkerd = pod();
+  linkerd.spec?.containers.push({ name: 'linkerd-proxy' });
+  const linkerdVersion = pod({ annotations: { 'linkerd.io/proxy-version': 'stable-2.14.10' } });
+  for (const meshed of [istio, istioInit, istioStatus, linkerd, linkerdVersion]) {
+    assert.equal(decideInjection(meshed, ctx, config).reason, 'other_mesh_sidecar');
+  }
+  // Istio's opt-out annotation alone is not a sidecar.
+  assert.equal(
+    decideInjection(pod({ annotations: { 'sidecar.istio.io/inject': 'false' } }), ctx, config)
+      .reason,
+    'default_inject',
+  );
+});
+
 test('row 4: an injected pod is never injected again, whatever it asks', () => {
   const injected = pod({
     labels: { [KEY]: 'true' },
@@ -64,14 +122,14 @@ test('row 4: an injected pod is never injected again, whatever it asks', () => {
   assert.equal(decideInjection(withProxy, ctx, config).reason, 'sidecar_already_exists');
 });
 
-test('row 5: hostNetwork pods are skipped even when they opt in', () => {
+test('row 6: hostNetwork pods are skipped even when they opt in', () => {
   assert.equal(
     decideInjection(pod({ hostNetwork: true, labels: { [KEY]: 'true' } }), ctx, config).reason,
     'host_network_enabled',
   );
 });
 
-test('rows 6-9: the label wins over the annotation', () => {
+test('rows 7-10: the label wins over the annotation', () => {
   const cases: Array<
     [Record<string, string> | undefined, Record<string, string> | undefined, string]
   > = [
@@ -85,7 +143,7 @@ test('rows 6-9: the label wins over the annotation', () => {
   }
 });
 
-test('rows 10-13: selectors and defaultInject decide pods that say nothing', () => {
+test('rows 11-14: selectors and defaultInject decide pods that say nothing', () => {
   const selectors = parseConfig(
     `neverInjectSelector: [{matchLabels: {tier: batch}}]
 alwaysInjectSelector: [{matchExpressions: [{key: mesh, operator: Exists}]}]

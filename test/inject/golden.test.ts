@@ -6,7 +6,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
+import { injectText } from '../../src/cli/inject.ts';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
 import { isOutriggerError } from '../../src/errors.ts';
 import { injectPod } from '../../src/inject/inject.ts';
@@ -27,7 +28,8 @@ test('there are at least 15 golden cases', () => {
 
 for (const name of cases) {
   test(`golden: ${name}`, () => {
-    const pod = parse(readFileSync(new URL(`${name}.yaml`, pods), 'utf8')) as V1Pod;
+    const source = readFileSync(new URL(`${name}.yaml`, pods), 'utf8');
+    const pod = parse(source) as V1Pod;
     const configFile = new URL(`${name}.config.yaml`, pods);
     const config = existsSync(configFile)
       ? parseConfig(readFileSync(configFile, 'utf8'), `${name}.config.yaml`)
@@ -53,7 +55,9 @@ for (const name of cases) {
       return;
     }
     const { reason } = outcome.decision;
-    expectGolden(file('outcome.txt'), `injected ${reason}\n${describeInject(reason)}\n`);
+    // Warnings (unknown keys, excluded proxy ports in use) follow, one a line.
+    const warnings = outcome.warnings.map((w) => `warning: ${w}\n`).join('');
+    expectGolden(file('outcome.txt'), `injected ${reason}\n${describeInject(reason)}\n${warnings}`);
     expectGolden(file('patch.json'), `${JSON.stringify(outcome.patch, null, 2)}\n`);
 
     // The patch, applied as the apiserver applies it, gives exactly the rendered pod.
@@ -65,6 +69,12 @@ for (const name of cases) {
     ).newDocument as V1Pod;
     assert.deepEqual(patched, renderPod(pod, outcome.injection));
     assert.deepEqual(podSchemaErrors(patched), []);
-    expectGolden(file('injected.yaml'), stringify(patched, { lineWidth: 0 }));
+    // The injected file is what `outrigger inject` writes for the case: the
+    // source edited in place, so it parses to the patched pod and has no anchors.
+    const edited = injectText(source, `${name}.yaml`, config, 'default');
+    assert.deepEqual(edited.problems, []);
+    assert.deepEqual(parse(edited.output), patched);
+    assert.doesNotMatch(edited.output, /(^|\s)[&*]a\d+\b/m, 'an anchor or alias');
+    expectGolden(file('injected.yaml'), edited.output);
   });
 }

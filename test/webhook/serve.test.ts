@@ -218,6 +218,62 @@ describe('outrigger serve over HTTPS', () => {
     assert.match(response.status.message, /"70000"/);
   });
 
+  test('an unknown key under our prefixes is a warning, and the pod is still injected', async () => {
+    const reply = await post(
+      review(
+        appPod({
+          'sidecar.outrigger.dev/futureSetting': 'on',
+          'sidecar.outrigger.dev/proxycpu': '1',
+        }),
+      ),
+    );
+    const { response } = reply.json() as {
+      response: { allowed: boolean; patch?: string; warnings?: string[] };
+    };
+    assert.equal(response.allowed, true);
+    assert.ok(response.patch, 'the pod is injected');
+    assert.equal(response.warnings?.length, 2);
+    assert.match(response.warnings?.[0] ?? '', /sidecar\.outrigger\.dev\/futureSetting .*ignored/);
+    assert.match(response.warnings?.[1] ?? '', /did you mean sidecar\.outrigger\.dev\/proxyCPU\?/);
+  });
+
+  test('a pod that already carries Istio’s sidecar is allowed untouched', async () => {
+    const pod = appPod({ 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' });
+    pod.spec.containers.push({ name: 'istio-proxy', image: 'istio/proxyv2' });
+    const answer = (await post(review(pod)).then((r) => r.json())) as {
+      response: { allowed: boolean; patch?: string };
+    };
+    assert.equal(answer.response.allowed, true);
+    assert.equal(answer.response.patch, undefined);
+  });
+
+  test('an app port on a proxy port is refused, or only warned when excluded from capture', async () => {
+    const withPort = (annotations: Record<string, string>) => {
+      const pod = appPod(annotations);
+      (pod.spec.containers[0] as Record<string, unknown>).ports = [{ containerPort: 15001 }];
+      return pod;
+    };
+    const refused = (await post(review(withPort({}))).then((r) => r.json())) as {
+      response: { allowed: boolean; status: { message: string } };
+    };
+    assert.equal(refused.response.allowed, false);
+    assert.match(
+      refused.response.status.message,
+      /port 15001, which the proxy uses \(outbound capture\)/,
+    );
+    const warned = (await post(
+      review(withPort({ 'traffic.sidecar.outrigger.dev/excludeInboundPorts': '15001' })),
+    ).then((r) => r.json())) as {
+      response: { allowed: boolean; patch?: string; warnings?: string[] };
+    };
+    assert.equal(warned.response.allowed, true);
+    assert.ok(warned.response.patch);
+    assert.match(
+      warned.response.warnings?.[0] ?? '',
+      /port 15001, the proxy's outbound capture port/,
+    );
+  });
+
   test('malformed requests get clear 4xx answers', async () => {
     const cases: Array<[string, string | undefined, Record<string, string>, number, RegExp]> = [
       [

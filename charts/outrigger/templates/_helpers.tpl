@@ -73,6 +73,10 @@ the whole name.
 {{/* The injection configuration as the ConfigMap holds it: values.injection with the proxy and init images composed in. */}}
 {{- define "outrigger.injectionConfig" -}}
 {{- $config := deepCopy (default (dict) .Values.injection) -}}
+{{- /* Before 1.29 restartable init containers are off by default: the classic layout. */ -}}
+{{- if and (not (hasKey $config "nativeSidecars")) (semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version) -}}
+{{- $_ := set $config "nativeSidecars" false -}}
+{{- end -}}
 {{- $proxy := default (dict) $config.proxy -}}
 {{- $_ := set $proxy "image" (include "outrigger.imageReference" (list .Values.proxyImage .)) -}}
 {{- $_ = set $proxy "imagePullPolicy" .Values.proxyImage.pullPolicy -}}
