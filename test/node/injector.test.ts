@@ -165,6 +165,82 @@ describe('the injector in the cluster', {
     assert.ok(pod.metadata.annotations['sidecar.outrigger.dev/status']);
   });
 
+  it('refuses an upgrade whose configuration the injector would reject, before any pod restarts', async () => {
+    // The values schema lets this through (both are valid quantities); the
+    // pre-upgrade hook's `outrigger validate-config` refuses it (request above limit).
+    const configBefore = await kubectlOk([
+      '-n',
+      RELEASE.namespace,
+      'get',
+      'configmap',
+      'outrigger',
+      '-o',
+      'jsonpath={.data}',
+    ]);
+    const podsBefore = await kubectlOk([
+      '-n',
+      RELEASE.namespace,
+      'get',
+      'pods',
+      '-l',
+      'app.kubernetes.io/name=outrigger',
+      '-o',
+      'name',
+    ]);
+    const result = await helm([
+      'upgrade',
+      RELEASE.name,
+      CHART,
+      '-n',
+      RELEASE.namespace,
+      '--reuse-values',
+      '--set',
+      'injection.proxy.resources.requests.memory=1Gi',
+      '--wait',
+      '--timeout',
+      '120s',
+    ]);
+    assert.notEqual(result.code, 0, 'helm upgrade must fail');
+    assert.match(result.stderr, /pre-upgrade hooks failed/, result.stderr);
+    assert.match(result.stderr, /validate-config failed/, result.stderr);
+    assert.equal(
+      await kubectlOk([
+        '-n',
+        RELEASE.namespace,
+        'get',
+        'configmap',
+        'outrigger',
+        '-o',
+        'jsonpath={.data}',
+      ]),
+      configBefore,
+      'the running configuration is unchanged',
+    );
+    assert.equal(
+      await kubectlOk([
+        '-n',
+        RELEASE.namespace,
+        'get',
+        'pods',
+        '-l',
+        'app.kubernetes.io/name=outrigger',
+        '-o',
+        'name',
+      ]),
+      podsBefore,
+      'no injector pod was restarted',
+    );
+    const created = await kubectl(
+      ['-n', ns, 'create', '-f', '-'],
+      appPod({ name: 'after-bad-upgrade' }),
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const pod = JSON.parse(
+      await kubectlOk(['-n', ns, 'get', 'pod', 'after-bad-upgrade', '-o', 'json']),
+    );
+    assert.ok(pod.metadata.annotations['sidecar.outrigger.dev/status'], 'injection goes on');
+  });
+
   it('explains why a namespace enforcing Pod Security baseline refuses injected pods', async () => {
     const restricted = await createNamespace('baseline', {
       'outrigger-injection': 'enabled',
