@@ -11,6 +11,7 @@ import { isOutriggerError } from '../../src/errors.ts';
 import { injectPod } from '../../src/inject/inject.ts';
 import { PROBE_FIELDS, type ProbeField } from '../../src/inject/probes.ts';
 import { renderPod } from '../../src/inject/render.ts';
+import { buildUninjectPatch } from '../../src/inject/uninject.ts';
 import {
   readAdmissionRequest,
   reviewAdmission,
@@ -153,6 +154,29 @@ function withOriginalProbes(result: V1Container, original: V1Container): V1Conta
   }
   return restored;
 }
+
+test('uninject undoes the patch: the pod comes back exactly as it was sent', () => {
+  fc.assert(
+    fc.property(podArbitrary, fc.constantFrom(...configs), (pod, config) => {
+      const outcome = injectPod(pod, { namespace: 'demo' }, config);
+      assert.ok(outcome.injected);
+      const injected = jsonPatch.applyPatch(
+        structuredClone(pod),
+        structuredClone(outcome.patch),
+        true,
+        false,
+      ).newDocument as V1Pod;
+      const uninjection = buildUninjectPatch(injected);
+      assert.ok(uninjection);
+      assert.deepEqual(uninjection.notes, []);
+      const restored = jsonPatch.applyPatch(injected, uninjection.operations, true, false)
+        .newDocument as V1Pod;
+      // Key order too: JSON.stringify, not deepEqual.
+      assert.equal(JSON.stringify(restored), JSON.stringify(pod));
+    }),
+    { numRuns: RUNS },
+  );
+});
 
 test('the patch applies cleanly, changes nothing in user containers but the probes it rewrites, and gives a valid Pod', () => {
   fc.assert(
