@@ -7,6 +7,7 @@ import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import jsonPatch from 'fast-json-patch';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
+import { PORTS } from '../../src/contract.ts';
 import { isOutriggerError } from '../../src/errors.ts';
 import { injectPod } from '../../src/inject/inject.ts';
 import { PROBE_FIELDS, type ProbeField } from '../../src/inject/probes.ts';
@@ -34,6 +35,8 @@ const annotationKey = fc
   )
   .map(([prefix, name]) => prefix + name)
   .filter((key) => !key.includes('outrigger'));
+
+const PROXY_PORTS = new Set<number>(Object.values(PORTS));
 
 // Ports named `http`/`admin` may or may not be declared, so probes of named
 // ports sometimes resolve and sometimes do not; 15021 is never captured.
@@ -87,7 +90,10 @@ const container: fc.Arbitrary<V1Container> = fc.record(
         fc.record(
           {
             name: fc.constantFrom('http', 'metrics'),
-            containerPort: fc.integer({ min: 1, max: 65535 }),
+            // An app port on one of the proxy's is refused (port-collisions.ts, tested there).
+            containerPort: fc
+              .integer({ min: 1, max: 65535 })
+              .filter((port) => !PROXY_PORTS.has(port)),
           },
           { requiredKeys: ['containerPort'] },
         ),
