@@ -172,6 +172,7 @@ export function renderInjection(
   if (pod.metadata?.annotations == null) created.push('/metadata/annotations');
   // The heavy part of the status is rendered once per configuration; what
   // depends on the pod is a few short names appended to it.
+  // The status itself is the first key; the others are what uninject removes.
   const added = Object.keys(annotations).slice(1);
   annotations[STATUS_ANNOTATION] =
     `${statusPrefix},"annotations":${JSON.stringify(added)},"created":${JSON.stringify(created)}}`;
