@@ -147,7 +147,7 @@ function parseStatus(raw: string): RecordedStatus {
   return status as RecordedStatus;
 }
 
-/** A status as any version wrote it: before 0.2 it listed no annotations and no created fields. */
+/** A status as any version wrote it: earlier ones list no annotations and no created fields. */
 type RecordedStatus = Omit<InjectionStatus, 'annotations' | 'created'> &
   Partial<Pick<InjectionStatus, 'annotations' | 'created'>>;
 
