@@ -11,6 +11,13 @@ export const POD_INJECT_KEY = 'sidecar.outrigger.dev/inject';
 /** Written by injection: JSON listing what was injected and by which version. */
 export const STATUS_ANNOTATION = 'sidecar.outrigger.dev/status';
 
+/**
+ * Written by injection when it rewrites app probes: JSON of the user's probes
+ * exactly as they were, by container name and probe field, so that
+ * `outrigger uninject` can put them back.
+ */
+export const ORIGINAL_PROBES_ANNOTATION = 'sidecar.outrigger.dev/originalProbes';
+
 export const INIT_CONTAINER_NAME = 'outrigger-init';
 export const PROXY_CONTAINER_NAME = 'outrigger-proxy';
 

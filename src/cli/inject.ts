@@ -3,14 +3,14 @@
 // the patch is applied to the YAML document itself (yaml-patch.ts): comments,
 // key order, flow style and document markers survive, a document without an
 // injected template comes out byte for byte, and no anchor is ever written.
-import { type Document, parseAllDocuments } from 'yaml';
+import type { Document } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
 import { errors, isOutriggerError, type OutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { overrideErrors } from '../inject/overrides.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { findPodTemplates, type PodTemplate } from './manifests.ts';
-import { applyPatchToDocument } from './yaml-patch.ts';
+import { applyPatchToDocument, editDocuments } from './yaml-patch.ts';
 
 export interface InjectReport {
   /** The manifests to write: injected where they could be, the rest as they came. */
@@ -36,29 +36,9 @@ export function injectText(
   const skipped: string[] = [];
   const injected: string[] = [];
   const problems: string[] = [];
-  const documents = parseAllDocuments(text);
-  if (!Array.isArray(documents)) return { output: text, skipped, injected, problems };
-  let output = '';
-  let cursor = 0;
-  for (const [index, document] of documents.entries()) {
-    const [first] = document.errors;
-    if (first) throw errors.INVALID_MANIFEST(source, `document ${index + 1}: ${first.message}`);
-    const changed = injectDocument(document, config, defaultNamespace, source, {
-      skipped,
-      injected,
-      problems,
-    });
-    const [start, , end] = document.range;
-    if (!changed) continue;
-    // Only a changed document is printed again; everything else is copied. A
-    // comment above the document's range is the document's own commentBefore,
-    // which printing writes back: copying it too would say it twice.
-    const before = text.slice(cursor, start);
-    output += document.commentBefore && before.trim() !== '' ? '' : before;
-    output += printDocument(document, text.slice(start, end));
-    cursor = end;
-  }
-  output += text.slice(cursor);
+  const output = editDocuments(text, source, (document) =>
+    injectDocument(document, config, defaultNamespace, source, { skipped, injected, problems }),
+  );
   return { output, skipped, injected, problems };
 }
 
@@ -111,13 +91,6 @@ function everyProblem(template: PodTemplate, err: OutriggerError): OutriggerErro
   if (!isOutriggerError(err, errors.INVALID_ANNOTATION)) return [err];
   const all = overrideErrors({ metadata: template.metadata, spec: template.spec });
   return all.some((e) => e.message === err.message) ? all : [err, ...all];
-}
-
-/** The document printed again, keeping its own start marker and end marker. */
-function printDocument(document: Document, original: string): string {
-  const printed = document.toString({ lineWidth: 0, flowCollectionPadding: false });
-  const ended = /\n\.\.\.\s*$/.test(original) && !/\n\.\.\.\s*$/.test(printed);
-  return ended ? `${printed}...\n` : printed;
 }
 
 /** Several inputs as one stream of documents: a `---` goes between two when the next has none. */

@@ -148,6 +148,37 @@ program
   });
 
 program
+  .command('uninject')
+  .description(
+    'Take out of the pod templates of Kubernetes manifests exactly what injection added, as their ' +
+      'sidecar.outrigger.dev/status annotation lists it, and put back the app probes it rewrote; edits ' +
+      'in place like inject. Templates without the annotation are left as they are (a note on stderr). ' +
+      'Exits 1 when a status annotation cannot be read.',
+  )
+  .requiredOption(
+    '-f, --filename <file>',
+    'manifests to uninject: a file, a directory (its .yaml/.yml/.json files) or - for standard input; repeatable',
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
+  .option('-R, --recursive', 'with a directory, its subdirectories too')
+  .option('-o, --output <file>', 'write the result here instead of standard output')
+  .action(async (options) => {
+    const { uninjectText } = await import('./uninject.ts');
+    const reports = (await readInputs(options.filename, options.recursive === true)).map(
+      ({ source, text }) => uninjectText(text, source),
+    );
+    for (const report of reports) {
+      for (const line of report.notes) process.stderr.write(`${line}\n`);
+    }
+    const output = joinInputs(reports.map((r) => r.output));
+    if (options.output) writeFileSync(options.output, output);
+    else process.stdout.write(output);
+    const problems = reports.flatMap((r) => r.problems);
+    for (const line of problems) process.stderr.write(`outrigger: ${line}\n`);
+    if (problems.length > 0) process.exitCode = 1;
+  });
+
+program
   .command('check')
   .description(
     'Explain, per pod template, whether the webhook would inject it and why: offline with -f, or ' +

@@ -37,5 +37,5 @@ export function injectPod(
     ...checkProxyPortCollisions(pod, config, overrides),
   ];
   const injection = renderInjection(pod, config, overrides);
-  return { injected: true, decision, injection, patch: buildPatch(pod, injection), warnings };
+  return { injected: true, decision, injection, patch: buildPatch(injection), warnings };
 }

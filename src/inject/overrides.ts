@@ -17,7 +17,7 @@ import {
   parsePortSelection,
   parseQuantity,
 } from '../config/values.ts';
-import { POD_INJECT_KEY, STATUS_ANNOTATION } from '../contract.ts';
+import { ORIGINAL_PROBES_ANNOTATION, POD_INJECT_KEY, STATUS_ANNOTATION } from '../contract.ts';
 import { errors, type OutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 
@@ -94,6 +94,7 @@ const GRAMMAR_LIST = Object.entries(OVERRIDE_ANNOTATIONS).map(([field, [key, par
 const KNOWN_KEYS = new Set<string>([
   POD_INJECT_KEY,
   STATUS_ANNOTATION,
+  ORIGINAL_PROBES_ANNOTATION,
   ...Object.values(OVERRIDE_ANNOTATIONS).map(([key]) => key),
 ]);
 

@@ -1,12 +1,11 @@
 // The RFC 6902 patch that turns the pod the apiserver sent into the injected
 // pod. Add operations, with one exception: missing (or null) arrays and maps are
-// created first, ours are inserted at the front of initContainers and containers
+// created first (Injection.created, which the status annotation records), ours are inserted at the front of initContainers and containers
 // (the classic proxy starts before the app) or appended elsewhere, and nothing the
 // user wrote is removed or reordered among itself. The exception is the app probe
 // rewrite (probes.ts): one `replace` per rewritten probe, on that probe field only,
 // emitted first, while the container indices are still those of the pod the
 // apiserver sent.
-import type { V1Pod } from '@kubernetes/client-node';
 import type { Injection } from './render.ts';
 
 export interface AddOperation {
@@ -22,6 +21,12 @@ export interface ReplaceOperation {
 }
 
 export type PatchOperation = AddOperation | ReplaceOperation;
+
+/** Only `outrigger uninject` removes (uninject.ts); the webhook's patch never does. */
+export interface RemoveOperation {
+  op: 'remove';
+  path: string;
+}
 
 /** RFC 6901 §3: `~` becomes `~0` and `/` becomes `~1` inside a reference token. */
 export function escapePointerToken(token: string): string {
@@ -40,16 +45,16 @@ function annotationPath(key: string): string {
   return path;
 }
 
-export function buildPatch(pod: V1Pod, injection: Injection): PatchOperation[] {
+export function buildPatch(injection: Injection): PatchOperation[] {
   const ops: PatchOperation[] = [];
-  const spec = pod.spec;
+  const created = new Set(injection.created);
 
   for (const { container, field, probe } of injection.probeRewrites) {
     ops.push({ op: 'replace', path: `/spec/containers/${container}/${field}`, value: probe });
   }
 
   if (injection.initContainers.length > 0) {
-    if (spec?.initContainers == null)
+    if (created.has('/spec/initContainers'))
       ops.push({ op: 'add', path: '/spec/initContainers', value: [] });
     // Inserting at index i shifts the user's init containers right, keeping their order.
     injection.initContainers.forEach((container, i) => {
@@ -61,14 +66,14 @@ export function buildPatch(pod: V1Pod, injection: Injection): PatchOperation[] {
     ops.push({ op: 'add', path: `/spec/containers/${i}`, value: container });
   });
   if (injection.volumes.length > 0) {
-    if (spec?.volumes == null) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
+    if (created.has('/spec/volumes')) ops.push({ op: 'add', path: '/spec/volumes', value: [] });
     for (const volume of injection.volumes)
       ops.push({ op: 'add', path: '/spec/volumes/-', value: volume });
   }
   const keys = Object.keys(injection.annotations);
   if (keys.length > 0) {
-    if (pod.metadata == null) ops.push({ op: 'add', path: '/metadata', value: {} });
-    if (pod.metadata?.annotations == null)
+    if (created.has('/metadata')) ops.push({ op: 'add', path: '/metadata', value: {} });
+    if (created.has('/metadata/annotations'))
       ops.push({ op: 'add', path: '/metadata/annotations', value: {} });
     for (const key of keys) {
       ops.push({

@@ -6,7 +6,7 @@
 // (`/app-health/<container>/<readyz|livez|startupz>`), and the original goes
 // to the proxy, which checks the app itself, as uid 1337, outside the capture.
 // Pure: containers in, rewrites out.
-import type { V1Container, V1Probe } from '@kubernetes/client-node';
+import type { V1Container, V1HTTPGetAction, V1Probe } from '@kubernetes/client-node';
 import { APP_HEALTH_PATH_PREFIX, type AppProbe, type AppProbes } from '../contract.ts';
 
 export const PROBE_FIELDS = {
@@ -60,15 +60,24 @@ export function rewriteAppProbes(
       if (!captured(port)) continue;
       const path = appHealthPath(container.name, field);
       appProbes[path] = original;
-      const { httpGet: _http, tcpSocket: _tcp, ...timing } = probe;
       rewrites.push({
         container: index,
         field,
-        probe: { ...timing, httpGet: { path, port: healthPort, scheme: 'HTTP' } },
+        probe: pointedAt(probe, { path, port: healthPort, scheme: 'HTTP' }),
       });
     }
   });
   return { rewrites, appProbes };
+}
+
+/** The probe with its check replaced by `httpGet`, in the check's place among the keys. */
+function pointedAt(probe: V1Probe, httpGet: V1HTTPGetAction): V1Probe {
+  const pointed: V1Probe = {};
+  for (const [key, value] of Object.entries(probe)) {
+    if (key === 'httpGet' || key === 'tcpSocket') pointed.httpGet = httpGet;
+    else pointed[key as keyof V1Probe] = value;
+  }
+  return pointed;
 }
 
 function appProbe(container: V1Container, probe: V1Probe): AppProbe | undefined {

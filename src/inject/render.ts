@@ -2,7 +2,7 @@
 // and annotations, rendered from the configuration and the pod's overrides.
 // Pure: no I/O. The user's own containers are touched in one place only: their
 // httpGet/tcpSocket probes of captured ports are pointed at the proxy (probes.ts).
-import type { V1Container, V1EnvVar, V1Pod, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Pod, V1Probe, V1Volume } from '@kubernetes/client-node';
 import type { InjectionConfig, ResourceRequirements } from '../config/schema.ts';
 import { parseCidrSelection, parsePortSelection, parseQuantity } from '../config/values.ts';
 import {
@@ -10,6 +10,7 @@ import {
   INIT_CONTAINER_NAME,
   IPTABLES_FLAGS,
   type Layout,
+  ORIGINAL_PROBES_ANNOTATION,
   PORTS,
   PROMETHEUS_PATH,
   PROXY_CONTAINER_NAME,
@@ -19,7 +20,7 @@ import {
 import { errors } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
-import { type ProbeRewrite, rewriteAppProbes } from './probes.ts';
+import { type ProbeField, type ProbeRewrite, rewriteAppProbes } from './probes.ts';
 
 export const TMP_VOLUME = 'outrigger-tmp';
 export const INIT_RUN_VOLUME = 'outrigger-init-run';
@@ -77,7 +78,16 @@ export interface Injection {
   annotations: Record<string, string>;
   /** User container probes replaced by probes of the proxy's health port. */
   probeRewrites: ProbeRewrite[];
+  /** Empty lists and maps the patch creates first to hold what it adds (InjectionStatus.created). */
+  created: CreatedField[];
 }
+
+/** The fields of a pod that injection may have to create, as JSON pointers. */
+export type CreatedField =
+  | '/spec/initContainers'
+  | '/spec/volumes'
+  | '/metadata'
+  | '/metadata/annotations';
 
 /** The JSON written to sidecar.outrigger.dev/status. */
 export interface InjectionStatus {
@@ -86,7 +96,14 @@ export interface InjectionStatus {
   initContainers: string[];
   containers: string[];
   volumes: string[];
+  /** Annotation keys injection added besides this one (keys the user had set are not). */
+  annotations: string[];
+  /** Lists and maps injection created to hold them, removed again by uninject when left empty. */
+  created: CreatedField[];
 }
+
+/** The probes a rewrite replaced, as the user wrote them: ORIGINAL_PROBES_ANNOTATION. */
+export type OriginalProbes = Record<string, Partial<Record<ProbeField, V1Probe>>>;
 
 export function renderInjection(
   pod: V1Pod,
@@ -104,7 +121,7 @@ export function renderInjection(
     init,
     proxy: sharedProxy,
     volumes,
-    status,
+    statusPrefix,
   } = sidecarParts(config, overrides, grace);
   refuseNameConflicts(pod, [init, sharedProxy], volumes);
   const { rewrites: probeRewrites, appProbes } =
@@ -131,7 +148,7 @@ export function renderInjection(
   const containers = layout === 'native' ? [] : [proxy];
 
   const existing = pod.metadata?.annotations ?? {};
-  const annotations: Record<string, string> = { [STATUS_ANNOTATION]: status };
+  const annotations: Record<string, string> = { [STATUS_ANNOTATION]: '' };
   const firstUserContainer = pod.spec?.containers?.[0]?.name;
   if (firstUserContainer !== undefined && existing[DEFAULT_CONTAINER_ANNOTATION] === undefined) {
     annotations[DEFAULT_CONTAINER_ANNOTATION] = firstUserContainer;
@@ -142,7 +159,40 @@ export function renderInjection(
     annotations['prometheus.io/port'] = String(PORTS.prometheus);
     annotations['prometheus.io/path'] = PROMETHEUS_PATH;
   }
-  return { layout, initContainers, containers, volumes, annotations, probeRewrites };
+  if (probeRewrites.length > 0) {
+    annotations[ORIGINAL_PROBES_ANNOTATION] = JSON.stringify(
+      originalProbes(pod.spec?.containers ?? [], probeRewrites),
+    );
+  }
+  const created: CreatedField[] = [];
+  if (initContainers.length > 0 && pod.spec?.initContainers == null)
+    created.push('/spec/initContainers');
+  if (volumes.length > 0 && pod.spec?.volumes == null) created.push('/spec/volumes');
+  if (pod.metadata == null) created.push('/metadata');
+  if (pod.metadata?.annotations == null) created.push('/metadata/annotations');
+  // The heavy part of the status is rendered once per configuration; what
+  // depends on the pod is a few short names appended to it.
+  // The status itself is the first key; the others are what uninject removes.
+  const added = Object.keys(annotations).slice(1);
+  annotations[STATUS_ANNOTATION] =
+    `${statusPrefix},"annotations":${JSON.stringify(added)},"created":${JSON.stringify(created)}}`;
+  return { layout, initContainers, containers, volumes, annotations, probeRewrites, created };
+}
+
+/** The user's probes that the rewrites replace, by container name and field, untouched. */
+function originalProbes(
+  containers: readonly V1Container[],
+  rewrites: readonly ProbeRewrite[],
+): OriginalProbes {
+  const originals: OriginalProbes = {};
+  for (const { container, field } of rewrites) {
+    const target = containers[container];
+    const probe = target?.[field];
+    if (target === undefined || probe === undefined) continue;
+    originals[target.name] ??= {};
+    (originals[target.name] as Partial<Record<ProbeField, V1Probe>>)[field] = probe;
+  }
+  return originals;
 }
 
 /** What injection adds that depends on the configuration and the overrides only. */
@@ -151,8 +201,8 @@ interface SidecarParts {
   init: V1Container;
   proxy: V1Container;
   volumes: V1Volume[];
-  /** The sidecar.outrigger.dev/status value. */
-  status: string;
+  /** The sidecar.outrigger.dev/status value up to its per-pod fields, without the closing brace. */
+  statusPrefix: string;
 }
 
 // The same configuration and overrides always render the same containers, and
@@ -185,14 +235,15 @@ function sidecarParts(
     { name: TMP_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     { name: INIT_RUN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
   ];
-  const status: InjectionStatus = {
+  const status: Omit<InjectionStatus, 'annotations' | 'created'> = {
     version: VERSION,
     layout,
     initContainers: layout === 'native' ? [init.name, proxy.name] : [init.name],
     containers: layout === 'native' ? [] : [proxy.name],
     volumes: volumes.map((v) => v.name),
   };
-  const parts = deepFreeze({ layout, init, proxy, volumes, status: JSON.stringify(status) });
+  const statusPrefix = JSON.stringify(status).slice(0, -1);
+  const parts = deepFreeze({ layout, init, proxy, volumes, statusPrefix });
   if (byOverrides.size < PARTS_PER_CONFIG) byOverrides.set(key, parts);
   return parts;
 }

@@ -19,8 +19,9 @@ test('RFC 6901 escaping: ~ before /, so "~1" in a key survives', () => {
     volumes: [],
     annotations: { 'x.io/~1odd~/key': 'v' },
     probeRewrites: [],
+    created: [],
   };
-  const patched = jsonPatch.applyPatch(doc, buildPatch(doc, injection), true, false).newDocument;
+  const patched = jsonPatch.applyPatch(doc, buildPatch(injection), true, false).newDocument;
   assert.deepEqual(patched.metadata.annotations, { 'x.io/~1odd~/key': 'v' });
 });
 
@@ -32,8 +33,9 @@ test('only add operations, and missing maps are created before their keys', () =
     volumes: [{ name: 'v' }],
     annotations: { a: '1' },
     probeRewrites: [],
+    created: ['/spec/initContainers', '/spec/volumes', '/metadata', '/metadata/annotations'],
   };
-  const ops = buildPatch({ spec: { containers: [{ name: 'app' }] } }, injection);
+  const ops = buildPatch(injection);
   assert.ok(ops.every((op) => op.op === 'add'));
   assert.deepEqual(
     ops.map((op) => op.path),

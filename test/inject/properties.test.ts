@@ -7,10 +7,12 @@ import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import jsonPatch from 'fast-json-patch';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
+import { PORTS } from '../../src/contract.ts';
 import { isOutriggerError } from '../../src/errors.ts';
 import { injectPod } from '../../src/inject/inject.ts';
 import { PROBE_FIELDS, type ProbeField } from '../../src/inject/probes.ts';
 import { renderPod } from '../../src/inject/render.ts';
+import { buildUninjectPatch } from '../../src/inject/uninject.ts';
 import {
   readAdmissionRequest,
   reviewAdmission,
@@ -33,6 +35,8 @@ const annotationKey = fc
   )
   .map(([prefix, name]) => prefix + name)
   .filter((key) => !key.includes('outrigger'));
+
+const PROXY_PORTS = new Set<number>(Object.values(PORTS));
 
 // Ports named `http`/`admin` may or may not be declared, so probes of named
 // ports sometimes resolve and sometimes do not; 15021 is never captured.
@@ -86,7 +90,10 @@ const container: fc.Arbitrary<V1Container> = fc.record(
         fc.record(
           {
             name: fc.constantFrom('http', 'metrics'),
-            containerPort: fc.integer({ min: 1, max: 65535 }),
+            // An app port on one of the proxy's is refused (port-collisions.ts, tested there).
+            containerPort: fc
+              .integer({ min: 1, max: 65535 })
+              .filter((port) => !PROXY_PORTS.has(port)),
           },
           { requiredKeys: ['containerPort'] },
         ),
@@ -153,6 +160,29 @@ function withOriginalProbes(result: V1Container, original: V1Container): V1Conta
   }
   return restored;
 }
+
+test('uninject undoes the patch: the pod comes back exactly as it was sent', () => {
+  fc.assert(
+    fc.property(podArbitrary, fc.constantFrom(...configs), (pod, config) => {
+      const outcome = injectPod(pod, { namespace: 'demo' }, config);
+      assert.ok(outcome.injected);
+      const injected = jsonPatch.applyPatch(
+        structuredClone(pod),
+        structuredClone(outcome.patch),
+        true,
+        false,
+      ).newDocument as V1Pod;
+      const uninjection = buildUninjectPatch(injected);
+      assert.ok(uninjection);
+      assert.deepEqual(uninjection.notes, []);
+      const restored = jsonPatch.applyPatch(injected, uninjection.operations, true, false)
+        .newDocument as V1Pod;
+      // Key order too: JSON.stringify, not deepEqual.
+      assert.equal(JSON.stringify(restored), JSON.stringify(pod));
+    }),
+    { numRuns: RUNS },
+  );
+});
 
 test('the patch applies cleanly, changes nothing in user containers but the probes it rewrites, and gives a valid Pod', () => {
   fc.assert(
