@@ -137,7 +137,16 @@ export async function startProxy(
   const accessLog = config.accessLog
     ? (options.accessLog ?? ((line: string) => process.stdout.write(`${line}\n`)))
     : undefined;
-  const stats = new ProxyStats({ accessLog });
+  const stats = new ProxyStats({
+    accessLog,
+    accessLogFormat: config.accessLogFormat,
+    identity: {
+      workload: config.pod.workload,
+      namespace: config.pod.namespace,
+      app: config.pod.app,
+      version: config.pod.version,
+    },
+  });
   const live = new Set<Splice>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
@@ -176,6 +185,7 @@ export async function startProxy(
         inserts: headerInserts(config, direction),
         readBuffers,
         heldHeads,
+        capturesLogFields: accessLog !== undefined,
       },
       log,
       live,
