@@ -15,7 +15,12 @@ import {
   parsePortSelection,
   parseQuantity,
 } from '../config/values.ts';
-import { POD_INJECT_KEY, STATUS_ANNOTATION } from '../contract.ts';
+import {
+  ACCESS_LOG_FORMATS,
+  type AccessLogFormat,
+  POD_INJECT_KEY,
+  STATUS_ANNOTATION,
+} from '../contract.ts';
 import { errors } from '../errors.ts';
 
 export const SIDECAR_PREFIX = 'sidecar.outrigger.dev/';
@@ -36,6 +41,7 @@ export interface Overrides {
   logLevel?: LogLevel;
   nativeSidecar?: boolean;
   accessLog?: boolean;
+  accessLogFormat?: AccessLogFormat;
   forwardPodIdentity?: boolean;
   addRequestHeaders?: Array<[string, string]>;
   addResponseHeaders?: Array<[string, string]>;
@@ -46,6 +52,11 @@ const quantity = (text: string): Parsed<string> => {
   const parsed = parseQuantity(text);
   return parsed.ok ? { ok: true, value: text } : parsed;
 };
+
+const accessLogFormat = (text: string): Parsed<AccessLogFormat> =>
+  (ACCESS_LOG_FORMATS as readonly string[]).includes(text)
+    ? { ok: true, value: text as AccessLogFormat }
+    : { ok: false, expected: `expected one of ${ACCESS_LOG_FORMATS.join(', ')}` };
 
 const logLevel = (text: string): Parsed<LogLevel> =>
   (LOG_LEVELS as readonly string[]).includes(text)
@@ -75,6 +86,7 @@ export const OVERRIDE_ANNOTATIONS: Grammars = {
   logLevel: [`${SIDECAR_PREFIX}logLevel`, logLevel],
   nativeSidecar: [`${SIDECAR_PREFIX}nativeSidecar`, parseBoolean],
   accessLog: [`${SIDECAR_PREFIX}accessLog`, parseBoolean],
+  accessLogFormat: [`${SIDECAR_PREFIX}accessLogFormat`, accessLogFormat],
   forwardPodIdentity: [`${SIDECAR_PREFIX}forwardPodIdentity`, parseBoolean],
   addRequestHeaders: [`${SIDECAR_PREFIX}addRequestHeaders`, parseHeaderPairs],
   addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],
