@@ -129,7 +129,8 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
     });
     upstream.on('end', () => {
       this.firstEnd ??= 'upstream';
-      if (this.answerUnansweredRequest('closed', 'UC')) return;
+      // An upstream that closes after the client's FIN is answering it: the client left (DC).
+      if (this.answerUnansweredRequest('closed', this.firstEnd === 'client' ? 'DC' : 'UC')) return;
       this.sniffer.upstreamEnded();
       client.end();
     });
