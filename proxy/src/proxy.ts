@@ -30,6 +30,7 @@ import type { Logger } from './log.ts';
 import type { Destination } from './original-destination.ts';
 import { assertExemptedUid } from './proxy-user.ts';
 import type { Splice } from './splice.ts';
+import { collectDefaultMetrics } from './stats/prometheus-core.ts';
 import { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction } from './stats/request-record.ts';
 
@@ -147,6 +148,8 @@ export async function startProxy(
       version: config.pod.version,
     },
   });
+  // process_* and nodejs_*: the sidecar's memory, CPU, event-loop lag and GC.
+  collectDefaultMetrics({ register: stats.registry });
   const live = new Set<Splice>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);

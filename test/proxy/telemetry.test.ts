@@ -188,6 +188,23 @@ describe('request and TCP metrics', () => {
   });
 });
 
+test("the proxy's runtime is measured with prom-client's default collectors", async () => {
+  const proxy = await startTestProxy({ port: 1 });
+  try {
+    const text = await proxy.stats.registry.metrics();
+    for (const name of [
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_gc_duration_seconds',
+    ])
+      assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  } finally {
+    await proxy.close();
+  }
+});
+
 describe('destination_service cardinality', () => {
   test('is bounded: the first N hosts, then "other"; ports, case and paths never add values', () => {
     const stats = new ProxyStats({ maxServices: 3 });
