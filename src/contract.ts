@@ -75,6 +75,14 @@ export const PROXY_ENV = {
   prometheusPort: 'OUTRIGGER_PROMETHEUS_PORT',
   logLevel: 'OUTRIGGER_LOG_LEVEL',
   accessLog: 'OUTRIGGER_ACCESS_LOG',
+  /** `json` or `text` (Envoy's default format). */
+  accessLogFormat: 'OUTRIGGER_ACCESS_LOG_FORMAT',
+  /** The workload the pod belongs to (its Deployment, StatefulSet…), named by the injector. */
+  workloadName: 'OUTRIGGER_WORKLOAD_NAME',
+  /** The pod's `app` label (downward API), for the app metric labels. */
+  app: 'OUTRIGGER_APP',
+  /** The pod's `version` label (downward API), for the version metric labels. */
+  version: 'OUTRIGGER_VERSION',
   forwardPodIdentity: 'OUTRIGGER_FORWARD_POD_IDENTITY',
   addRequestHeaders: 'OUTRIGGER_ADD_REQUEST_HEADERS',
   addResponseHeaders: 'OUTRIGGER_ADD_RESPONSE_HEADERS',
@@ -112,6 +120,10 @@ export type AppProbe =
   | { tcpSocket: { port: number }; timeoutSeconds: number };
 
 export type AppProbes = Record<string, AppProbe>;
+
+/** Access-log formats the proxy accepts in OUTRIGGER_ACCESS_LOG_FORMAT (and the accessLogFormat annotation). */
+export const ACCESS_LOG_FORMATS = ['json', 'text'] as const;
+export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
 
 /** Log levels the proxy accepts in OUTRIGGER_LOG_LEVEL (and the logLevel annotation). */
 export const PROXY_LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;

@@ -4,6 +4,8 @@
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
 import {
+  ACCESS_LOG_FORMATS,
+  type AccessLogFormat,
   type AppProbes,
   LAYOUTS,
   type Layout,
@@ -26,6 +28,10 @@ export interface ProxyConfig {
     ip: string;
     nodeName: string;
     serviceAccount: string;
+    /** The pod's workload, `app` and `version` labels, for the metrics' workload labels. */
+    workload: string;
+    app: string;
+    version: string;
   };
   ports: {
     outbound: number;
@@ -38,6 +44,7 @@ export interface ProxyConfig {
   adminAddress: string;
   logLevel: LogLevel;
   accessLog: boolean;
+  accessLogFormat: AccessLogFormat;
   forwardPodIdentity: boolean;
   /** Added to outbound HTTP requests. */
   addRequestHeaders: HeaderPair[];
@@ -148,6 +155,11 @@ function headers(raw: string, source: string): HeaderPair[] {
   return parsed;
 }
 
+function accessLogFormat(raw: string, source: string): AccessLogFormat {
+  if ((ACCESS_LOG_FORMATS as readonly string[]).includes(raw)) return raw as AccessLogFormat;
+  return invalid(source, raw, `one of ${ACCESS_LOG_FORMATS.join(', ')}`);
+}
+
 function layout(raw: string, source: string): Layout {
   if ((LAYOUTS as readonly string[]).includes(raw)) return raw as Layout;
   return invalid(source, raw, `one of ${LAYOUTS.join(', ')}`);
@@ -216,6 +228,25 @@ const SETTINGS = {
     env: PROXY_ENV.logLevel,
     description: `log level: ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})`,
     read: logLevel,
+  },
+  workloadName: {
+    flag: 'workload-name',
+    env: PROXY_ENV.workloadName,
+    description: 'workload the pod belongs to, for metric labels',
+    read: text,
+  },
+  app: { flag: 'app-label', env: PROXY_ENV.app, description: "the pod's app label", read: text },
+  version: {
+    flag: 'version-label',
+    env: PROXY_ENV.version,
+    description: "the pod's version label",
+    read: text,
+  },
+  accessLogFormat: {
+    flag: 'access-log-format',
+    env: PROXY_ENV.accessLogFormat,
+    description: `access-log format, ${ACCESS_LOG_FORMATS.join(' or ')} (default json)`,
+    read: accessLogFormat,
   },
   accessLog: {
     flag: 'access-log',
@@ -382,6 +413,9 @@ function assemble(r: Resolved): ProxyConfig {
       ip: r.podIp ?? '',
       nodeName: r.nodeName ?? '',
       serviceAccount: r.serviceAccount ?? '',
+      workload: r.workloadName ?? '',
+      app: r.app ?? '',
+      version: r.version ?? '',
     },
     ports: {
       outbound: r.outboundPort ?? PORTS.outboundCapture,
@@ -393,6 +427,7 @@ function assemble(r: Resolved): ProxyConfig {
     adminAddress: r.adminAddress ?? DEFAULTS.adminAddress,
     logLevel: r.logLevel ?? DEFAULTS.logLevel,
     accessLog: r.accessLog ?? false,
+    accessLogFormat: r.accessLogFormat ?? 'json',
     forwardPodIdentity: r.forwardPodIdentity ?? false,
     addRequestHeaders: r.addRequestHeaders ?? [],
     addResponseHeaders: r.addResponseHeaders ?? [],

@@ -30,6 +30,7 @@ import type { Logger } from './log.ts';
 import type { Destination } from './original-destination.ts';
 import { assertExemptedUid } from './proxy-user.ts';
 import type { Splice } from './splice.ts';
+import { collectDefaultMetrics } from './stats/prometheus-core.ts';
 import { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction } from './stats/request-record.ts';
 
@@ -137,7 +138,18 @@ export async function startProxy(
   const accessLog = config.accessLog
     ? (options.accessLog ?? ((line: string) => process.stdout.write(`${line}\n`)))
     : undefined;
-  const stats = new ProxyStats({ accessLog });
+  const stats = new ProxyStats({
+    accessLog,
+    accessLogFormat: config.accessLogFormat,
+    identity: {
+      workload: config.pod.workload,
+      namespace: config.pod.namespace,
+      app: config.pod.app,
+      version: config.pod.version,
+    },
+  });
+  // process_* and nodejs_*: the sidecar's memory, CPU, event-loop lag and GC.
+  collectDefaultMetrics({ register: stats.registry });
   const live = new Set<Splice>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
@@ -176,6 +188,7 @@ export async function startProxy(
         inserts: headerInserts(config, direction),
         readBuffers,
         heldHeads,
+        capturesLogFields: accessLog !== undefined,
       },
       log,
       live,

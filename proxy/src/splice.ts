@@ -13,6 +13,7 @@ import type { OwnUpstream } from './listeners/own-upstreams.ts';
 import type { CloseReason } from './stats/connection-record.ts';
 import type { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction, RequestRecord } from './stats/request-record.ts';
+import { CONNECTION_FLAGS } from './stats/response-flags.ts';
 
 export interface SpliceSettings {
   connectTimeoutMs: number;
@@ -21,7 +22,18 @@ export interface SpliceSettings {
   readBuffers: BufferPool;
   /** Partial heads held by every connection together. */
   heldHeads: HeldHeadBudget;
+  /** Keep User-Agent and X-Request-Id on the records (the access log is on). */
+  capturesLogFields?: boolean;
 }
+
+/**
+ * How long a connection whose upstream could not be reached waits for the
+ * client's first bytes before it is reset: long enough for a client that
+ * writes its request right after connecting (every HTTP client) to have it
+ * read, so it gets a 503 rather than a reset; short enough that a client
+ * waiting for a server greeting learns of the failure almost at once.
+ */
+export const FIRST_BYTES_WAIT_MS = 100;
 
 const SERVICE_UNAVAILABLE = Buffer.from(
   'HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 31\r\nconnection: close\r\n\r\nupstream connect error (proxy)\n',
@@ -37,6 +49,13 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
   private readonly settings: SpliceSettings;
   private readonly onDone: (splice: Splice) => void;
   private readonly openedAt = performance.now();
+  private readonly openedAtWallClock = Date.now();
+  /** Which side sent its FIN first: says who cut an unfinished exchange. */
+  private firstEnd: 'client' | 'upstream' | undefined;
+  /** Set while an unreachable upstream waits for the client's first bytes. */
+  private unreachable: { reason: CloseReason; timer: NodeJS.Timeout } | undefined;
+  /** Flags for requests the proxy answered itself (its 503). */
+  private answeredFlags: string | undefined;
   private readonly downstreamName: string;
   private readonly upstreamName: string;
   private connected = false;
@@ -94,18 +113,24 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
       (bytes) => this.toUpstream(bytes),
       (bytes) => this.toClient(bytes),
       settings.heldHeads,
+      settings.capturesLogFields,
     );
 
     client.on('data', (chunk: Buffer) => {
       this.active = true;
       this.sniffer.clientData(chunk);
+      if (this.unreachable !== undefined) this.decideUnreachable();
     });
     client.on('end', () => {
+      this.firstEnd ??= 'client';
       this.sniffer.clientEnded();
-      upstream.end();
+      if (this.unreachable !== undefined) this.resetUnreachable();
+      else upstream.end();
     });
     upstream.on('end', () => {
-      if (this.answerUnansweredRequest()) return;
+      this.firstEnd ??= 'upstream';
+      // An upstream that closes after the client's FIN is answering it: the client left (DC).
+      if (this.answerUnansweredRequest('closed', this.firstEnd === 'client' ? 'DC' : 'UC')) return;
       this.sniffer.upstreamEnded();
       client.end();
     });
@@ -119,7 +144,7 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!this.connected)
         this.connectFailed(err.code === 'ECONNREFUSED' ? 'upstream_refused' : 'error');
-      else if (!this.answerUnansweredRequest('upstream_reset')) this.fail('upstream_reset');
+      else if (!this.answerUnansweredRequest('upstream_reset', 'UR')) this.fail('upstream_reset');
     });
     client.on('error', () => this.fail('client_reset'));
     client.on('close', () => {
@@ -218,23 +243,54 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
     this.upstream.end();
   }
 
+  /**
+   * The upstream could not be reached. A client that has sent an HTTP request
+   * gets a 503 (flag UF). One that has sent nothing yet may be about to: it
+   * gets FIRST_BYTES_WAIT_MS for its first bytes, then the 503 if they are an
+   * HTTP request, a reset otherwise (opaque traffic, or silence).
+   */
   private connectFailed(reason: CloseReason): void {
     this.stats.connectFailure(this.direction, reason);
-    if (!this.answerUnansweredRequest(reason)) {
-      this.closeReason ??= reason;
-      this.upstream.destroy();
-      reset(this.client);
+    this.upstream.destroy();
+    if (this.answerUnansweredRequest(reason, 'UF')) return;
+    if (this.client.bytesRead === 0 && this.firstEnd === undefined && !this.client.destroyed) {
+      const timer = setTimeout(() => this.resetUnreachable(), FIRST_BYTES_WAIT_MS);
+      timer.unref();
+      this.unreachable = { reason, timer };
+      return;
     }
+    this.closeReason ??= reason;
+    reset(this.client);
+  }
+
+  /** The client spoke after the upstream failed: answer it, reset it, or wait for more of its head. */
+  private decideUnreachable(): void {
+    const { reason, timer } = this.unreachable!;
+    if (this.answerUnansweredRequest(reason, 'UF')) {
+      clearTimeout(timer);
+      this.unreachable = undefined;
+    } else if (this.sniffer.opaque) this.resetUnreachable();
+  }
+
+  private resetUnreachable(): void {
+    const pending = this.unreachable;
+    if (pending === undefined) return;
+    clearTimeout(pending.timer);
+    this.unreachable = undefined;
+    this.closeReason ??= pending.reason;
+    reset(this.client);
   }
 
   /**
    * When the upstream goes away (refused, reset or closed) before sending a
    * single byte while the client waits on an HTTP request, the client gets a
-   * 503 instead of a bare disconnect. Returns false when that does not apply.
+   * 503 instead of a bare disconnect, its record carrying `flags`. Returns
+   * false when that does not apply.
    */
-  private answerUnansweredRequest(reason: CloseReason = 'closed'): boolean {
+  private answerUnansweredRequest(reason: CloseReason, flags: string): boolean {
     if (!this.sniffer.awaitingFirstResponse || this.upstreamBytes > 0) return false;
     this.closeReason ??= reason;
+    this.answeredFlags = flags;
     this.sniffer.failWaiting(503);
     this.upstream.destroy();
     this.client.end(SERVICE_UNAVAILABLE);
@@ -256,7 +312,9 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
     if (this.finished || !this.clientClosed || !this.upstreamClosed) return;
     this.finished = true;
     this.settings.idle.unwatch(this);
-    this.sniffer.closed();
+    if (this.unreachable !== undefined) clearTimeout(this.unreachable.timer);
+    const closeReason = this.closeReason ?? 'closed';
+    this.sniffer.closed(this.answeredFlags ?? this.unfinishedFlags(closeReason));
     // Both sockets are closed: no pending write can still point into the buffer.
     this.settings.readBuffers.release(this.readBuffer);
     this.stats.connectionClosed(
@@ -267,12 +325,21 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
         bytesFromClient: this.client.bytesRead,
         bytesToClient: this.client.bytesWritten,
         durationMs: performance.now() - this.openedAt,
-        closeReason: this.closeReason ?? 'closed',
+        closeReason,
+        responseFlags: CONNECTION_FLAGS[closeReason],
         http: this.sniffer.sawHttpRequest,
+        timestamp: this.openedAtWallClock,
       },
       this.sniffer.opaque,
     );
     this.onDone(this);
+  }
+
+  /** Why requests still waiting at the close got no whole response (response-flags.ts). */
+  private unfinishedFlags(reason: CloseReason): string {
+    if (reason === 'closed') return this.firstEnd === 'upstream' ? 'UC' : 'DC';
+    if (reason === 'idle_timeout') return 'UT';
+    return CONNECTION_FLAGS[reason];
   }
 }
 

@@ -39,16 +39,18 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const LEAF_BACKDATE_ALLOWANCE_MS = 10 * 60 * 1000;
 
 function stderrLogger(): CertificateLogger {
-  const line = (level: number) => (obj: object, msg: string) => {
+  // The shape of every log line (webhook/logger.ts, LOG_SHAPE).
+  const line = (level: 'info' | 'warn' | 'error') => (obj: object, msg: string) => {
     const fields = Object.fromEntries(
       Object.entries(obj).map(([key, value]) => [
         key,
         value instanceof Error ? value.message : value,
       ]),
     );
-    process.stderr.write(`${JSON.stringify({ level, time: Date.now(), ...fields, msg })}\n`);
+    const time = new Date().toISOString();
+    process.stderr.write(`${JSON.stringify({ level, time, msg, ...fields })}\n`);
   };
-  return { info: line(30), warn: line(40), error: line(50) };
+  return { info: line('info'), warn: line('warn'), error: line('error') };
 }
 
 export async function startClusterServing(

@@ -2,7 +2,7 @@
 // and the validator come, so the two cannot drift. Every key has a default, so
 // an empty file (or no file) is a complete configuration.
 import { type Static, Type } from '@sinclair/typebox';
-import { PORTS, PROXY_GID, PROXY_LOG_LEVELS, PROXY_UID } from '../contract.ts';
+import { ACCESS_LOG_FORMATS, PORTS, PROXY_GID, PROXY_LOG_LEVELS, PROXY_UID } from '../contract.ts';
 import type { ValueFormat } from './value-patterns.ts';
 import './value-patterns.ts';
 import { QUANTITY } from './values.ts';
@@ -52,6 +52,11 @@ export const LabelSelectorSchema = Type.Object(
 
 /** The proxy's log levels: the logLevel key and annotation are passed to it as they are. */
 export const LOG_LEVELS = PROXY_LOG_LEVELS;
+const AccessLogFormat = Type.Union(
+  ACCESS_LOG_FORMATS.map((format) => Type.Literal(format)),
+  { default: 'json' },
+);
+
 const LogLevel = Type.Union(
   LOG_LEVELS.map((level) => Type.Literal(level)),
   { default: 'info' },
@@ -91,6 +96,8 @@ export const ConfigSchema = Type.Object(
         imagePullPolicy: ImagePullPolicy,
         logLevel: LogLevel,
         accessLog: Type.Boolean({ default: false }),
+        /** `json` (the record's fields) or `text` (Envoy's default format); docs/proxy.md. */
+        accessLogFormat: AccessLogFormat,
         uid: Type.Integer({ minimum: 1, default: PROXY_UID }),
         gid: Type.Integer({ minimum: 1, default: PROXY_GID }),
         outboundPort: Type.Integer({ minimum: 1, maximum: 65535, default: PORTS.outboundCapture }),

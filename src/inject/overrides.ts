@@ -17,7 +17,13 @@ import {
   parsePortSelection,
   parseQuantity,
 } from '../config/values.ts';
-import { ORIGINAL_PROBES_ANNOTATION, POD_INJECT_KEY, STATUS_ANNOTATION } from '../contract.ts';
+import {
+  ACCESS_LOG_FORMATS,
+  type AccessLogFormat,
+  ORIGINAL_PROBES_ANNOTATION,
+  POD_INJECT_KEY,
+  STATUS_ANNOTATION,
+} from '../contract.ts';
 import { errors, type OutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 
@@ -39,6 +45,7 @@ export interface Overrides {
   logLevel?: LogLevel;
   nativeSidecar?: boolean;
   accessLog?: boolean;
+  accessLogFormat?: AccessLogFormat;
   forwardPodIdentity?: boolean;
   addRequestHeaders?: Array<[string, string]>;
   addResponseHeaders?: Array<[string, string]>;
@@ -49,6 +56,11 @@ const quantity = (text: string): Parsed<string> => {
   const parsed = parseQuantity(text);
   return parsed.ok ? { ok: true, value: text } : parsed;
 };
+
+const accessLogFormat = (text: string): Parsed<AccessLogFormat> =>
+  (ACCESS_LOG_FORMATS as readonly string[]).includes(text)
+    ? { ok: true, value: text as AccessLogFormat }
+    : { ok: false, expected: `expected one of ${ACCESS_LOG_FORMATS.join(', ')}` };
 
 const logLevel = (text: string): Parsed<LogLevel> =>
   (LOG_LEVELS as readonly string[]).includes(text)
@@ -78,6 +90,7 @@ export const OVERRIDE_ANNOTATIONS: Grammars = {
   logLevel: [`${SIDECAR_PREFIX}logLevel`, logLevel],
   nativeSidecar: [`${SIDECAR_PREFIX}nativeSidecar`, parseBoolean],
   accessLog: [`${SIDECAR_PREFIX}accessLog`, parseBoolean],
+  accessLogFormat: [`${SIDECAR_PREFIX}accessLogFormat`, accessLogFormat],
   forwardPodIdentity: [`${SIDECAR_PREFIX}forwardPodIdentity`, parseBoolean],
   addRequestHeaders: [`${SIDECAR_PREFIX}addRequestHeaders`, parseHeaderPairs],
   addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],

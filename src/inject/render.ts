@@ -21,6 +21,7 @@ import { errors } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
 import { type ProbeField, type ProbeRewrite, rewriteAppProbes } from './probes.ts';
+import { workloadIdentity } from './workload-identity.ts';
 
 export const TMP_VOLUME = 'outrigger-tmp';
 export const INIT_RUN_VOLUME = 'outrigger-init-run';
@@ -132,18 +133,22 @@ export function renderInjection(
           PORTS.health,
         )
       : { rewrites: [], appProbes: {} };
-  // Most pods have no probe to rewrite and share one rendered proxy; the others
-  // get a copy that carries their originals.
-  const proxy =
-    probeRewrites.length === 0
-      ? sharedProxy
-      : {
-          ...sharedProxy,
-          env: [
-            ...(sharedProxy.env ?? []),
-            { name: PROXY_ENV.appProbes, value: JSON.stringify(appProbes) },
-          ],
-        };
+  // The rendered proxy is shared by every pod with the same overrides; each pod
+  // gets a copy with what is its own: its workload identity and app probes.
+  // The copy is shallow (everything but env stays shared) and frozen like the original.
+  const identity = workloadIdentity(pod);
+  const proxy = deepFreeze({
+    ...sharedProxy,
+    env: [
+      ...(sharedProxy.env ?? []),
+      { name: PROXY_ENV.workloadName, value: identity.workload },
+      { name: PROXY_ENV.app, value: identity.app },
+      { name: PROXY_ENV.version, value: identity.version },
+      ...(probeRewrites.length === 0
+        ? []
+        : [{ name: PROXY_ENV.appProbes, value: JSON.stringify(appProbes) }]),
+    ],
+  });
   const initContainers = layout === 'native' ? [init, proxy] : [init];
   const containers = layout === 'native' ? [] : [proxy];
 
@@ -410,6 +415,10 @@ function renderProxyEnv(
     { name: PROXY_ENV.prometheusPort, value: String(PORTS.prometheus) },
     { name: PROXY_ENV.logLevel, value: overrides.logLevel ?? config.proxy.logLevel },
     { name: PROXY_ENV.accessLog, value: String(overrides.accessLog ?? config.proxy.accessLog) },
+    {
+      name: PROXY_ENV.accessLogFormat,
+      value: overrides.accessLogFormat ?? config.proxy.accessLogFormat,
+    },
     { name: PROXY_ENV.layout, value: layout },
     {
       name: PROXY_ENV.drainTimeoutMs,

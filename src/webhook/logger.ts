@@ -3,7 +3,18 @@
 // per line costs more than the review itself. The buffer is flushed every
 // second, so a quiet cluster still sees each admission promptly, and
 // synchronously at exit, so nothing is lost on shutdown.
-import pino, { type Logger } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
+
+/**
+ * The one log line shape both programs write (docs/metrics.md, "Logs"):
+ * `time` as ISO 8601, `level` as a word, `msg`, then the fields. The proxy
+ * writes the same keys (proxy/src/log.ts).
+ */
+export const LOG_SHAPE: LoggerOptions = {
+  base: undefined,
+  timestamp: pino.stdTimeFunctions.isoTime,
+  formatters: { level: (label) => ({ level: label }) },
+};
 
 export interface WebhookLogger {
   logger: Logger;
@@ -23,5 +34,5 @@ export function createWebhookLogger(level: string): WebhookLogger {
     }
   };
   process.once('exit', flush);
-  return { logger: pino({ level }, destination), flush };
+  return { logger: pino({ ...LOG_SHAPE, level }, destination), flush };
 }

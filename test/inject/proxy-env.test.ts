@@ -37,6 +37,7 @@ test('the proxy resolves every override the annotations asked for', () => {
   const sidecar = sidecarFor({
     'sidecar.outrigger.dev/logLevel': 'debug',
     'sidecar.outrigger.dev/accessLog': 'true',
+    'sidecar.outrigger.dev/accessLogFormat': 'text',
     'sidecar.outrigger.dev/forwardPodIdentity': 'true',
     'sidecar.outrigger.dev/addRequestHeaders': 'X-Team: payments\nAccept: a, b',
     'sidecar.outrigger.dev/addResponseHeaders': 'Server: outrigger',
@@ -45,6 +46,7 @@ test('the proxy resolves every override the annotations asked for', () => {
   const config = resolveConfig([], kubeletEnv(sidecar.env ?? []));
   assert.equal(config.logLevel, 'debug');
   assert.equal(config.accessLog, true);
+  assert.equal(config.accessLogFormat, 'text');
   assert.equal(config.forwardPodIdentity, true);
   assert.deepEqual(config.pod, {
     name: 'web-7d9f-abcde',
@@ -52,6 +54,10 @@ test('the proxy resolves every override the annotations asked for', () => {
     ip: '192.0.2.10',
     nodeName: 'node-1',
     serviceAccount: 'web',
+    // renderSidecar is the part shared by pods; renderInjection adds the pod's own.
+    workload: '',
+    app: '',
+    version: '',
   });
   assert.deepEqual(config.addRequestHeaders, [
     { name: 'X-Team', value: 'payments' },
@@ -160,15 +166,21 @@ test("the app's rewritten probes reach the proxy as the checks it answers on its
   assert.ok(injection.probeRewrites.every((r) => r.probe.httpGet?.port === config.ports.health));
 });
 
-test('a pod without probes to rewrite shares the rendered proxy and sets no OUTRIGGER_APP_PROBES', () => {
+test('a pod without probes to rewrite shares the rendered parts of the proxy and sets no OUTRIGGER_APP_PROBES', () => {
   const pod: V1Pod = {
     metadata: { annotations: { 'sidecar.outrigger.dev/rewriteAppProbes': 'false' } },
     spec: { containers: [{ name: 'web', livenessProbe: { tcpSocket: { port: 8080 } } }] },
   };
-  const injection = renderInjection(pod, defaultConfig(), readOverrides(pod));
+  const config = defaultConfig();
+  const injection = renderInjection(pod, config, readOverrides(pod));
   assert.deepEqual(injection.probeRewrites, []);
   const sidecar = injection.initContainers.find((c) => c.name === 'outrigger-proxy');
   assert.ok(sidecar && Object.isFrozen(sidecar));
+  const again = renderInjection(pod, config, readOverrides(pod));
+  assert.equal(
+    again.initContainers.find((c) => c.name === 'outrigger-proxy')?.resources,
+    sidecar.resources,
+  );
   assert.deepEqual(resolveConfig([], kubeletEnv(sidecar.env ?? [])).appProbes, {});
 });
 
@@ -261,5 +273,66 @@ test('the proxy is told the uid the init rules exempt, and checks its own agains
     const sidecar = renderSidecar(config, readOverrides({ spec: { containers: [] } }), 'native');
     assert.equal(sidecar.securityContext?.runAsUser, uid);
     assert.equal(resolveConfig([], kubeletEnv(sidecar.env ?? [])).proxyUid, uid);
+  }
+});
+
+test("the proxy's workload labels come from the pod's controller and labels", () => {
+  const cases: Array<[V1Pod['metadata'], { workload: string; app: string; version: string }]> = [
+    [
+      {
+        generateName: 'web-7d9f8c6b5-',
+        labels: { app: 'web', version: 'v2', 'pod-template-hash': '7d9f8c6b5' },
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: 'web-7d9f8c6b5',
+            uid: 'u',
+            controller: true,
+          },
+        ],
+      },
+      { workload: 'web', app: 'web', version: 'v2' },
+    ],
+    [
+      {
+        generateName: 'db-',
+        labels: {
+          'app.kubernetes.io/name': 'postgres',
+          app: 'db',
+          'app.kubernetes.io/version': '16',
+        },
+        ownerReferences: [
+          { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'u', controller: true },
+        ],
+      },
+      { workload: 'db', app: 'postgres', version: '16' },
+    ],
+    [
+      {
+        generateName: 'report-28000000-',
+        ownerReferences: [
+          {
+            apiVersion: 'batch/v1',
+            kind: 'Job',
+            name: 'report-28000000',
+            uid: 'u',
+            controller: true,
+          },
+        ],
+      },
+      { workload: 'report', app: '', version: '' },
+    ],
+    [{ name: 'debug' }, { workload: 'debug', app: '', version: '' }],
+    [{ generateName: 'adhoc-' }, { workload: 'adhoc', app: '', version: '' }],
+  ];
+  for (const [metadata, expected] of cases) {
+    const pod: V1Pod = { metadata, spec: { containers: [{ name: 'app' }] } };
+    const injection = renderInjection(pod, defaultConfig(), readOverrides(pod));
+    const proxy = [...injection.initContainers, ...injection.containers].find(
+      (c) => c.name === 'outrigger-proxy',
+    )!;
+    const { workload, app, version } = resolveConfig([], kubeletEnv(proxy.env ?? [])).pod;
+    assert.deepEqual({ workload, app, version }, expected, JSON.stringify(metadata));
   }
 });

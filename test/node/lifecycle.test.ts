@@ -203,7 +203,10 @@ describe('the pod lifecycle with a sidecar on a real node', {
       'client',
       `http://${probed.status.podIP}:15090/stats/prometheus`,
     );
-    assert.doesNotMatch(scrape.body, /outrigger_requests_total\{direction="inbound"[^}]*\} [1-9]/);
+    assert.doesNotMatch(
+      scrape.body,
+      /outrigger_requests_total\{reporter="destination"[^}]*\} [1-9]/,
+    );
     const accessLog = await logs(ns, 'probed', 'outrigger-proxy');
     assert.doesNotMatch(accessLog, /"direction":"inbound"/);
   });

@@ -176,10 +176,10 @@ describe('traffic through injected pods on a real node', {
     const scrape = await fetchFromPod(ns, 'client', `http://${serverIp}:15090/stats/prometheus`);
     assert.equal(scrape.status, 200);
     const inboundCount = (labels: Record<string, string>) =>
-      counter(scrape.body, { direction: 'inbound', ...labels });
-    assert.equal(inboundCount({ method: 'GET', response_code: '200' }), 1);
-    assert.equal(inboundCount({ method: 'POST', response_code: '200' }), 1);
-    assert.equal(inboundCount({ method: 'GET', response_code: '429' }), 1);
+      counter(scrape.body, { reporter: 'destination', request_protocol: 'http', ...labels });
+    assert.equal(inboundCount({ response_code: '200', response_flags: '-' }), 2);
+    assert.equal(inboundCount({ response_code: '429', response_flags: '-' }), 1);
+    assert.equal(inboundCount({ destination_workload: 'httpbin', source_workload: 'unknown' }), 3);
   });
 
   it("forwards the client pod's identity on outbound requests", async () => {

@@ -33,6 +33,10 @@ describe('resolveConfig', () => {
       [PROXY_ENV.podIp]: '192.0.2.7',
       [PROXY_ENV.nodeName]: 'node-a',
       [PROXY_ENV.serviceAccount]: 'web',
+      [PROXY_ENV.workloadName]: 'web',
+      [PROXY_ENV.app]: 'web-app',
+      [PROXY_ENV.version]: 'v2',
+      [PROXY_ENV.accessLogFormat]: 'text',
       [PROXY_ENV.outboundPort]: '16001',
       [PROXY_ENV.inboundPort]: '16006',
       [PROXY_ENV.adminPort]: '16000',
@@ -54,7 +58,11 @@ describe('resolveConfig', () => {
       ip: '192.0.2.7',
       nodeName: 'node-a',
       serviceAccount: 'web',
+      workload: 'web',
+      app: 'web-app',
+      version: 'v2',
     });
+    assert.equal(config.accessLogFormat, 'text');
     assert.deepEqual(config.ports, {
       outbound: 16001,
       inbound: 17006,

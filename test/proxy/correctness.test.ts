@@ -32,7 +32,16 @@ before(async () => {
     {
       accessLog: true,
       forwardPodIdentity: true,
-      pod: { name: 'pod-a', namespace: 'ns', ip: '192.0.2.10', nodeName: '', serviceAccount: '' },
+      pod: {
+        name: 'pod-a',
+        namespace: 'ns',
+        ip: '192.0.2.10',
+        nodeName: '',
+        serviceAccount: '',
+        workload: 'web',
+        app: 'web',
+        version: 'v1',
+      },
       addRequestHeaders: [{ name: 'X-Team', value: 'blue' }],
       addResponseHeaders: [{ name: 'Server', value: 'outrigger' }],
     },

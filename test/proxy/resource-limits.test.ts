@@ -206,7 +206,7 @@ describe('partial heads', () => {
     assert.equal(upstream(), 'GET / HTTP/1.1\r\nHost: a\r\nX-Added: 1\r\n\r\n');
     s.clientData(Buffer.from('GET /2 HTTP/1.1\r\n'));
     assert.ok(budget.held > 0);
-    s.closed();
+    s.closed('-');
     assert.equal(budget.held, 0);
   });
 
@@ -237,8 +237,8 @@ describe('partial heads', () => {
     // The second could not be held: forwarded as is, nothing taken.
     assert.equal(second.upstream(), partial.toString('latin1'));
     assert.ok(second.s.opaque);
-    first.s.closed();
-    second.s.closed();
+    first.s.closed('-');
+    second.s.closed('-');
     assert.equal(budget.held, 0);
   });
 

@@ -50,13 +50,25 @@ export class MessageHead {
   /** Start and end (past its LF) of each X-Client-Hostname line, in pairs. */
   readonly clientHostnameLines: number[] = [];
 
+  /**
+   * Set once when the access log is on: parseHead then keeps the request's
+   * User-Agent and X-Request-Id for its line (nothing else reads them).
+   */
+  capturesLogFields = false;
+  userAgent = '';
+  requestId = '';
+
   /** The previous head's strings, reused when the same bytes come again. */
   previousTarget = '';
   previousAuthority = '';
+  previousUserAgent = '';
 
   reset(): void {
     this.previousTarget = this.target || this.previousTarget;
     this.previousAuthority = this.authority || this.previousAuthority;
+    this.previousUserAgent = this.userAgent || this.previousUserAgent;
+    this.userAgent = '';
+    this.requestId = '';
     this.method = '';
     this.target = '';
     this.authority = '';
@@ -202,6 +214,8 @@ const HOST = Buffer.from('host');
 const CHUNKED = Buffer.from('chunked');
 const X_FORWARDED_FOR = Buffer.from('x-forwarded-for');
 const X_CLIENT_HOSTNAME = Buffer.from('x-client-hostname');
+const USER_AGENT = Buffer.from('user-agent');
+const X_REQUEST_ID = Buffer.from('x-request-id');
 const CLOSE = Buffer.from('close');
 
 function nameIs(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
@@ -326,12 +340,21 @@ export function parseHead(
       head.hasUpgrade = true;
     } else if (nameLength === 4 && isRequest && nameIs(buf, lineStart, colon, HOST)) {
       head.authority = latin1(buf, valueStart, valueEnd, head.previousAuthority);
-    } else if (head.tracksIdentity) {
-      if (nameLength === 15 && nameIs(buf, lineStart, colon, X_FORWARDED_FOR)) {
-        head.forwardedForEnd = valueEnd;
-        head.forwardedForEmpty = valueEnd === valueStart;
-      } else if (nameLength === 17 && nameIs(buf, lineStart, colon, X_CLIENT_HOSTNAME)) {
-        head.clientHostnameLines.push(lineStart, i);
+    } else {
+      if (head.tracksIdentity) {
+        if (nameLength === 15 && nameIs(buf, lineStart, colon, X_FORWARDED_FOR)) {
+          head.forwardedForEnd = valueEnd;
+          head.forwardedForEmpty = valueEnd === valueStart;
+        } else if (nameLength === 17 && nameIs(buf, lineStart, colon, X_CLIENT_HOSTNAME)) {
+          head.clientHostnameLines.push(lineStart, i);
+        }
+      }
+      if (head.capturesLogFields && isRequest) {
+        if (nameLength === 10 && nameIs(buf, lineStart, colon, USER_AGENT)) {
+          head.userAgent = latin1(buf, valueStart, valueEnd, head.previousUserAgent);
+        } else if (nameLength === 12 && nameIs(buf, lineStart, colon, X_REQUEST_ID)) {
+          head.requestId = buf.toString('latin1', valueStart, valueEnd);
+        }
       }
     }
   }

@@ -109,6 +109,11 @@ export class MessageStream {
     this.head.tracksIdentity = identity !== undefined;
   }
 
+  /** Keep each request's User-Agent and X-Request-Id (for the access log). */
+  captureLogFields(): void {
+    this.head.capturesLogFields = true;
+  }
+
   /** True when a message has started but not finished (bytes would be cut). */
   get midMessage(): boolean {
     return this.state !== S_HEAD || this.pendingLength > 0;

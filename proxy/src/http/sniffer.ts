@@ -58,6 +58,7 @@ export class HttpSniffer implements MessageOwner {
   private responseInterim = false;
   private closingResponse = false;
   private http = false;
+  private readonly capturesLogFields: boolean;
 
   constructor(
     direction: Direction,
@@ -68,7 +69,9 @@ export class HttpSniffer implements MessageOwner {
     toUpstream: (bytes: Buffer) => void,
     toClient: (bytes: Buffer) => void,
     heldHeads: HeldHeadBudget = UNBOUNDED_HELD_HEADS,
+    capturesLogFields = false,
   ) {
+    this.capturesLogFields = capturesLogFields;
     this.direction = direction;
     this.inserts = inserts;
     this.events = events;
@@ -84,6 +87,7 @@ export class HttpSniffer implements MessageOwner {
     );
     // Responses are always held so that draining can add `Connection: close`.
     this.response = new MessageStream(false, true, this, toClient, heldHeads);
+    if (capturesLogFields) this.request.captureLogFields();
   }
 
   /** True once the client has sent something that parsed as an HTTP request head. */
@@ -132,13 +136,17 @@ export class HttpSniffer implements MessageOwner {
     else if (this.response.holdsPartialHead) this.toOpaque();
   }
 
-  /** The connection is gone: requests still waiting are published with status 0. */
-  closed(): void {
+  /**
+   * The connection is gone: requests still waiting are published with status 0
+   * (or the proxy's own 503) and `flags`, which say why they got no whole response.
+   */
+  closed(flags: string): void {
     this.request.releaseHeld();
     this.response.releaseHeld();
     const now = performance.now();
     for (const record of this.waiting) {
       record.durationMs = now - record.startedAt;
+      record.responseFlags = flags;
       this.events.onRecord(record);
     }
     this.waiting.length = 0;
@@ -228,6 +236,11 @@ export class HttpSniffer implements MessageOwner {
       this.upstream,
     );
     record.requestBytes = headBytes;
+    if (head.http10) record.protocol = 'HTTP/1.0';
+    if (this.capturesLogFields) {
+      record.userAgent = head.userAgent;
+      record.requestId = head.requestId;
+    }
     this.http = true;
     this.waiting.push(record);
     this.requestRecord = record;

@@ -111,7 +111,12 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     client: net.Socket,
     reason: 'no_destination' | 'connection_limit' | Refusal,
   ): void {
-    stats.connectFailure(direction, reason);
+    stats.connectionRefused(
+      direction,
+      reason,
+      `${client.remoteAddress}:${client.remotePort}`,
+      `${client.localAddress}:${client.localPort}`,
+    );
     client.on('error', () => {});
     client.resetAndDestroy();
   }

@@ -25,5 +25,9 @@ export interface ConnectionRecord {
   bytesToClient: number;
   durationMs: number;
   closeReason: CloseReason;
+  /** Envoy-style response flags for the close reason (response-flags.ts). */
+  responseFlags: string;
   http: boolean;
+  /** Wall-clock time the connection was accepted (ms since epoch), for logs. */
+  timestamp: number;
 }

@@ -3,28 +3,54 @@
 // admin /stats endpoint, and the optional access log. Label children are cached
 // so that recording a request is one map lookup and a few additions.
 
+import type { AccessLogFormat } from '../../../src/contract.ts';
+import { type AccessLogLines, accessLogLines } from './access-log.ts';
 import type { CloseReason, ConnectionRecord } from './connection-record.ts';
 import { type CounterChild, type HistogramChild, HotCounter, HotHistogram } from './hot-metrics.ts';
 import { Registry } from './prometheus-core.ts';
 import type { Direction, RequestRecord } from './request-record.ts';
+import { CONNECTION_FLAGS } from './response-flags.ts';
 import { Ring } from './ring.ts';
+import {
+  ServiceLabels,
+  WORKLOAD_LABELS,
+  type WorkloadIdentity,
+  workloadLabelValues,
+} from './workload-labels.ts';
 
-const KNOWN_METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-]);
+// Istio's default buckets (milliseconds), in seconds as Prometheus prefers.
 const DURATION_BUCKETS = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+  0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800,
+  3600,
 ];
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
 export const RECENT_CAPACITY = 100;
+
+export interface ProxyStatsOptions {
+  /** Where access-log lines go; undefined turns the access log off. */
+  accessLog?: (line: string) => void;
+  accessLogFormat?: AccessLogFormat;
+  /** The pod's workload labels (source_* outbound, destination_* inbound). */
+  identity?: WorkloadIdentity;
+  /** Distinct destination_service values before the rest fold into "other". */
+  maxServices?: number;
+}
+
+const NO_IDENTITY: WorkloadIdentity = { workload: '', namespace: '', app: '', version: '' };
+const REQUEST_LABELS = [
+  ...WORKLOAD_LABELS,
+  'destination_service',
+  'request_protocol',
+  'response_code',
+  'response_flags',
+] as const;
+const TCP_CLOSE_LABELS = [...WORKLOAD_LABELS, 'response_flags'] as const;
+
+interface TcpChildren {
+  closed: CounterChild;
+  received: CounterChild;
+  sent: CounterChild;
+}
 
 interface RequestChildren {
   total: CounterChild;
@@ -76,59 +102,71 @@ export class ProxyStats {
   };
 
   private readonly accessLog: ((line: string) => void) | undefined;
+  private readonly lines: AccessLogLines;
+  private readonly workloadValues: Record<Direction, string[]>;
+  private readonly services: ServiceLabels;
   private readonly requestChildren = new Map<string, RequestChildren>();
+  private readonly tcpChildren = new Map<string, TcpChildren>();
+  private readonly openedChildren: Record<Direction, CounterChild>;
+  private readonly activeChildren: Record<Direction, CounterChild>;
   private lastChildren:
-    | { direction: Direction; method: string; status: number; children: RequestChildren }
+    | {
+        direction: Direction;
+        authority: string;
+        status: number;
+        flags: string;
+        children: RequestChildren;
+      }
     | undefined;
 
   private readonly requests = new HotCounter(
     'outrigger_requests_total',
-    'HTTP requests seen by the proxy',
-    ['direction', 'method', 'response_code', 'response_code_class'],
+    'HTTP requests seen by the proxy (istio_requests_total)',
+    REQUEST_LABELS,
   );
   private readonly duration = new HotHistogram(
-    'outrigger_request_duration_milliseconds',
-    'From the first request byte to the last response byte',
-    ['direction', 'response_code_class'],
+    'outrigger_request_duration_seconds',
+    'From the first request byte to the last response byte (istio_request_duration_milliseconds, in seconds)',
+    REQUEST_LABELS,
     DURATION_BUCKETS,
   );
   private readonly requestBytes = new HotHistogram(
     'outrigger_request_bytes',
-    'HTTP request size on the wire (head and body)',
-    ['direction'],
+    'HTTP request size on the wire, head and body (istio_request_bytes)',
+    REQUEST_LABELS,
     SIZE_BUCKETS,
   );
   private readonly responseBytes = new HotHistogram(
     'outrigger_response_bytes',
-    'HTTP response size on the wire (head and body)',
-    ['direction'],
+    'HTTP response size on the wire, head and body (istio_response_bytes)',
+    REQUEST_LABELS,
     SIZE_BUCKETS,
   );
   private readonly opened = new HotCounter(
     'outrigger_tcp_connections_opened_total',
-    'TCP connections accepted',
-    ['direction'],
+    'TCP connections accepted, refused ones included (istio_tcp_connections_opened_total)',
+    WORKLOAD_LABELS,
   );
   private readonly closedConnections = new HotCounter(
     'outrigger_tcp_connections_closed_total',
-    'TCP connections closed, by reason',
-    ['direction', 'reason'],
+    'TCP connections closed, by response flags (istio_tcp_connections_closed_total)',
+    TCP_CLOSE_LABELS,
   );
   private readonly active = new HotCounter(
     'outrigger_tcp_connections_active',
     'TCP connections open now',
-    ['direction'],
+    ['reporter'],
     'gauge',
   );
   private readonly received = new HotCounter(
     'outrigger_tcp_received_bytes_total',
-    'Bytes received from downstream clients (counted when a connection closes)',
-    ['direction'],
+    'Bytes received from downstream clients, counted when a connection closes (istio_tcp_received_bytes_total)',
+    TCP_CLOSE_LABELS,
   );
   private readonly sent = new HotCounter(
     'outrigger_tcp_sent_bytes_total',
-    'Bytes sent to downstream clients (counted when a connection closes)',
-    ['direction'],
+    'Bytes sent to downstream clients, counted when a connection closes (istio_tcp_sent_bytes_total)',
+    TCP_CLOSE_LABELS,
   );
   private readonly parseErrors = new HotCounter(
     'outrigger_http_parse_errors_total',
@@ -147,8 +185,23 @@ export class ProxyStats {
     ['direction', 'code'],
   );
 
-  constructor(options: { accessLog?: (line: string) => void } = {}) {
+  constructor(options: ProxyStatsOptions = {}) {
     this.accessLog = options.accessLog;
+    this.lines = accessLogLines(options.accessLogFormat ?? 'json');
+    const identity = options.identity ?? NO_IDENTITY;
+    this.workloadValues = {
+      inbound: workloadLabelValues('inbound', identity),
+      outbound: workloadLabelValues('outbound', identity),
+    };
+    this.services = new ServiceLabels(options.maxServices);
+    this.openedChildren = {
+      inbound: this.opened.child(...this.workloadValues.inbound),
+      outbound: this.opened.child(...this.workloadValues.outbound),
+    };
+    this.activeChildren = {
+      inbound: this.active.child('destination'),
+      outbound: this.active.child('source'),
+    };
     for (const metric of [
       this.requests,
       this.duration,
@@ -169,33 +222,73 @@ export class ProxyStats {
 
   recordRequest(record: RequestRecord): void {
     this.totals.requests++;
-    const children = this.childrenFor(record.direction, record.method, record.status);
+    const children = this.childrenFor(
+      record.direction,
+      record.authority,
+      record.status,
+      record.responseFlags,
+    );
     children.total.value++;
-    this.duration.observe(children.duration, record.durationMs);
+    this.duration.observe(children.duration, record.durationMs / 1000);
     this.requestBytes.observe(children.requestBytes, record.requestBytes);
     this.responseBytes.observe(children.responseBytes, record.responseBytes);
     this.recentRequests.push(record);
-    if (this.accessLog !== undefined) this.accessLog(JSON.stringify(record));
+    if (this.accessLog !== undefined) this.accessLog(this.lines.request(record));
   }
 
   connectionOpened(direction: Direction): void {
     this.totals.connectionsOpened++;
     this.totals.activeConnections++;
-    this.opened.child(direction).value++;
-    this.active.child(direction).value++;
+    this.openedChildren[direction].value++;
+    this.activeChildren[direction].value++;
   }
 
+  /**
+   * A connection closed. Each is logged in the access log unless it carried
+   * HTTP, whose exchanges have lines of their own.
+   */
   connectionClosed(record: ConnectionRecord, opaque: boolean): void {
     this.totals.connectionsClosed++;
     this.totals.activeConnections--;
     if (opaque) this.totals.opaqueConnections++;
     this.totals.bytesFromClients += record.bytesFromClient;
     this.totals.bytesToClients += record.bytesToClient;
-    this.closedConnections.child(record.direction, record.closeReason).value++;
-    this.active.child(record.direction).value--;
-    this.received.child(record.direction).value += record.bytesFromClient;
-    this.sent.child(record.direction).value += record.bytesToClient;
+    const tcp = this.tcpChildrenFor(record.direction, record.responseFlags);
+    tcp.closed.value++;
+    tcp.received.value += record.bytesFromClient;
+    tcp.sent.value += record.bytesToClient;
+    this.activeChildren[record.direction].value--;
     this.recentConnections.push(record);
+    if (this.accessLog !== undefined && !record.http) this.accessLog(this.lines.connection(record));
+  }
+
+  /**
+   * A connection reset before any upstream was tried (loop guard, limit, not
+   * the pod, no destination): counted as opened and closed with its flag.
+   */
+  connectionRefused(
+    direction: Direction,
+    reason: CloseReason,
+    downstream: string,
+    upstream: string,
+  ): void {
+    this.connectFailure(direction, reason);
+    this.connectionOpened(direction);
+    this.connectionClosed(
+      {
+        direction,
+        downstream,
+        upstream,
+        bytesFromClient: 0,
+        bytesToClient: 0,
+        durationMs: 0,
+        closeReason: reason,
+        responseFlags: CONNECTION_FLAGS[reason],
+        http: false,
+        timestamp: Date.now(),
+      },
+      true,
+    );
   }
 
   parseError(direction: Direction): void {
@@ -244,37 +337,66 @@ export class ProxyStats {
     this.recentConnections.clear();
   }
 
-  private childrenFor(direction: Direction, method: string, status: number): RequestChildren {
-    // Traffic mostly repeats the previous request's labels: skip building the key then.
+  private childrenFor(
+    direction: Direction,
+    authority: string,
+    status: number,
+    flags: string,
+  ): RequestChildren {
+    // Traffic mostly repeats the previous request's labels (the parser hands
+    // back the previous authority string when the bytes are the same).
     const last = this.lastChildren;
     if (
       last !== undefined &&
+      last.authority === authority &&
+      last.status === status &&
       last.direction === direction &&
-      last.method === method &&
-      last.status === status
+      last.flags === flags
     ) {
       return last.children;
     }
-    const children = this.lookupChildren(direction, method, status);
-    this.lastChildren = { direction, method, status, children };
+    const children = this.lookupChildren(
+      direction,
+      this.services.labelFor(authority),
+      status,
+      flags,
+    );
+    this.lastChildren = { direction, authority, status, flags, children };
     return children;
   }
 
-  private lookupChildren(direction: Direction, method: string, status: number): RequestChildren {
-    const key = `${direction} ${method} ${status}`;
+  private lookupChildren(
+    direction: Direction,
+    service: string,
+    status: number,
+    flags: string,
+  ): RequestChildren {
+    const key = `${direction} ${service} ${status} ${flags}`;
     let children = this.requestChildren.get(key);
     if (children === undefined) {
-      const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
-      const code = String(status);
-      const codeClass = status === 0 ? '0' : `${Math.floor(status / 100)}xx`;
+      const labels = [...this.workloadValues[direction], service, 'http', String(status), flags];
       children = {
-        total: this.requests.child(direction, methodLabel, code, codeClass),
-        duration: this.duration.child(direction, codeClass),
-        requestBytes: this.requestBytes.child(direction),
-        responseBytes: this.responseBytes.child(direction),
+        total: this.requests.child(...labels),
+        duration: this.duration.child(...labels),
+        requestBytes: this.requestBytes.child(...labels),
+        responseBytes: this.responseBytes.child(...labels),
       };
-      // Unknown methods share one child; bound the cache all the same.
-      if (this.requestChildren.size < 10_000) this.requestChildren.set(key, children);
+      this.requestChildren.set(key, children);
+    }
+    return children;
+  }
+
+  private tcpChildrenFor(direction: Direction, flags: string): TcpChildren {
+    const key = `${direction} ${flags}`;
+    let children = this.tcpChildren.get(key);
+    if (children === undefined) {
+      const labels = [...this.workloadValues[direction], flags];
+      children = {
+        closed: this.closedConnections.child(...labels),
+        received: this.received.child(...labels),
+        sent: this.sent.child(...labels),
+      };
+      this.tcpChildren.set(key, children);
     }
     return children;
   }

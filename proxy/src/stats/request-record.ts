@@ -26,6 +26,13 @@ export class RequestRecord {
   upstream: string;
   /** Wall-clock time the request started (ms since epoch), for logs. */
   timestamp: number;
+  /** `HTTP/1.1` or `HTTP/1.0`, as the request line said. */
+  protocol = 'HTTP/1.1';
+  /** Envoy-style response flags (response-flags.ts); "-" when nothing went wrong. */
+  responseFlags = '-';
+  /** Kept only when the access log is on; '' when absent. */
+  userAgent = '';
+  requestId = '';
 
   constructor(
     direction: Direction,
@@ -50,6 +57,7 @@ export class RequestRecord {
     return {
       timestamp: new Date(this.timestamp).toISOString(),
       direction: this.direction,
+      protocol: this.protocol,
       method: this.method,
       authority: this.authority,
       path: this.path,
@@ -60,8 +68,11 @@ export class RequestRecord {
       responseBodyBytes: this.responseBodyBytes,
       timeToFirstByteMs: round(this.timeToFirstByteMs),
       durationMs: round(this.durationMs),
+      responseFlags: this.responseFlags,
       downstream: this.downstream,
       upstream: this.upstream,
+      userAgent: this.userAgent || undefined,
+      requestId: this.requestId || undefined,
     };
   }
 }
