@@ -177,16 +177,23 @@ describe('the injector in the cluster', {
       '-o',
       'jsonpath={.data}',
     ]);
-    const podsBefore = await kubectlOk([
-      '-n',
-      RELEASE.namespace,
-      'get',
-      'pods',
-      '-l',
-      'app.kubernetes.io/name=outrigger',
-      '-o',
-      'name',
-    ]);
+    // The previous upgrade's rollout must be over, so "not rolled" means this one.
+    await kubectlOk(
+      ['-n', RELEASE.namespace, 'rollout', 'status', 'deployment/outrigger', '--timeout=120s'],
+      undefined,
+      130_000,
+    );
+    const generation = () =>
+      kubectlOk([
+        '-n',
+        RELEASE.namespace,
+        'get',
+        'deployment',
+        'outrigger',
+        '-o',
+        'jsonpath={.metadata.generation}',
+      ]);
+    const generationBefore = await generation();
     const result = await helm([
       'upgrade',
       RELEASE.name,
@@ -216,20 +223,7 @@ describe('the injector in the cluster', {
       configBefore,
       'the running configuration is unchanged',
     );
-    assert.equal(
-      await kubectlOk([
-        '-n',
-        RELEASE.namespace,
-        'get',
-        'pods',
-        '-l',
-        'app.kubernetes.io/name=outrigger',
-        '-o',
-        'name',
-      ]),
-      podsBefore,
-      'no injector pod was restarted',
-    );
+    assert.equal(await generation(), generationBefore, 'the injector Deployment was not rolled');
     const created = await kubectl(
       ['-n', ns, 'create', '-f', '-'],
       appPod({ name: 'after-bad-upgrade' }),
