@@ -45,6 +45,26 @@ function count(value: string): number {
   return Number(value);
 }
 
+/**
+ * What `inject` and `uninject` print: each input's notes on stderr, the edited
+ * documents on stdout (or to --output), every problem on stderr and exit 1 if any.
+ */
+function writeEdited<R extends { output: string; problems: string[] }>(
+  reports: R[],
+  notes: (report: R) => string[],
+  outputFile: string | undefined,
+): void {
+  for (const report of reports) {
+    for (const line of notes(report)) process.stderr.write(`${line}\n`);
+  }
+  const output = joinInputs(reports.map((r) => r.output));
+  if (outputFile) writeFileSync(outputFile, output);
+  else process.stdout.write(output);
+  const problems = reports.flatMap((r) => r.problems);
+  for (const line of problems) process.stderr.write(`outrigger: ${line}\n`);
+  if (problems.length > 0) process.exitCode = 1;
+}
+
 function labels(value: string): Record<string, string> {
   const parsed = parseLabelList(value);
   if (!parsed) throw new InvalidArgumentError('expected key=value pairs separated by commas');
@@ -136,15 +156,7 @@ program
     const reports = (await readInputs(options.filename, options.recursive === true)).map(
       ({ source, text }) => injectText(text, source, config, options.namespace),
     );
-    for (const report of reports) {
-      for (const line of report.skipped) process.stderr.write(`${line}\n`);
-    }
-    const output = joinInputs(reports.map((r) => r.output));
-    if (options.output) writeFileSync(options.output, output);
-    else process.stdout.write(output);
-    const problems = reports.flatMap((r) => r.problems);
-    for (const line of problems) process.stderr.write(`outrigger: ${line}\n`);
-    if (problems.length > 0) process.exitCode = 1;
+    writeEdited(reports, (r) => r.skipped, options.output);
   });
 
 program
@@ -167,15 +179,7 @@ program
     const reports = (await readInputs(options.filename, options.recursive === true)).map(
       ({ source, text }) => uninjectText(text, source),
     );
-    for (const report of reports) {
-      for (const line of report.notes) process.stderr.write(`${line}\n`);
-    }
-    const output = joinInputs(reports.map((r) => r.output));
-    if (options.output) writeFileSync(options.output, output);
-    else process.stdout.write(output);
-    const problems = reports.flatMap((r) => r.problems);
-    for (const line of problems) process.stderr.write(`outrigger: ${line}\n`);
-    if (problems.length > 0) process.exitCode = 1;
+    writeEdited(reports, (r) => r.notes, options.output);
   });
 
 program

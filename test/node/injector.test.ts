@@ -28,6 +28,23 @@ async function caBundles(): Promise<string[]> {
   return config.webhooks.map((w) => w.clientConfig.caBundle ?? '');
 }
 
+/** helm upgrade of the release with its current values and one more. */
+function upgradeReusingValues(set: string) {
+  return helm([
+    'upgrade',
+    RELEASE.name,
+    CHART,
+    '-n',
+    RELEASE.namespace,
+    '--reuse-values',
+    '--set',
+    set,
+    '--wait',
+    '--timeout',
+    '180s',
+  ]);
+}
+
 /** The same install cluster/up.sh makes. */
 async function installRelease(): Promise<void> {
   const result = await helm([
@@ -138,19 +155,7 @@ describe('the injector in the cluster', {
 
   it('keeps caBundle across helm upgrade', async () => {
     const before = await caBundles();
-    const result = await helm([
-      'upgrade',
-      RELEASE.name,
-      CHART,
-      '-n',
-      RELEASE.namespace,
-      '--reuse-values',
-      '--set',
-      'podAnnotations.outrigger-test/upgraded=yes',
-      '--wait',
-      '--timeout',
-      '180s',
-    ]);
+    const result = await upgradeReusingValues('podAnnotations.outrigger-test/upgraded=yes');
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await caBundles(), before);
     // And injection still works right after.
@@ -194,19 +199,7 @@ describe('the injector in the cluster', {
         'jsonpath={.metadata.generation}',
       ]);
     const generationBefore = await generation();
-    const result = await helm([
-      'upgrade',
-      RELEASE.name,
-      CHART,
-      '-n',
-      RELEASE.namespace,
-      '--reuse-values',
-      '--set',
-      'injection.proxy.resources.requests.memory=1Gi',
-      '--wait',
-      '--timeout',
-      '120s',
-    ]);
+    const result = await upgradeReusingValues('injection.proxy.resources.requests.memory=1Gi');
     assert.notEqual(result.code, 0, 'helm upgrade must fail');
     assert.match(result.stderr, /pre-upgrade hooks failed/, result.stderr);
     assert.match(result.stderr, /validate-config failed/, result.stderr);
