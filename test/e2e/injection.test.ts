@@ -92,6 +92,9 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
   let logFile = '';
 
   const kubectl = (args: string[], input?: string) => cluster.kubectl(args, input);
+  /** helm upgrade of the release with its current values and one more. */
+  const upgradeReusingValues = (set: string) =>
+    cluster.helm(['upgrade', RELEASE, chart, '-n', SYSTEM_NS, '--reuse-values', '--set', set]);
   const ok = (result: CommandResult, what: string) => {
     assert.equal(result.code, 0, `${what} failed:\n${result.stderr}${result.stdout}`);
     return result.stdout;
@@ -491,16 +494,9 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
       await kubectl(['get', 'configmap', RELEASE, '-n', SYSTEM_NS, '-o', 'jsonpath={.data}']),
       'get configmap',
     );
-    const upgrade = await cluster.helm([
-      'upgrade',
-      RELEASE,
-      chart,
-      '-n',
-      SYSTEM_NS,
-      '--reuse-values',
-      '--set',
+    const upgrade = await upgradeReusingValues(
       'injection.interception.excludeOutboundIPRanges={10.0.0.0/33}',
-    ]);
+    );
     assert.notEqual(upgrade.code, 0, 'the upgrade was accepted');
     assert.match(upgrade.stderr, /excludeOutboundIPRanges\/0/);
     const after = ok(
@@ -896,16 +892,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
   /** helm upgrade with only webhook.failurePolicy changed. */
   const setFailurePolicy = async (policy: 'Fail' | 'Ignore') =>
     ok(
-      await cluster.helm([
-        'upgrade',
-        RELEASE,
-        chart,
-        '-n',
-        SYSTEM_NS,
-        '--reuse-values',
-        '--set',
-        `webhook.failurePolicy=${policy}`,
-      ]),
+      await upgradeReusingValues(`webhook.failurePolicy=${policy}`),
       `helm upgrade to failurePolicy ${policy}`,
     );
 

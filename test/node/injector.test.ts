@@ -28,6 +28,14 @@ async function caBundles(): Promise<string[]> {
   return config.webhooks.map((w) => w.clientConfig.caBundle ?? '');
 }
 
+/** Creates a test app pod and checks the webhook injected it. */
+async function createInjectedPod(namespace: string, name: string): Promise<void> {
+  const created = await kubectl(['-n', namespace, 'create', '-f', '-'], appPod({ name }));
+  assert.equal(created.code, 0, created.stderr);
+  const pod = JSON.parse(await kubectlOk(['-n', namespace, 'get', 'pod', name, '-o', 'json']));
+  assert.ok(pod.metadata.annotations?.['sidecar.outrigger.dev/status'], `${name} was injected`);
+}
+
 /** helm upgrade of the release with its current values and one more. */
 function upgradeReusingValues(set: string) {
   return helm([
@@ -159,73 +167,31 @@ describe('the injector in the cluster', {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await caBundles(), before);
     // And injection still works right after.
-    const created = await kubectl(
-      ['-n', ns, 'create', '-f', '-'],
-      appPod({ name: 'after-upgrade' }),
-    );
-    assert.equal(created.code, 0, created.stderr);
-    const pod = JSON.parse(
-      await kubectlOk(['-n', ns, 'get', 'pod', 'after-upgrade', '-o', 'json']),
-    );
-    assert.ok(pod.metadata.annotations['sidecar.outrigger.dev/status']);
+    await createInjectedPod(ns, 'after-upgrade');
   });
 
   it('refuses an upgrade whose configuration the injector would reject, before any pod restarts', async () => {
     // The values schema lets this through (both are valid quantities); the
     // pre-upgrade hook's `outrigger validate-config` refuses it (request above limit).
-    const configBefore = await kubectlOk([
-      '-n',
-      RELEASE.namespace,
-      'get',
-      'configmap',
-      'outrigger',
-      '-o',
-      'jsonpath={.data}',
-    ]);
+    const injectorState = (kind: string, path: string) =>
+      kubectlOk(['-n', RELEASE.namespace, 'get', kind, 'outrigger', '-o', `jsonpath={${path}}`]);
+    const config = () => injectorState('configmap', '.data');
+    const generation = () => injectorState('deployment', '.metadata.generation');
+    const configBefore = await config();
     // The previous upgrade's rollout must be over, so "not rolled" means this one.
     await kubectlOk(
       ['-n', RELEASE.namespace, 'rollout', 'status', 'deployment/outrigger', '--timeout=120s'],
       undefined,
       130_000,
     );
-    const generation = () =>
-      kubectlOk([
-        '-n',
-        RELEASE.namespace,
-        'get',
-        'deployment',
-        'outrigger',
-        '-o',
-        'jsonpath={.metadata.generation}',
-      ]);
     const generationBefore = await generation();
     const result = await upgradeReusingValues('injection.proxy.resources.requests.memory=1Gi');
     assert.notEqual(result.code, 0, 'helm upgrade must fail');
     assert.match(result.stderr, /pre-upgrade hooks failed/, result.stderr);
     assert.match(result.stderr, /validate-config failed/, result.stderr);
-    assert.equal(
-      await kubectlOk([
-        '-n',
-        RELEASE.namespace,
-        'get',
-        'configmap',
-        'outrigger',
-        '-o',
-        'jsonpath={.data}',
-      ]),
-      configBefore,
-      'the running configuration is unchanged',
-    );
+    assert.equal(await config(), configBefore, 'the running configuration is unchanged');
     assert.equal(await generation(), generationBefore, 'the injector Deployment was not rolled');
-    const created = await kubectl(
-      ['-n', ns, 'create', '-f', '-'],
-      appPod({ name: 'after-bad-upgrade' }),
-    );
-    assert.equal(created.code, 0, created.stderr);
-    const pod = JSON.parse(
-      await kubectlOk(['-n', ns, 'get', 'pod', 'after-bad-upgrade', '-o', 'json']),
-    );
-    assert.ok(pod.metadata.annotations['sidecar.outrigger.dev/status'], 'injection goes on');
+    await createInjectedPod(ns, 'after-bad-upgrade');
   });
 
   it('explains why a namespace enforcing Pod Security baseline refuses injected pods', async () => {

@@ -14,6 +14,7 @@ import {
   skipUnlessCluster,
   waitForReady,
 } from './harness.ts';
+import { requestCount } from './metrics.ts';
 import { appPod } from './pods.ts';
 
 const ADDED_HEADER = 'x-outrigger-demo';
@@ -35,17 +36,6 @@ async function accessLines(namespace: string, pod: string): Promise<AccessLine[]
     .filter((line) => line.startsWith('{') && line.includes('"direction"'))
     .map((line) => JSON.parse(line) as AccessLine)
     .filter((line) => line.method !== undefined);
-}
-
-/** One sample of outrigger_requests_total whose labels include all of `labels`. */
-function counter(text: string, labels: Record<string, string>): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('outrigger_requests_total{')) continue;
-    const matches = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
-    if (matches) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
 }
 
 describe('traffic through injected pods on a real node', {
@@ -176,7 +166,7 @@ describe('traffic through injected pods on a real node', {
     const scrape = await fetchFromPod(ns, 'client', `http://${serverIp}:15090/stats/prometheus`);
     assert.equal(scrape.status, 200);
     const inboundCount = (labels: Record<string, string>) =>
-      counter(scrape.body, { reporter: 'destination', request_protocol: 'http', ...labels });
+      requestCount(scrape.body, { reporter: 'destination', request_protocol: 'http', ...labels });
     assert.equal(inboundCount({ response_code: '200', response_flags: '-' }), 2);
     assert.equal(inboundCount({ response_code: '429', response_flags: '-' }), 1);
     assert.equal(inboundCount({ destination_workload: 'httpbin', source_workload: 'unknown' }), 3);
