@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parsePolicy } from '../../src/shared/policy/parse.ts';
+import { durationMs } from '../../src/shared/policy/schema.ts';
+
+const example = readFileSync(new URL('../../examples/policy.yaml', import.meta.url), 'utf8');
+
+test('the example policy parses, with defaults filled in', () => {
+  const result = parsePolicy(example);
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.equal(result.policy.listeners[0]?.routes?.[0]?.to?.[0]?.weight, 1);
+  assert.deepEqual(result.policy.listeners[0]?.routes?.[0]?.match, {
+    headers: [{ name: 'version', exact: 'v2' }],
+  });
+});
+
+test('an empty policy allows any outbound destination and declares no listener', () => {
+  const result = parsePolicy('apiVersion: outrigger.dev/v1alpha1\nkind: TrafficPolicy\n');
+  assert.ok(result.ok);
+  assert.deepEqual(result.policy.outbound, { mode: 'allowAny', allow: [] });
+  assert.deepEqual(result.policy.listeners, []);
+});
+
+test('every problem is reported with its path', () => {
+  const result = parsePolicy(`apiVersion: outrigger.dev/v1alpha1
+kind: TrafficPolicy
+outbound: {mode: blockAll, allow: [{cidr: "fe80::1%eth0/64"}, {}]}
+listeners:
+  - {port: 80, direction: outbound, routes: [{name: a}]}
+  - {port: 80, direction: outbound, protocol: http, routes: [{name: a, to: [{weight: 0}]}, {name: a, fault: {}}]}
+`);
+  assert.ok(!result.ok);
+  const text = result.problems.join('\n');
+  for (const path of [
+    '/outbound/allow/0/cidr',
+    '/outbound/allow/1',
+    '/listeners/0/routes',
+    '/listeners/1: outbound/80 is declared twice',
+    '/listeners/1/routes/0/to',
+    '/listeners/1/routes/1/name',
+    '/listeners/1/routes/1/fault',
+  ]) {
+    assert.match(text, new RegExp(path.replace(/[/]/g, '\\/')), text);
+  }
+});
+
+test('schema errors and YAML errors are problems, never exceptions', () => {
+  for (const text of ['{', '[]', 'apiVersion: v1\nkind: ConfigMap', '42']) {
+    const result = parsePolicy(text);
+    assert.ok(!result.ok, text);
+    assert.ok(result.problems.length > 0);
+  }
+});
+
+test('durations are read as Envoy writes them', () => {
+  assert.equal(durationMs('250ms'), 250);
+  assert.equal(durationMs('1.5s'), 1500);
+  assert.equal(durationMs('2m'), 120_000);
+  assert.throws(() => durationMs('1h'));
+});
