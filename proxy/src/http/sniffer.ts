@@ -3,7 +3,8 @@
 // RequestRecord per exchange. It never changes framing; it only inserts the
 // configured header lines. Anything that stops making sense as HTTP turns the
 // whole connection into opaque bytes.
-import { type Direction, RequestRecord } from '../stats/request-record.ts';
+import type { Direction } from '../connection-vocabulary.ts';
+import { RequestRecord } from '../stats/request-record.ts';
 import type { IdentityRewrite } from './added-headers.ts';
 import { type HeldHeadBudget, UNBOUNDED_HELD_HEADS } from './held-heads.ts';
 import type { MessageHead } from './message-head.ts';

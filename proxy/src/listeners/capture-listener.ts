@@ -2,6 +2,7 @@
 // connections, recovers each one's original destination and hands it to a
 // Splice. Connections without a usable destination are reset at once.
 import net from 'node:net';
+import type { Direction } from '../connection-vocabulary.ts';
 import { type Logger, rateLimitedWarning } from '../log.ts';
 import {
   type Destination,
@@ -11,7 +12,6 @@ import {
 } from '../original-destination.ts';
 import { Splice, type SpliceSettings } from '../splice.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
-import type { Direction } from '../stats/request-record.ts';
 import { type PolicyContext, type Refusal, routeFor, unmapIPv4 } from './destination-policy.ts';
 import type { OwnUpstreams } from './own-upstreams.ts';
 
