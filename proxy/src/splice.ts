@@ -159,9 +159,7 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
 
   /** Draining: HTTP connections close after their current response; idle ones now. */
   startDrain(): void {
-    this.sniffer.draining = true;
-    if (this.sniffer.sawHttpRequest && !this.sniffer.opaque && this.sniffer.idle)
-      this.closeGracefully();
+    if (this.sniffer.startDrain()) this.closeGracefully();
   }
 
   /** Drain deadline reached: cut what is left. */
