@@ -3,6 +3,7 @@
 // on the data path reads the environment or parses a setting again.
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
+import { errors } from '../../src/errors.ts';
 import {
   ACCESS_LOG_FORMATS,
   type AccessLogFormat,
@@ -12,12 +13,11 @@ import {
   PORTS,
   PROXY_ENV,
   PROXY_LOG_LEVELS,
-} from '../../src/contract.ts';
-import { errors } from '../../src/errors.ts';
+} from '../../src/shared/contract.ts';
 import { parseAppProbes } from './admin/app-probes.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
 
-/** The levels the injector's logLevel annotation may pass on (src/contract.ts). */
+/** The levels the injector's logLevel annotation may pass on (src/shared/contract.ts). */
 export const LOG_LEVELS = PROXY_LOG_LEVELS;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -6,12 +6,12 @@
 import type { V1Pod, V1Probe } from '@kubernetes/client-node';
 import type { Document } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
-import { NAMESPACE_INJECTION_LABEL } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { enforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
 import type { ProbeRewrite } from '../inject/probes.ts';
 import { describeInject, describeSkip } from '../inject/reasons.ts';
+import { NAMESPACE_INJECTION_LABEL } from '../shared/contract.ts';
 import { findPodTemplates } from './manifests.ts';
 
 export interface CheckResult {

@@ -2,7 +2,13 @@
 // and the validator come, so the two cannot drift. Every key has a default, so
 // an empty file (or no file) is a complete configuration.
 import { type Static, Type } from '@sinclair/typebox';
-import { ACCESS_LOG_FORMATS, PORTS, PROXY_GID, PROXY_LOG_LEVELS, PROXY_UID } from '../contract.ts';
+import {
+  ACCESS_LOG_FORMATS,
+  PORTS,
+  PROXY_GID,
+  PROXY_LOG_LEVELS,
+  PROXY_UID,
+} from '../shared/contract.ts';
 import type { ValueFormat } from './value-patterns.ts';
 import './value-patterns.ts';
 import { QUANTITY } from './values.ts';

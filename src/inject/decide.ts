@@ -3,6 +3,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectionConfig } from '../config/schema.ts';
 import { parseBoolean } from '../config/values.ts';
+import { errors } from '../errors.ts';
 import {
   INIT_CONTAINER_NAME,
   NAMESPACE_INJECTION_LABEL,
@@ -10,8 +11,7 @@ import {
   PROXY_CONTAINER_NAME,
   STATUS_ANNOTATION,
   SYSTEM_NAMESPACES,
-} from '../contract.ts';
-import { errors } from '../errors.ts';
+} from '../shared/contract.ts';
 import { matchesLabelSelector } from './label-selector.ts';
 import type { InjectReason, SkipReason } from './reasons.ts';
 

@@ -17,14 +17,14 @@ import {
   parsePortSelection,
   parseQuantity,
 } from '../config/values.ts';
+import { errors, type OutriggerError } from '../errors.ts';
 import {
   ACCESS_LOG_FORMATS,
   type AccessLogFormat,
   ORIGINAL_PROBES_ANNOTATION,
   POD_INJECT_KEY,
   STATUS_ANNOTATION,
-} from '../contract.ts';
-import { errors, type OutriggerError } from '../errors.ts';
+} from '../shared/contract.ts';
 import { VERSION } from '../version.ts';
 
 export const SIDECAR_PREFIX = 'sidecar.outrigger.dev/';

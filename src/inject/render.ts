@@ -5,6 +5,7 @@
 import type { V1Container, V1EnvVar, V1Pod, V1Probe, V1Volume } from '@kubernetes/client-node';
 import type { InjectionConfig, ResourceRequirements } from '../config/schema.ts';
 import { parseCidrSelection, parsePortSelection, parseQuantity } from '../config/values.ts';
+import { errors } from '../errors.ts';
 import {
   HEALTH_READY_PATH,
   INIT_CONTAINER_NAME,
@@ -16,8 +17,7 @@ import {
   PROXY_CONTAINER_NAME,
   PROXY_ENV,
   STATUS_ANNOTATION,
-} from '../contract.ts';
-import { errors } from '../errors.ts';
+} from '../shared/contract.ts';
 import { VERSION } from '../version.ts';
 import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
 import { type ProbeField, type ProbeRewrite, rewriteAppProbes } from './probes.ts';

@@ -13,15 +13,15 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { ConfigSource } from '../config/watch.ts';
-import {
-  POD_SECURITY_REFUSING_LEVELS,
-  POD_SECURITY_WEBHOOK_PATH_PREFIX,
-  WEBHOOK_PATH,
-} from '../contract.ts';
 import { echoText } from '../echo.ts';
 import { isOutriggerError } from '../errors.ts';
 import type { EnforcedLevel } from '../inject/pod-security.ts';
 import { describeSkip } from '../inject/reasons.ts';
+import {
+  POD_SECURITY_REFUSING_LEVELS,
+  POD_SECURITY_WEBHOOK_PATH_PREFIX,
+  WEBHOOK_PATH,
+} from '../shared/contract.ts';
 import { readAdmissionRequest, reviewAdmission, serializeReview } from './admission.ts';
 import {
   type ConnectionBounds,

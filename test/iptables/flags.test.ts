@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CommanderError } from 'commander';
-import { PORTS, PROXY_GID, PROXY_UID } from '../../src/contract.ts';
 import { errors, isOutriggerError } from '../../src/errors.ts';
 import { type Output, parseInvocation } from '../../src/iptables/flags.ts';
+import { PORTS, PROXY_GID, PROXY_UID } from '../../src/shared/contract.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/iptables/main.ts');
 const silent: Output = { writeOut: () => {}, writeErr: () => {} };

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { resolveConfig } from '../../proxy/src/config.ts';
 import { parseHeaderList } from '../../proxy/src/http/added-headers.ts';
-import { PORTS, PROXY_ENV } from '../../src/contract.ts';
 import { isOutriggerError } from '../../src/errors.ts';
+import { PORTS, PROXY_ENV } from '../../src/shared/contract.ts';
 import { NODE, PROXY_MAIN } from './support/harness.ts';
 
 describe('resolveConfig', () => {

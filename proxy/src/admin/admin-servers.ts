@@ -3,7 +3,7 @@
 // probes, for the kubelet) and Prometheus (/stats/prometheus). Plain node:http
 // keeps them light.
 import type http from 'node:http';
-import { HEALTH_READY_PATH, PROMETHEUS_PATH, QUIT_PATH } from '../../../src/contract.ts';
+import { HEALTH_READY_PATH, PROMETHEUS_PATH, QUIT_PATH } from '../../../src/shared/contract.ts';
 import type { ProxyConfig } from '../config.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import { checkAppProbe } from './app-probes.ts';

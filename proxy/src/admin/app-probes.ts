@@ -4,7 +4,7 @@
 // kubelet would have done, from the proxy's uid (never redirected), to the pod
 // IP and the app's real port, and answers with the app's result.
 import type http from 'node:http';
-import type { AppProbe, AppProbes } from '../../../src/contract.ts';
+import type { AppProbe, AppProbes } from '../../../src/shared/contract.ts';
 
 // See admin-servers.ts: built-ins through getBuiltinModule load nothing extra.
 // node:https is loaded only by the first HTTPS probe.

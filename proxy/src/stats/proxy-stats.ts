@@ -3,7 +3,7 @@
 // admin /stats endpoint, and the optional access log. Label children are cached
 // so that recording a request is one map lookup and a few additions.
 
-import type { AccessLogFormat } from '../../../src/contract.ts';
+import type { AccessLogFormat } from '../../../src/shared/contract.ts';
 import type { CloseReason, Direction } from '../connection-vocabulary.ts';
 import { type AccessLogLines, accessLogLines } from './access-log.ts';
 import type { ConnectionRecord } from './connection-record.ts';
