@@ -1,7 +1,7 @@
 // Every error Outrigger raises on purpose is created here, with a stable code.
 // Callers and tests match on `code`, never on message text. A value that came
-// from outside is echoed through echo.ts, so its size is bounded here.
-import { echoText, quoteValue } from './echo.ts';
+// from outside is echoed through shared/echo.ts, so its size is bounded here.
+import { echoText, quoteValue } from './shared/echo.ts';
 
 export class OutriggerError extends Error {
   readonly code: string;

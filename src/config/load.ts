@@ -4,8 +4,8 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { quoteValue } from '../echo.ts';
 import { errors } from '../errors.ts';
+import { quoteValue } from '../shared/echo.ts';
 import { ConfigSchema, type InjectionConfig } from './schema.ts';
 import { formatExpectation } from './value-patterns.ts';
 import {

@@ -4,9 +4,9 @@
 // of half-programming the pod's network namespace.
 import { Command, Option } from 'commander';
 import { parseCidrRange, parseInterfaceName } from '../config/values.ts';
-import { quoteValue } from '../echo.ts';
 import { errors } from '../errors.ts';
 import { IPTABLES_FLAGS, PORTS, PROXY_GID, PROXY_UID } from '../shared/contract.ts';
+import { quoteValue } from '../shared/echo.ts';
 import type { CaptureSettings, Cidr, Invocation } from './settings.ts';
 
 /** Raw option values as commander hands them over (all strings). */

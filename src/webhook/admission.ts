@@ -4,12 +4,12 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { InjectionConfig } from '../config/schema.ts';
-import { echoText, quoteValue } from '../echo.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { serializePatch } from '../inject/patch.ts';
 import { type EnforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
 import type { SkipReason } from '../inject/reasons.ts';
+import { echoText, quoteValue } from '../shared/echo.ts';
 
 const API_VERSION = 'admission.k8s.io/v1';
 

@@ -13,7 +13,6 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { ConfigSource } from '../config/watch.ts';
-import { echoText } from '../echo.ts';
 import { isOutriggerError } from '../errors.ts';
 import type { EnforcedLevel } from '../inject/pod-security.ts';
 import { describeSkip } from '../inject/reasons.ts';
@@ -22,6 +21,7 @@ import {
   POD_SECURITY_WEBHOOK_PATH_PREFIX,
   WEBHOOK_PATH,
 } from '../shared/contract.ts';
+import { echoText } from '../shared/echo.ts';
 import { readAdmissionRequest, reviewAdmission, serializeReview } from './admission.ts';
 import {
   type ConnectionBounds,
