@@ -6,15 +6,15 @@ import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { errors } from '../errors.ts';
 import { quoteValue } from '../shared/echo.ts';
-import { ConfigSchema, type InjectionConfig } from './schema.ts';
-import { formatExpectation } from './value-patterns.ts';
 import {
   parseCidr,
   parseCidrSelection,
   parseInterfaceName,
   parsePortSelection,
   parseQuantity,
-} from './values.ts';
+} from '../shared/grammar/values.ts';
+import { ConfigSchema, type InjectionConfig } from './schema.ts';
+import { formatExpectation } from './value-patterns.ts';
 
 const checker = TypeCompiler.Compile(ConfigSchema);
 

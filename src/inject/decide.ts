@@ -2,7 +2,6 @@
 // `outrigger check` all ask this one function.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectionConfig } from '../config/schema.ts';
-import { parseBoolean } from '../config/values.ts';
 import { errors } from '../errors.ts';
 import {
   INIT_CONTAINER_NAME,
@@ -12,6 +11,7 @@ import {
   STATUS_ANNOTATION,
   SYSTEM_NAMESPACES,
 } from '../shared/contract.ts';
+import { parseBoolean } from '../shared/grammar/values.ts';
 import { matchesLabelSelector } from './label-selector.ts';
 import type { InjectReason, SkipReason } from './reasons.ts';
 

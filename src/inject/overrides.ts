@@ -6,6 +6,14 @@
 // injector back refuse every pod that carries one.
 import type { V1Pod } from '@kubernetes/client-node';
 import { LOG_LEVELS, type LogLevel } from '../config/schema.ts';
+import { errors, type OutriggerError } from '../errors.ts';
+import {
+  ACCESS_LOG_FORMATS,
+  type AccessLogFormat,
+  ORIGINAL_PROBES_ANNOTATION,
+  POD_INJECT_KEY,
+  STATUS_ANNOTATION,
+} from '../shared/contract.ts';
 import {
   type Parsed,
   parseBoolean,
@@ -16,15 +24,7 @@ import {
   parsePortList,
   parsePortSelection,
   parseQuantity,
-} from '../config/values.ts';
-import { errors, type OutriggerError } from '../errors.ts';
-import {
-  ACCESS_LOG_FORMATS,
-  type AccessLogFormat,
-  ORIGINAL_PROBES_ANNOTATION,
-  POD_INJECT_KEY,
-  STATUS_ANNOTATION,
-} from '../shared/contract.ts';
+} from '../shared/grammar/values.ts';
 import { VERSION } from '../version.ts';
 
 export const SIDECAR_PREFIX = 'sidecar.outrigger.dev/';

@@ -4,7 +4,6 @@
 // httpGet/tcpSocket probes of captured ports are pointed at the proxy (probes.ts).
 import type { V1Container, V1EnvVar, V1Pod, V1Probe, V1Volume } from '@kubernetes/client-node';
 import type { InjectionConfig, ResourceRequirements } from '../config/schema.ts';
-import { parseCidrSelection, parsePortSelection, parseQuantity } from '../config/values.ts';
 import { errors } from '../errors.ts';
 import {
   HEALTH_READY_PATH,
@@ -18,6 +17,7 @@ import {
   PROXY_ENV,
   STATUS_ANNOTATION,
 } from '../shared/contract.ts';
+import { parseCidrSelection, parsePortSelection, parseQuantity } from '../shared/grammar/values.ts';
 import { VERSION } from '../version.ts';
 import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
 import { type ProbeField, type ProbeRewrite, rewriteAppProbes } from './probes.ts';

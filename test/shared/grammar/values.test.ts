@@ -11,8 +11,8 @@ import {
   parsePortList,
   parsePortSelection,
   parseQuantity,
-} from '../../src/config/values.ts';
-import { VERSION } from '../../src/version.ts';
+} from '../../../src/shared/grammar/values.ts';
+import { VERSION } from '../../../src/version.ts';
 
 test('ports: 1-65535 only, as a comma list with blanks allowed', () => {
   assert.deepEqual(parsePortList(' 80, 443 ,8080'), { ok: true, value: [80, 443, 8080] });

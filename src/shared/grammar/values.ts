@@ -2,7 +2,7 @@
 // annotations. Each parser returns the parsed value or a sentence saying what
 // was expected, so the caller can name the key and the value in its message.
 import ipaddr from 'ipaddr.js';
-import { quoteValue } from '../shared/echo.ts';
+import { quoteValue } from '../echo.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
 
