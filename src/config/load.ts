@@ -12,7 +12,7 @@ import {
   parseInterfaceName,
   parsePortSelection,
   parseQuantity,
-} from '../shared/grammar/values.ts';
+} from '../shared/grammar/index.ts';
 import { ConfigSchema, type InjectionConfig } from './schema.ts';
 import { formatExpectation } from './value-patterns.ts';
 

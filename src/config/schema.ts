@@ -11,7 +11,7 @@ import {
 } from '../shared/contract.ts';
 import type { ValueFormat } from './value-patterns.ts';
 import './value-patterns.ts';
-import { QUANTITY } from '../shared/grammar/values.ts';
+import { QUANTITY } from '../shared/grammar/index.ts';
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 

@@ -13,7 +13,7 @@ import {
   parseCidr,
   parseCidrSelection,
   parsePortSelection,
-} from '../shared/grammar/values.ts';
+} from '../shared/grammar/index.ts';
 
 const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
 const IPV4 = `${IPV4_OCTET}(\\.${IPV4_OCTET}){3}`;

@@ -11,7 +11,7 @@ import {
   STATUS_ANNOTATION,
   SYSTEM_NAMESPACES,
 } from '../shared/contract.ts';
-import { parseBoolean } from '../shared/grammar/values.ts';
+import { parseBoolean } from '../shared/grammar/index.ts';
 import { matchesLabelSelector } from './label-selector.ts';
 import type { InjectReason, SkipReason } from './reasons.ts';
 

@@ -24,7 +24,7 @@ import {
   parsePortList,
   parsePortSelection,
   parseQuantity,
-} from '../shared/grammar/values.ts';
+} from '../shared/grammar/index.ts';
 import { VERSION } from '../version.ts';
 
 export const SIDECAR_PREFIX = 'sidecar.outrigger.dev/';

@@ -17,7 +17,7 @@ import {
   PROXY_ENV,
   STATUS_ANNOTATION,
 } from '../shared/contract.ts';
-import { parseCidrSelection, parsePortSelection, parseQuantity } from '../shared/grammar/values.ts';
+import { parseCidrSelection, parsePortSelection, parseQuantity } from '../shared/grammar/index.ts';
 import { VERSION } from '../version.ts';
 import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
 import { type ProbeField, type ProbeRewrite, rewriteAppProbes } from './probes.ts';

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { errors } from '../errors.ts';
 import { IPTABLES_FLAGS, PORTS, PROXY_GID, PROXY_UID } from '../shared/contract.ts';
 import { quoteValue } from '../shared/echo.ts';
-import { parseCidrRange, parseInterfaceName } from '../shared/grammar/values.ts';
+import { parseCidrRange, parseInterfaceName } from '../shared/grammar/index.ts';
 import type { CaptureSettings, Cidr, Invocation } from './settings.ts';
 
 /** Raw option values as commander hands them over (all strings). */

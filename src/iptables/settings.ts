@@ -1,7 +1,7 @@
 // What the init container is asked to capture, once the flags are parsed and
 // validated. Rule rendering takes only this shape, so it never sees raw text.
 
-import type { AddressFamily, CidrRange } from '../shared/grammar/values.ts';
+import type { AddressFamily, CidrRange } from '../shared/grammar/index.ts';
 
 export type Family = AddressFamily;
 

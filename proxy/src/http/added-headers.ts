@@ -1,6 +1,6 @@
 // Headers the proxy adds to HTTP messages. They are the same for every request,
 // so the bytes to insert are encoded once at start and reused for each message.
-import { parseHeaderPairs } from '../../../src/shared/grammar/values.ts';
+import { parseHeaderPairs } from '../../../src/shared/grammar/index.ts';
 
 export interface HeaderPair {
   name: string;
