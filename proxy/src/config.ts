@@ -3,7 +3,6 @@
 // on the data path reads the environment or parses a setting again.
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
-import { errors } from '../../src/errors.ts';
 import {
   ACCESS_LOG_FORMATS,
   type AccessLogFormat,
@@ -15,6 +14,7 @@ import {
   PROXY_LOG_LEVELS,
 } from '../../src/shared/contract.ts';
 import { parseAppProbes } from './admin/app-probes.ts';
+import { errors } from './errors.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
 
 /** The levels the injector's logLevel annotation may pass on (src/shared/contract.ts). */

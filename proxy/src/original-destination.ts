@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type net from 'node:net';
 import type Koffi from 'koffi';
-import { errors } from '../../src/errors.ts';
+import { errors } from './errors.ts';
 
 export interface Destination {
   /** Textual address (dotted IPv4 or RFC 5952 IPv6). */

@@ -6,8 +6,8 @@
 // /healthz/ready answers 200, 1 when the timeout passes first.
 // main.ts loads this module only for `wait`, so commander costs the proxy nothing.
 import { Command, CommanderError, Option } from 'commander';
-import { errors, isOutriggerError } from '../../src/errors.ts';
 import { HEALTH_READY_PATH, PORTS, PROXY_ENV } from '../../src/shared/contract.ts';
+import { errors, isOutriggerError } from './errors.ts';
 
 const { get } = process.getBuiltinModule('node:http');
 

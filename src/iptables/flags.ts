@@ -3,10 +3,10 @@
 // annotation fails the init container with a message naming the flag instead
 // of half-programming the pod's network namespace.
 import { Command, Option } from 'commander';
-import { errors } from '../errors.ts';
 import { IPTABLES_FLAGS, PORTS, PROXY_GID, PROXY_UID } from '../shared/contract.ts';
 import { quoteValue } from '../shared/echo.ts';
 import { parseCidrRange, parseInterfaceName } from '../shared/grammar/index.ts';
+import { errors } from './errors.ts';
 import type { CaptureSettings, Cidr, Invocation } from './settings.ts';
 
 /** Raw option values as commander hands them over (all strings). */

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CommanderError } from 'commander';
-import { errors, isOutriggerError } from '../../src/errors.ts';
+import { errors, isOutriggerError } from '../../src/iptables/errors.ts';
 import { type Output, parseInvocation } from '../../src/iptables/flags.ts';
 import { PORTS, PROXY_GID, PROXY_UID } from '../../src/shared/contract.ts';
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { resolveConfig } from '../../proxy/src/config.ts';
+import { isOutriggerError } from '../../proxy/src/errors.ts';
 import { parseHeaderList } from '../../proxy/src/http/added-headers.ts';
-import { isOutriggerError } from '../../src/errors.ts';
 import { PORTS, PROXY_ENV } from '../../src/shared/contract.ts';
 import { NODE, PROXY_MAIN } from './support/harness.ts';
 
