@@ -1,4 +1,5 @@
 // Names and endpoints of the network around a pod: interface names, host:port.
+import { parseListOf } from './lists.ts';
 import { fail, ok, type Parsed } from './parsed.ts';
 import { parsePort } from './ports.ts';
 
@@ -19,6 +20,11 @@ export function parseInterfaceName(text: string): Parsed<string> {
       'expected an interface name of 1 to 15 letters, digits, _ . or - (not first), optionally ending in the + wildcard',
     );
   return ok(text);
+}
+
+/** A comma list of interface names; an empty string is an empty list. */
+export function parseInterfaceNameList(text: string): Parsed<string[]> {
+  return parseListOf(text, parseInterfaceName, 'an interface name', (expected) => expected);
 }
 
 /** `host:port`, an IPv6 host in brackets (`[2001:db8::1]:80`). */
