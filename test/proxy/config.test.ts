@@ -118,11 +118,14 @@ describe('resolveConfig', () => {
   });
 
   test('header lists accept one pair per line or comma-separated pairs', () => {
-    assert.deepEqual(parseHeaderList('A: 1, B: 2\nC: x,y'), [
-      { name: 'A', value: '1' },
-      { name: 'B', value: '2' },
-      { name: 'C', value: 'x,y' },
-    ]);
+    assert.deepEqual(parseHeaderList('A: 1, B: 2\nC: x,y'), {
+      ok: true,
+      value: [
+        { name: 'A', value: '1' },
+        { name: 'B', value: '2' },
+        { name: 'C', value: 'x,y' },
+      ],
+    });
   });
 });
 
