@@ -20,6 +20,22 @@ export function wholeNumber(min: number, max: number, unit = ''): Grammar<number
   };
 }
 
+/**
+ * A positive decimal number, fractions and exponents allowed (`0.5`, `365`,
+ * `1e+06`, as Helm renders a large number), no sign, no blanks.
+ */
+export function positiveNumber(unit = ''): Grammar<number> {
+  const expected = `expected a positive number${unit ? ` of ${unit}` : ''}`;
+  return (text) => {
+    const value = Number(text);
+    return /^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(text) &&
+      Number.isFinite(value) &&
+      value > 0
+      ? ok(value)
+      : fail(expected);
+  };
+}
+
 /** (uid_t)-1 means "no change" to the kernel, so it is not a real id. */
 export const MAX_NUMERIC_ID = 4294967294;
 
