@@ -152,7 +152,28 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type InjectionConfig = Static<typeof ConfigSchema>;
+/** The configuration as written: what the schema checks, strings where the file has strings. */
+export type ConfigDocument = Static<typeof ConfigSchema>;
+
+/**
+ * The configuration resolved once, when it is loaded (load.ts): the
+ * interception selections parsed into the values rendering uses, so nothing
+ * downstream parses a configured string again (pino's way).
+ */
+export type InjectionConfig = Omit<ConfigDocument, 'interception'> & {
+  interception: Interception;
+};
+
+export type Interception = Omit<
+  ConfigDocument['interception'],
+  'includeInboundPorts' | 'includeOutboundIPRanges'
+> & {
+  /** `*` for every port, or the ports; empty captures no inbound traffic. */
+  includeInboundPorts: '*' | number[];
+  /** `*` for every destination, or CIDRs in canonical form; empty captures none. */
+  includeOutboundIPRanges: '*' | string[];
+};
+
 export type LabelSelector = Static<typeof LabelSelectorSchema>;
-export type ResourceRequirements = InjectionConfig['proxy']['resources'];
+export type ResourceRequirements = ConfigDocument['proxy']['resources'];
 export type LogLevel = (typeof LOG_LEVELS)[number];
