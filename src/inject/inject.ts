@@ -36,6 +36,6 @@ export function injectPod(
     ...unknownAnnotationWarnings(pod),
     ...checkProxyPortCollisions(pod, config, overrides),
   ];
-  const injection = renderInjection(pod, config, overrides);
+  const injection = renderInjection(pod, config, overrides, context.workload);
   return { injected: true, decision, injection, patch: buildPatch(injection), warnings };
 }

@@ -110,6 +110,8 @@ export function renderInjection(
   pod: V1Pod,
   config: InjectionConfig,
   overrides: Overrides,
+  /** The enclosing workload's name, for a template injected offline (InjectionContext.workload). */
+  workload?: string,
 ): Injection {
   const declared = pod.spec?.terminationGracePeriodSeconds;
   // The apiserver sends a validated integer; `outrigger inject -f` may read anything.
@@ -136,7 +138,7 @@ export function renderInjection(
   // The rendered proxy is shared by every pod with the same overrides; each pod
   // gets a copy with what is its own: its workload identity and app probes.
   // The copy is shallow (everything but env stays shared) and frozen like the original.
-  const identity = workloadIdentity(pod);
+  const identity = workloadIdentity(pod, workload);
   const proxy = deepFreeze({
     ...sharedProxy,
     env: [
