@@ -52,6 +52,15 @@ export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease
 export const WEBHOOK_PATH = '/inject';
 export const WEBHOOK_PORT = 8443;
 
+/**
+ * The injector's own metrics over plain HTTP, `GET /metrics`, as istiod's
+ * monitoring port 15014: Prometheus scrapes it with no CA to configure. The chart
+ * passes it to `outrigger serve --monitoring-port` and names it `http-monitoring`
+ * on the Service.
+ */
+export const MONITORING_PORT = 15014;
+export const METRICS_PATH = '/metrics';
+
 /** Namespace label the PodSecurity admission plugin enforces (a Pod Security Standard). */
 export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 
