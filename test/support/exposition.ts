@@ -1,12 +1,9 @@
 // Strict parsing of Prometheus text exposition for the tests, by the Go
-// client's own parser (exposition-check/main.go), built once per source with
-// the Go toolchain from the Go module proxy. Callers gate on the `go`
-// prerequisite (prerequisites.ts).
+// client's own parser (exposition-check/main.go, built by go-tool.ts).
+// Callers gate on the `go` prerequisite (prerequisites.ts).
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { goTool } from './go-tool.ts';
 
 const SOURCE = path.join(import.meta.dirname, 'exposition-check');
 
@@ -17,29 +14,11 @@ export interface ExpositionFamily {
   samples: Array<{ labels: Record<string, string>; value: number }>;
 }
 
-let binary: string | undefined;
-
-function checker(): string {
-  if (binary !== undefined) return binary;
-  const hash = createHash('sha256');
-  for (const file of ['main.go', 'go.mod', 'go.sum'])
-    hash.update(readFileSync(path.join(SOURCE, file)));
-  const out = path.join(tmpdir(), `outrigger-exposition-check-${hash.digest('hex').slice(0, 16)}`);
-  if (!existsSync(out)) {
-    execFileSync('go', ['build', '-o', out, '.'], {
-      cwd: SOURCE,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-  }
-  binary = out;
-  return out;
-}
-
 /** The families of `text`, or throws with the parser's message when it is not valid exposition. */
 export function parseExposition(text: string): Record<string, ExpositionFamily> {
   let output: string;
   try {
-    output = execFileSync(checker(), [], {
+    output = execFileSync(goTool(SOURCE), [], {
       input: text,
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
