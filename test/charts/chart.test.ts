@@ -2,7 +2,7 @@
 // refusing typos and wrong types, and `helm template` output accepted by a real
 // kube-apiserver in a server-side dry run (the apiserver's validation, not ours).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +17,10 @@ import { enforcedLevel } from '../../src/inject/pod-security.ts';
 import { renderSidecar } from '../../src/inject/render.ts';
 import { type CommandResult, startCluster, type TestCluster } from '../e2e/harness/cluster.ts';
 import { clusterSuiteBlocker } from '../e2e/harness/prerequisites.ts';
+import { goTool } from '../support/go-tool.ts';
 
 const chart = fileURLToPath(new URL('../../charts/outrigger', import.meta.url));
+const MONITOR_CHECK = fileURLToPath(new URL('./monitor-check', import.meta.url));
 const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const NAMESPACE = 'outrigger-chart-test';
 
@@ -578,6 +580,23 @@ describe('helm chart', { concurrency: false }, () => {
       sourceLabels: ['__meta_kubernetes_pod_container_name'],
       regex: proxy.name,
     });
+
+    // Both decode into prometheus-operator's own API types, unknown fields refused.
+    const monitorObjects = all.filter(
+      (m) => m.kind === 'ServiceMonitor' || m.kind === 'PodMonitor',
+    );
+    const decoded = JSON.parse(
+      execFileSync(goTool(MONITOR_CHECK), {
+        input: monitorObjects.map((m) => JSON.stringify(m)).join('\n'),
+        encoding: 'utf8',
+      }),
+    ) as string[];
+    assert.deepEqual(decoded, ['', '']);
+    const misspelt = { ...serviceMonitor, spec: { ...serviceMonitor.spec, endpoint: [] } };
+    const [error] = JSON.parse(
+      execFileSync(goTool(MONITOR_CHECK), { input: JSON.stringify(misspelt), encoding: 'utf8' }),
+    ) as string[];
+    assert.match(error ?? '', /unknown field "endpoint"/);
 
     const refused = await helm([
       'template',
