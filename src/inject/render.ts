@@ -139,7 +139,7 @@ export function renderInjection(
         )
       : { rewrites: [], appProbes: {} };
   // The rendered proxy is shared by every pod with the same overrides; each pod
-  // gets a copy with what is its own: its workload identity and app probes.
+  // gets a copy with what is its own: its workload identity, app probes and app metrics.
   // The copy is shallow (everything but env stays shared) and frozen like the original.
   const identity = workloadIdentity(pod, workload);
   const existing = pod.metadata?.annotations ?? {};
