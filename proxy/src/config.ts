@@ -6,6 +6,7 @@ import type * as Commander from 'commander';
 import {
   ACCESS_LOG_FORMATS,
   type AccessLogFormat,
+  type AppMetrics,
   type AppProbes,
   LAYOUTS,
   type Layout,
@@ -23,6 +24,7 @@ import {
   parseNumericId,
   wholeNumber,
 } from '../../src/shared/grammar/index.ts';
+import { parseAppMetrics } from './admin/app-metrics.ts';
 import { parseAppProbes } from './admin/app-probes.ts';
 import { errors } from './errors.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
@@ -72,6 +74,8 @@ export interface ProxyConfig {
   layout: Layout;
   /** The app's original probes by health path, answered on the health port. */
   appProbes: AppProbes;
+  /** The metrics merge: where the app serves its own metrics on loopback (admin/app-metrics.ts). */
+  appMetrics: AppMetrics | undefined;
   /**
    * Size of each upstream connection's read buffer, in KiB: the most one read
    * takes, and so the most a slow client can hold in the proxy per connection.
@@ -114,7 +118,7 @@ interface Setting<T> {
 }
 
 // Every value is read with the shared grammar (src/shared/grammar), the one the
-// injector checked or wrote it with; only the app probes' JSON is the proxy's own.
+// injector checked or wrote it with; only the app probes' and app metrics' JSON are the proxy's own.
 const text: Grammar<string> = ok;
 const port = parseListeningPort;
 const millis = wholeNumber(0, 9_999_999_999, 'milliseconds');
@@ -250,6 +254,13 @@ const SETTINGS = {
     description:
       "JSON: the app's original probes by /app-health/... path, answered on the health port",
     grammar: parseAppProbes,
+  },
+  appMetrics: {
+    flag: 'app-metrics',
+    env: PROXY_ENV.appMetrics,
+    description:
+      'JSON {"port":N,"path":"/..."}: the app\'s metrics on loopback, served after the proxy\'s on the Prometheus port',
+    grammar: parseAppMetrics,
   },
   maxConnections: {
     flag: 'max-connections',
@@ -391,6 +402,7 @@ function assemble(r: Resolved): ProxyConfig {
     drainTimeoutMs: r.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     layout: r.layout ?? 'native',
     appProbes: r.appProbes ?? {},
+    appMetrics: r.appMetrics,
     readBufferKiB: r.readBufferKiB ?? DEFAULTS.readBufferKiB,
     maxConnections: r.maxConnections,
     proxyUid: r.proxyUid,

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { addClusterCertificateFlags } from '../certs/cli-flags.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { errors, isOutriggerError } from '../errors.ts';
-import { WEBHOOK_PORT } from '../shared/contract.ts';
+import { MONITORING_PORT, WEBHOOK_PORT } from '../shared/contract.ts';
 import { parseListeningPort, splitList, wholeNumber } from '../shared/grammar/index.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
@@ -90,6 +90,13 @@ addClusterCertificateFlags(
     )
       .default(10_000)
       .hideHelp(),
+  )
+  .addOption(
+    valueOption(
+      '--monitoring-port <n>',
+      `serve /metrics in plain HTTP on this port too (the chart uses ${MONITORING_PORT}; 0 picks a free one)`,
+      parseListeningPort,
+    ),
   )
   .addOption(
     valueOption(
