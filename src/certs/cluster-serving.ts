@@ -3,6 +3,7 @@
 // server once it exists. Until the server's logger is attached, the manager logs
 // pino-shaped JSON lines to stderr so start-up problems are never silent.
 import type { Registry } from 'prom-client';
+import { errors } from '../errors.ts';
 import { forgeIssuer } from './issuer.ts';
 import { loadKubeConfig } from './kube-api.ts';
 import {
@@ -91,7 +92,7 @@ export async function startClusterServing(
     },
   });
   const first = initial;
-  if (!first) throw new Error('certificate manager started without serving material');
+  if (!first) throw errors.NO_SERVING_MATERIAL('the certificate manager started without any');
   return {
     initial: first,
     attach: (next, nextLogger) => {
