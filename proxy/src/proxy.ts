@@ -21,6 +21,7 @@ import type { HeaderInserts } from './http/sniffer.ts';
 import { IdleTimeout } from './idle-timeout.ts';
 import {
   createCaptureListener,
+  type LiveConnection,
   type OriginalDestinationResolver,
   soOriginalDst,
 } from './listeners/capture-listener.ts';
@@ -31,7 +32,9 @@ import type { Destination } from './original-destination.ts';
 import type { WatchedPolicy } from './policy/policy-file.ts';
 import { PolicyState } from './policy/policy-state.ts';
 import { assertExemptedUid } from './proxy-user.ts';
-import type { Splice } from './splice.ts';
+import { DnsCache } from './routing/backends.ts';
+import { RouteTables } from './routing/route-table.ts';
+import { UpstreamPool } from './routing/upstream-pool.ts';
 import { collectDefaultMetrics } from './stats/prometheus-core.ts';
 import { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction } from './stats/request-record.ts';
@@ -169,7 +172,7 @@ export async function startProxy(
   // process_* and nodejs_*: the sidecar's memory, CPU, event-loop lag and GC.
   collectDefaultMetrics({ register: stats.registry });
   const policyFile = await startPolicy(config, stats, log);
-  const live = new Set<Splice>();
+  const live = new Set<LiveConnection>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
   const idle = new IdleTimeout(config.idleTimeoutMs);
@@ -183,6 +186,18 @@ export async function startProxy(
     destinationFromKernel: resolve === soOriginalDst,
   };
   const ownUpstreams = new OwnUpstreams();
+  // The L7 path (ports the policy declares `protocol: http`); nothing is
+  // compiled or connected until such a port is used.
+  const routing = {
+    tables: new RouteTables(policyFile.state),
+    pool: new UpstreamPool({
+      connectTimeoutMs: config.connectTimeoutMs,
+      heldHeads,
+      stats,
+      ownUpstreams: policy.destinationFromKernel ? ownUpstreams : undefined,
+      lookup: new DnsCache().lookup,
+    }),
+  };
   const { limit: maxConnections, boundBy } = connectionLimit(
     config.maxConnections,
     readResourceLimits(),
@@ -213,6 +228,7 @@ export async function startProxy(
       live,
       ownUpstreams,
       maxConnections,
+      routing,
     });
   const outbound = listener('outbound');
   const inbound = listener('inbound');
@@ -226,6 +242,7 @@ export async function startProxy(
   const servers = [outbound, inbound, admin, health, prometheus];
   const closeAll = async () => {
     policyFile.close();
+    routing.pool.closeIdle();
     await Promise.all(servers.map(closeServer));
   };
 

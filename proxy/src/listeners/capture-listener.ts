@@ -1,6 +1,8 @@
 // A capture listener (15001 outbound or 15006 inbound): accepts redirected
 // connections, recovers each one's original destination and hands it to a
-// Splice. Connections without a usable destination are reset at once.
+// Splice, or, when the policy declares its port `protocol: http`, to the L7
+// path (an HttpConnection). Connections without a usable destination are
+// reset at once.
 import net from 'node:net';
 import { type Logger, rateLimitedWarning } from '../log.ts';
 import {
@@ -9,6 +11,7 @@ import {
   originalDestinationOfFd,
   socketFd,
 } from '../original-destination.ts';
+import { HttpConnection, type Routing } from '../routing/http-connection.ts';
 import { Splice, type SpliceSettings } from '../splice.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import type { Direction } from '../stats/request-record.ts';
@@ -24,6 +27,15 @@ export const soOriginalDst: OriginalDestinationResolver = (socket) => {
   return originalDestinationOfFd(fd, isNativeIPv6(socket.localAddress));
 };
 
+/** A proxied connection as draining sees it: a Splice or an HttpConnection. */
+export interface LiveConnection {
+  readonly direction: Direction;
+  /** Close at the next response boundary (now when idle). */
+  startDrain(): void;
+  /** Cut whatever is left. */
+  forceClose(): void;
+}
+
 export interface CaptureListenerOptions {
   direction: Direction;
   resolve: OriginalDestinationResolver;
@@ -32,7 +44,9 @@ export interface CaptureListenerOptions {
   settings: SpliceSettings;
   log: Logger;
   /** Live connections, so draining can reach them. */
-  live: Set<Splice>;
+  live: Set<LiveConnection>;
+  /** The policy's route tables and the upstream pool of the L7 path; without them every port is L4. */
+  routing?: Routing;
   /** Local endpoints of every listener's upstream connections (shared by both listeners). */
   ownUpstreams: OwnUpstreams;
   /** Most connections in `live` (both listeners together); more are reset at once. */
@@ -40,8 +54,18 @@ export interface CaptureListenerOptions {
 }
 
 export function createCaptureListener(options: CaptureListenerOptions): net.Server {
-  const { direction, resolve, policy, stats, settings, log, live, ownUpstreams, maxConnections } =
-    options;
+  const {
+    direction,
+    resolve,
+    policy,
+    stats,
+    settings,
+    log,
+    live,
+    ownUpstreams,
+    maxConnections,
+    routing,
+  } = options;
   const warnLimit = rateLimitedWarning(
     log,
     'connection limit reached: new connections are reset until some close',
@@ -59,6 +83,7 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     live.delete(splice);
     ownUpstreams.closed(splice);
   };
+  const httpDone = (connection: HttpConnection) => live.delete(connection);
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
     if (live.size >= maxConnections) {
       warnLimit({ direction, limit: maxConnections });
@@ -92,6 +117,11 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
       if (route.refused === 'loop_refused') warnLoop({ direction, destination, uid: uid() });
       else warnNotPod({ destination, from: client.remoteAddress });
       refuse(client, route.refused);
+      return;
+    }
+    // Declared HTTP by the policy in force: routed request by request (proxy/src/routing/).
+    if (routing !== undefined && routing.tables.lookup(direction, route.port) !== undefined) {
+      live.add(new HttpConnection(direction, client, route, stats, settings, routing, httpDone));
       return;
     }
     const splice = new Splice(direction, client, route, stats, settings, done);
