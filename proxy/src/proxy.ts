@@ -196,6 +196,7 @@ export async function startProxy(
       stats,
       ownUpstreams: policy.destinationFromKernel ? ownUpstreams : undefined,
       lookup: new DnsCache().lookup,
+      readBuffers,
     }),
   };
   const { limit: maxConnections, boundBy } = connectionLimit(

@@ -143,11 +143,14 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   private tunnel: UpstreamConnection | undefined;
   private pausedForHeld = false;
   private pausedForUpstream = false;
-  private upstreamPausedForClient = false;
+  /** A finished exchange's upstream, waiting for the client to take its last bytes. */
+  private releasing: UpstreamConnection | undefined;
   private clientEnded = false;
   private closed = false;
   private closeReason: CloseReason | undefined;
   private sawRequest = false;
+  /** The upstream socket corked while the current chunk is pushed. */
+  private corked: net.Socket | undefined;
   /** Set while feed() runs the request loop, which then moves to the next request itself. */
   private feeding = false;
   draining = false;
@@ -195,7 +198,6 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     client.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('end', () => this.onClientEnd());
-    client.on('drain', () => this.onClientDrain());
     client.on('error', () => this.fail('client_reset', 'DC'));
     client.on('close', () => this.onClientClose());
     settings.idle.watch(this);
@@ -253,6 +255,10 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     let rest: Buffer | undefined = chunk;
     while (rest !== undefined) {
       const taken = this.request.push(rest);
+      if (this.corked !== undefined) {
+        this.corked.uncork();
+        this.corked = undefined;
+      }
       rest = taken < rest.length ? rest.subarray(taken) : undefined;
       if (this.closed || this.tunnel !== undefined) {
         if (rest !== undefined && this.tunnel !== undefined) this.toUpstream(this.tunnel, rest);
@@ -313,23 +319,25 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     // Otherwise the responses still owed go out first (nextRequest ends the client).
   }
 
-  private onClientDrain(): void {
+  /**
+   * Runs as each write to the client completes, in order: once none is
+   * pending, the upstream (which pauses after a read whose bytes the client
+   * has not taken yet) may read again.
+   */
+  private readonly clientWriteDone = (): void => {
     this.active = true;
-    if (!this.upstreamPausedForClient) return;
-    this.upstreamPausedForClient = false;
-    const upstream = this.tunnel ?? this.exchange?.upstream;
-    upstream?.upstream.resume();
-  }
+    if (this.client.writableLength > 0) return;
+    const releasing = this.releasing;
+    if (releasing !== undefined) {
+      this.releasing = undefined;
+      releasing.resumeReading();
+      this.routing.pool.release(releasing);
+    }
+    (this.tunnel ?? this.exchange?.upstream)?.resumeReading();
+  };
 
   private toClient(bytes: Buffer): void {
-    if (this.client.destroyed) return;
-    if (!this.client.write(bytes) && !this.upstreamPausedForClient) {
-      const upstream = this.tunnel ?? this.exchange?.upstream;
-      if (upstream !== undefined) {
-        this.upstreamPausedForClient = true;
-        upstream.upstream.pause();
-      }
-    }
+    if (!this.client.destroyed) this.client.write(bytes, this.clientWriteDone);
   }
 
   private toUpstream(upstream: UpstreamConnection, bytes: Buffer): void {
@@ -557,6 +565,11 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
       ? pool.connectNew(this.direction, exchange.target!, this)
       : pool.acquire(this.direction, exchange.target!, this);
     exchange.upstream = upstream;
+    if (this.feeding) {
+      // The head and the body bytes after it in this chunk leave in one write (uncorked in runRequests).
+      upstream.upstream.cork();
+      this.corked = upstream.upstream;
+    }
     this.toUpstream(upstream, exchange.head!);
     const queued = exchange.queued;
     if (queued !== undefined) {
@@ -604,11 +617,15 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const upstream = exchange.upstream;
     if (upstream !== undefined && upstream.user === this) {
       if (!exchange.requestDone) upstream.reusable = false;
-      if (this.upstreamPausedForClient) upstream.upstream.resume();
-      this.routing.pool.release(upstream);
+      if (upstream.pausedForClient) {
+        // Writes to this client still point into its read buffer: it goes back to
+        // the pool once they are done (clientWriteDone), not before.
+        upstream.user = undefined;
+        this.releasing = upstream;
+      } else {
+        this.routing.pool.release(upstream);
+      }
     }
-    // The upstream was resumed above: it must be reading before the pool or another exchange has it.
-    this.upstreamPausedForClient = false;
     if (exchange.closeAfter) {
       this.endClient();
       return true;
@@ -829,6 +846,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     this.closed = true;
     this.held = undefined;
     this.tunnel?.destroy();
+    this.releasing?.destroy();
     this.settings.idle.unwatch(this);
     const closeReason = this.closeReason ?? 'closed';
     this.stats.connectionClosed(

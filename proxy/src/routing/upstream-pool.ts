@@ -13,6 +13,7 @@
 // That race is still possible with other servers; a request without a body
 // that meets it is sent again once on a new connection (http-connection.ts).
 import net from 'node:net';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { HeldHeadBudget } from '../http/held-heads.ts';
 import type { MessageHead } from '../http/message-head.ts';
 import { type MessageOwner, MessageStream } from '../http/message-stream.ts';
@@ -34,6 +35,8 @@ export type UpstreamLoss = Extract<
 
 /** The client connection an upstream connection is working for. */
 export interface UpstreamUser {
+  /** Where the response goes: corked while one read is processed, so its pieces leave in one write. */
+  readonly client: net.Socket;
   /** A response head; returns the response stream's next state (message-stream.ts NEXT_*). */
   onResponseHead(upstream: UpstreamConnection, head: MessageHead, raw: Buffer, at: number): number;
   /** Body and framing bytes of the response, in order, to go to the client. */
@@ -66,6 +69,8 @@ export interface PoolSettings {
   /** Registers upstream endpoints for the loop guard (capture-listener.ts), or undefined. */
   ownUpstreams: OwnUpstreams | undefined;
   lookup: net.LookupFunction;
+  /** Read buffers (buffer-pool.ts), one per upstream connection while it lives. */
+  readBuffers: BufferPool;
 }
 
 export class UpstreamConnection implements MessageOwner, OwnUpstream {
@@ -83,6 +88,9 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
   /** performance.now() when it went idle into the pool. */
   idleSince = 0;
   ownEndpoint: string | undefined;
+  /** Reading stopped until the client has taken what was written from the read buffer. */
+  pausedForClient = false;
+  private readonly readBuffer: Buffer;
   private readonly host: string;
   private readonly port: number;
   private readonly pool: UpstreamPool;
@@ -104,12 +112,15 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
       undefined,
       { ownerEmitsHeads: true, stopsAfterMessage: true },
     );
+    this.readBuffer = settings.readBuffers.acquire();
     const socket = net.connect({
       host: target.host,
       port: target.port,
       allowHalfOpen: true,
       noDelay: true,
       lookup: settings.lookup,
+      // As the splice does: responses are read into one reused buffer (see onRead).
+      onread: { buffer: this.readBuffer, callback: (n, buffer) => this.onRead(n, buffer) },
     });
     this.upstream = socket;
     socket.setTimeout(settings.connectTimeoutMs);
@@ -118,7 +129,6 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
       socket.setTimeout(0);
     });
     socket.on('timeout', () => this.lost('connect_timeout'));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       this.reusable = false;
       if (this.user === undefined) this.pool.retire(this);
@@ -133,6 +143,8 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
       this.reusable = false;
       settings.ownUpstreams?.closed(this);
       this.pool.retire(this);
+      // Closed: no write can still point into the buffer.
+      settings.readBuffers.release(this.readBuffer);
     });
     settings.ownUpstreams?.opened(this);
   }
@@ -163,13 +175,41 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
     user?.onUpstreamLost(this, reason);
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.user === undefined) {
+  /**
+   * Bytes from the upstream, in the connection's reused read buffer. Whatever
+   * is written to the client from it and not taken by the kernel at once
+   * still points into it, so reading pauses until the client has taken every
+   * pending write (the user resumes it from its write callbacks), as in the
+   * splice. The client is corked meanwhile: a rebuilt head and the body bytes
+   * after it leave in one write.
+   */
+  private onRead(length: number, buffer: Uint8Array): boolean {
+    const user = this.user;
+    if (user === undefined) {
       // Bytes nobody asked for: this connection cannot be trusted with a request.
       this.pool.retire(this);
       this.upstream.destroy();
-      return;
+      return false;
     }
+    const client = user.client;
+    client.cork();
+    this.process(Buffer.from(buffer.buffer, buffer.byteOffset, length));
+    client.uncork();
+    if (client.writableLength > 0 && !client.destroyed && !this.upstream.destroyed) {
+      this.pausedForClient = true;
+      this.upstream.pause();
+    }
+    return true;
+  }
+
+  /** The client took every pending write: reading may go on. */
+  resumeReading(): void {
+    if (!this.pausedForClient) return;
+    this.pausedForClient = false;
+    if (!this.upstream.destroyed) this.upstream.resume();
+  }
+
+  private process(chunk: Buffer): void {
     let rest = chunk;
     for (;;) {
       const taken = this.stream.push(rest);
