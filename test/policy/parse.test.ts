@@ -59,3 +59,22 @@ test('durations are read as Envoy writes them', () => {
   assert.equal(durationMs('2m'), 120_000);
   assert.throws(() => durationMs('1h'));
 });
+
+test('a route may not rewrite framing or hop-by-hop fields', () => {
+  const result = parsePolicy(`apiVersion: outrigger.dev/v1alpha1
+kind: TrafficPolicy
+listeners:
+  - port: 80
+    direction: inbound
+    protocol: http
+    routes:
+      - name: a
+        requestHeaders: {remove: [Content-Length], add: [{name: x-ok, value: "1"}]}
+        responseHeaders: {set: [{name: connection, value: close}]}
+`);
+  assert.ok(!result.ok);
+  assert.deepEqual(result.problems, [
+    '/listeners/0/routes/0/requestHeaders: Content-Length frames the message or belongs to one connection; it cannot be rewritten',
+    '/listeners/0/routes/0/responseHeaders: connection frames the message or belongs to one connection; it cannot be rewritten',
+  ]);
+});

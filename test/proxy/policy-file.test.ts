@@ -75,7 +75,9 @@ test('a ConfigMap update (the ..data swap) replaces the policy; a bad one keeps 
     const before = state.current;
     volume.update({ [POLICY_CONFIGMAP_KEY]: BAD });
     await until('a rejection', () => lines.some((l) => l.msg.toString().includes('rejected')));
-    const warning = lines.find((l) => l.msg === 'traffic policy rejected: keeping the last good one');
+    const warning = lines.find(
+      (l) => l.msg === 'traffic policy rejected: keeping the last good one',
+    );
     assert.equal(warning?.level, 'warn');
     assert.equal(warning?.generation, 1);
     const problems = (warning?.problems as string[]).join('\n');
