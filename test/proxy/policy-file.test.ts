@@ -74,11 +74,13 @@ test('a ConfigMap update (the ..data swap) replaces the policy; a bad one keeps 
   await t.test('a bad document is rejected with every problem; the policy stays', async () => {
     const before = state.current;
     volume.update({ [POLICY_CONFIGMAP_KEY]: BAD });
-    await until('a rejection', () => lines.some((l) => l.msg.toString().includes('rejected')));
-    const warning = lines.find((l) => l.msg === 'traffic policy rejected: keeping the last good one');
+    await until('a rejection', () => lines.some((l) => String(l.msg).includes('rejected')));
+    const warning = lines.find(
+      (l) => l.msg === 'traffic policy rejected: keeping the last good one',
+    );
     assert.equal(warning?.level, 'warn');
     assert.equal(warning?.generation, 1);
-    const problems = (warning?.problems as string[]).join('\n');
+    const problems = ((warning?.problems ?? []) as string[]).join('\n');
     for (const at of ['/listeners/0/port', '/listeners/0/direction']) {
       assert.ok(problems.includes(at), problems);
     }
@@ -92,7 +94,7 @@ test('a ConfigMap update (the ..data swap) replaces the policy; a bad one keeps 
     // Two polls and a touch of the directory: nothing new to judge.
     writeFileSync(`${volume.dir}/unrelated`, 'x');
     await new Promise((r) => setTimeout(r, 4500));
-    assert.equal(lines.filter((l) => l.msg.toString().includes('rejected')).length, 1);
+    assert.equal(lines.filter((l) => String(l.msg).includes('rejected')).length, 1);
     assert.match(await metric(registry, 'outrigger_policy_reloads_total'), /rejected"\} 1/);
   });
 

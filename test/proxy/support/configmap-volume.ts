@@ -36,7 +36,8 @@ export class ConfigMapVolume {
     const tmp = path.join(this.dir, '..data_tmp');
     symlinkSync(version, tmp);
     renameSync(tmp, path.join(this.dir, '..data'));
-    if (this.#current !== undefined) rmSync(path.join(this.dir, this.#current), { recursive: true });
+    if (this.#current !== undefined)
+      rmSync(path.join(this.dir, this.#current), { recursive: true });
     this.#current = version;
   }
 
