@@ -211,6 +211,19 @@ test('Block All, Allow All, the TCP bucket and a hot reload, through the real ca
         });
         assert.equal(allowed.outcome, 'data', JSON.stringify(allowed));
         assert.match(allowed.data!, /^HTTP\/1\.1 200 OK\r\n[\s\S]*hello API\.example\.com:8080\n$/);
+        // A request whose FIN comes with it: the bytes and the FIN both go on.
+        const halfClosed = await probe.ask<Outcome>({
+          op: 'http',
+          host: OTHER,
+          port: 8080,
+          hostHeader: 'api.example.com',
+          halfClose: 1,
+        });
+        assert.match(
+          halfClosed.data ?? '',
+          /hello api\.example\.com\n$/,
+          JSON.stringify(halfClosed),
+        );
         const refused = await probe.ask<Outcome>({
           op: 'http',
           host: OTHER,

@@ -3,7 +3,7 @@
 // answers each with one JSON line on stdout. Every wait is bounded.
 //
 //   {"op":"tcp","host","port","send"?}           connect, send, wait for bytes back
-//   {"op":"http","host","port","hostHeader"}      one GET with that Host
+//   {"op":"http","host","port","hostHeader","halfClose"?}  one GET with that Host
 //   {"op":"tls","host","port","servername"}       handshake, then an echo
 //   {"op":"burst","host","port","count"}          count tcp probes at once
 //   {"op":"series","host","port","everyMs","durationMs"}  one tcp probe per tick
@@ -62,9 +62,17 @@ function tcp(host: string, port: number, send: string | undefined): Promise<Outc
   return settle(socket, (r) => (send === undefined ? r.includes('\n') : r.length >= send.length));
 }
 
-function httpGet(host: string, port: number, hostHeader: string): Promise<Outcome> {
-  const socket = net.connect({ host, port });
-  socket.write(`GET / HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`);
+/** With halfClose, the request is followed by a FIN at once (as `nc -N` sends it). */
+function httpGet(
+  host: string,
+  port: number,
+  hostHeader: string,
+  halfClose: boolean,
+): Promise<Outcome> {
+  const socket = net.connect({ host, port, allowHalfOpen: true });
+  const request = `GET / HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`;
+  if (halfClose) socket.end(request);
+  else socket.write(request);
   return settle(socket, () => false);
 }
 
@@ -132,7 +140,7 @@ async function run(c: Command): Promise<unknown> {
     case 'tcp':
       return tcp(host, port, c.send as string | undefined);
     case 'http':
-      return httpGet(host, port, String(c.hostHeader));
+      return httpGet(host, port, String(c.hostHeader), c.halfClose === 1);
     case 'tls':
       return tlsEcho(host, port, String(c.servername));
     case 'burst':
