@@ -29,6 +29,7 @@ import { LocalAddresses } from './listeners/local-addresses.ts';
 import { OwnUpstreams } from './listeners/own-upstreams.ts';
 import type { Logger } from './log.ts';
 import type { Destination } from './original-destination.ts';
+import type { ConnectionPolicy } from './policy/connection-policy.ts';
 import type { WatchedPolicy } from './policy/policy-file.ts';
 import { PolicyState } from './policy/policy-state.ts';
 import { assertExemptedUid } from './proxy-user.ts';
@@ -115,18 +116,31 @@ function fixedResolver(target: { host: string; port: number }): OriginalDestinat
   return () => destination;
 }
 
+interface TrafficPolicy {
+  file: WatchedPolicy;
+  /** The connection-level policy the capture listeners apply; undefined without a file. */
+  connections: ConnectionPolicy | undefined;
+}
+
 /**
  * The policy file, loaded and watched; without one the empty policy, and none
- * of the loader's code (TypeBox, YAML) is loaded. A bad file at start throws.
+ * of the policy code (TypeBox, YAML, ipaddr.js) is loaded. A bad file at
+ * start throws.
  */
 async function startPolicy(
   config: ProxyConfig,
   stats: ProxyStats,
   log: Logger,
-): Promise<WatchedPolicy> {
-  if (config.policyFile === undefined) return { state: new PolicyState(), close: () => {} };
-  const { watchPolicyFile } = await import('./policy/policy-file.ts');
-  return watchPolicyFile(config.policyFile, { log, registry: stats.registry });
+): Promise<TrafficPolicy> {
+  if (config.policyFile === undefined) {
+    return { file: { state: new PolicyState(), close: () => {} }, connections: undefined };
+  }
+  const [{ watchPolicyFile }, { ConnectionPolicy }] = await Promise.all([
+    import('./policy/policy-file.ts'),
+    import('./policy/connection-policy.ts'),
+  ]);
+  const file = watchPolicyFile(config.policyFile, { log, registry: stats.registry });
+  return { file, connections: new ConnectionPolicy(file.state) };
 }
 
 function listen(server: net.Server | http.Server, port: number, host?: string): Promise<number> {
@@ -171,7 +185,7 @@ export async function startProxy(
   });
   // process_* and nodejs_*: the sidecar's memory, CPU, event-loop lag and GC.
   collectDefaultMetrics({ register: stats.registry });
-  const policyFile = await startPolicy(config, stats, log);
+  const traffic = await startPolicy(config, stats, log);
   const live = new Set<LiveConnection>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
@@ -189,7 +203,7 @@ export async function startProxy(
   // The L7 path (ports the policy declares `protocol: http`); nothing is
   // compiled or connected until such a port is used.
   const routing = {
-    tables: new RouteTables(policyFile.state),
+    tables: new RouteTables(traffic.file.state),
     pool: new UpstreamPool({
       connectTimeoutMs: config.connectTimeoutMs,
       heldHeads,
@@ -229,6 +243,7 @@ export async function startProxy(
       live,
       ownUpstreams,
       maxConnections,
+      traffic: traffic.connections,
       routing,
     });
   const outbound = listener('outbound');
@@ -242,7 +257,7 @@ export async function startProxy(
   const prometheus = createPrometheusServer(stats);
   const servers = [outbound, inbound, admin, health, prometheus];
   const closeAll = async () => {
-    policyFile.close();
+    traffic.file.close();
     routing.pool.closeIdle();
     await Promise.all(servers.map(closeServer));
   };
@@ -270,7 +285,7 @@ export async function startProxy(
     running = {
       ports,
       stats,
-      policy: policyFile.state,
+      policy: traffic.file.state,
       close: async () => {
         draining = true;
         for (const splice of live) splice.forceClose();

@@ -74,13 +74,13 @@ test('a ConfigMap update (the ..data swap) replaces the policy; a bad one keeps 
   await t.test('a bad document is rejected with every problem; the policy stays', async () => {
     const before = state.current;
     volume.update({ [POLICY_CONFIGMAP_KEY]: BAD });
-    await until('a rejection', () => lines.some((l) => l.msg.toString().includes('rejected')));
+    await until('a rejection', () => lines.some((l) => String(l.msg).includes('rejected')));
     const warning = lines.find(
       (l) => l.msg === 'traffic policy rejected: keeping the last good one',
     );
     assert.equal(warning?.level, 'warn');
     assert.equal(warning?.generation, 1);
-    const problems = (warning?.problems as string[]).join('\n');
+    const problems = ((warning?.problems ?? []) as string[]).join('\n');
     for (const at of ['/listeners/0/port', '/listeners/0/direction']) {
       assert.ok(problems.includes(at), problems);
     }
@@ -94,7 +94,7 @@ test('a ConfigMap update (the ..data swap) replaces the policy; a bad one keeps 
     // Two polls and a touch of the directory: nothing new to judge.
     writeFileSync(`${volume.dir}/unrelated`, 'x');
     await new Promise((r) => setTimeout(r, 4500));
-    assert.equal(lines.filter((l) => l.msg.toString().includes('rejected')).length, 1);
+    assert.equal(lines.filter((l) => String(l.msg).includes('rejected')).length, 1);
     assert.match(await metric(registry, 'outrigger_policy_reloads_total'), /rejected"\} 1/);
   });
 
@@ -105,6 +105,32 @@ test('a ConfigMap update (the ..data swap) replaces the policy; a bad one keeps 
     assert.match(await metric(registry, 'outrigger_policy_last_reload_successful'), / 1$/);
     assert.deepEqual(generations, [1, 2]);
   });
+});
+
+test('undoing a bad edit goes back to the policy in force without a new generation', async (t) => {
+  const volume = new ConfigMapVolume({ [POLICY_CONFIGMAP_KEY]: BLOCK_ALL });
+  const { log, lines } = capturingLog();
+  const registry = new Registry();
+  const watched = watchPolicyFile(volume.path(POLICY_CONFIGMAP_KEY), { log, registry });
+  t.after(() => {
+    watched.close();
+    volume.remove();
+  });
+  const before = watched.state.current;
+  volume.update({ [POLICY_CONFIGMAP_KEY]: BAD });
+  await until('the rejection', () => lines.some((l) => String(l.msg).includes('rejected')));
+  assert.match(await metric(registry, 'outrigger_policy_last_reload_successful'), / 0$/);
+  volume.update({ [POLICY_CONFIGMAP_KEY]: BLOCK_ALL });
+  await until('back in force', () =>
+    lines.some((l) => String(l.msg).includes('back to the policy')),
+  );
+  assert.equal(watched.state.generation, 0);
+  assert.equal(watched.state.current, before);
+  assert.match(await metric(registry, 'outrigger_policy_last_reload_successful'), / 1$/);
+  assert.match(
+    await metric(registry, 'outrigger_policy_reloads_total'),
+    /applied"\} 0\n.*rejected"\} 1/,
+  );
 });
 
 test('a change the watch misses is found by the poll', async (t) => {

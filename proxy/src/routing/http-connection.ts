@@ -30,6 +30,7 @@ import {
 } from '../http/message-stream.ts';
 import type { HeaderInserts } from '../http/sniffer.ts';
 import type { IdleTimeout, IdleWatched } from '../idle-timeout.ts';
+import type { Prelude } from '../splice.ts';
 import type { CloseReason } from '../stats/connection-record.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import { type Direction, RequestRecord } from '../stats/request-record.ts';
@@ -165,6 +166,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     settings: HttpSettings,
     routing: Routing,
     onDone: (connection: HttpConnection) => void,
+    prelude?: Prelude,
   ) {
     this.direction = direction;
     this.client = client;
@@ -201,6 +203,11 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     client.on('error', () => this.fail('client_reset', 'DC'));
     client.on('close', () => this.onClientClose());
     settings.idle.watch(this);
+    // Bytes the traffic policy read while it waited for the Host (policy/host-peek.ts).
+    if (prelude !== undefined) {
+      if (prelude.bytes.length > 0) this.onClientData(prelude.bytes);
+      if (prelude.ended) this.onClientEnd();
+    }
   }
 
   /** Draining: close now if idle, else after the response in flight. */
@@ -429,9 +436,8 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
       return next;
     }
     if (route?.bucket !== undefined) {
-      const now = performance.now();
-      if (!route.bucket.take(now)) {
-        const seconds = Math.max(1, Math.ceil(route.bucket.msUntilNextToken(now) / 1000));
+      if (!route.bucket.take()) {
+        const seconds = Math.max(1, Math.ceil(route.bucket.msUntilNextToken() / 1000));
         this.answer(
           exchange,
           429,

@@ -12,11 +12,11 @@
 import type { Policy, PolicyListener, PolicyRoute } from '../../../src/shared/policy/schema.ts';
 import type { MessageHead } from '../http/message-head.ts';
 import type { PolicyState } from '../policy/policy-state.ts';
+import { TokenBucket } from '../policy/token-bucket.ts';
 import type { Direction } from '../stats/request-record.ts';
 import { BackendPicker } from './backends.ts';
 import { type CompiledFault, compileFault } from './faults.ts';
 import { FieldNames, HeadFields } from './head-fields.ts';
-import { TokenBucket } from './rate-limit.ts';
 
 /** The route name of a request no route applies to (Envoy's %ROUTE_NAME% for none). */
 export const NO_ROUTE_NAME = '-';
