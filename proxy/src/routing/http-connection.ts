@@ -77,6 +77,8 @@ export interface Routing {
 }
 
 const CONNECTION_CLOSE = Buffer.from('connection: close\r\n', 'latin1');
+/** Body bytes copied next to their head so that both leave in one write. */
+const MERGE_BODY_BYTES = 4096;
 const ORIGINAL_DESTINATION = undefined;
 /** Most request body bytes queued while an injected delay runs, before the client is paused. */
 const MAX_QUEUED_BYTES = 64 * 1024;
@@ -144,6 +146,8 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   private tunnel: UpstreamConnection | undefined;
   private pausedForHeld = false;
   private pausedForUpstream = false;
+  /** A rebuilt response head not written yet (see onResponseBytes). */
+  private pendingHead: Buffer | undefined;
   /** A finished exchange's upstream, waiting for the client to take its last bytes. */
   private releasing: UpstreamConnection | undefined;
   private clientEnded = false;
@@ -344,7 +348,35 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   };
 
   private toClient(bytes: Buffer): void {
+    if (this.pendingHead !== undefined) this.flushResponseHead();
     if (!this.client.destroyed) this.client.write(bytes, this.clientWriteDone);
+  }
+
+  /**
+   * Response body bytes. The first ones after a rebuilt head go out in the
+   * same write as the head when they are few (a small response is then one
+   * write, as it came in one read), else right after it.
+   */
+  onResponseBytes(bytes: Buffer): void {
+    this.active = true;
+    const head = this.pendingHead;
+    if (head !== undefined && bytes.length <= MERGE_BODY_BYTES) {
+      this.pendingHead = undefined;
+      const merged = Buffer.allocUnsafe(head.length + bytes.length);
+      head.copy(merged, 0);
+      bytes.copy(merged, head.length);
+      if (!this.client.destroyed) this.client.write(merged, this.clientWriteDone);
+      return;
+    }
+    this.toClient(bytes);
+  }
+
+  /** Writes a rebuilt response head that is still waiting for body bytes to go with. */
+  flushResponseHead(): void {
+    const head = this.pendingHead;
+    if (head === undefined) return;
+    this.pendingHead = undefined;
+    if (!this.client.destroyed) this.client.write(head, this.clientWriteDone);
   }
 
   private toUpstream(upstream: UpstreamConnection, bytes: Buffer): void {
@@ -480,7 +512,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
       }, fault.delayMs);
       return next;
     }
-    this.send(exchange);
+    this.send(exchange, false, next !== NEXT_COMPLETE);
     return next;
   }
 
@@ -565,13 +597,13 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   }
 
   /** Sends the exchange's head (and anything queued) on an upstream connection. */
-  private send(exchange: Exchange, fresh = false): void {
+  private send(exchange: Exchange, fresh = false, bodyFollows = false): void {
     const pool = this.routing.pool;
     const upstream = fresh
       ? pool.connectNew(this.direction, exchange.target!, this)
       : pool.acquire(this.direction, exchange.target!, this);
     exchange.upstream = upstream;
-    if (this.feeding) {
+    if (this.feeding && bodyFollows) {
       // The head and the body bytes after it in this chunk leave in one write (uncorked in runRequests).
       upstream.upstream.cork();
       this.corked = upstream.upstream;
@@ -654,6 +686,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   }
 
   private endClient(): void {
+    this.flushResponseHead();
     if (!this.client.destroyed && !this.client.writableEnded) this.client.end();
     this.held = undefined;
   }
@@ -693,7 +726,8 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     // A body delimited by the upstream's close is delimited the same way for the client.
     if (next === NEXT_UNTIL_CLOSE || this.draining || !exchange.requestDone)
       exchange.closeAfter = true;
-    this.toClient(this.rebuildResponseHead(raw, exchange));
+    // Held for the body bytes of the same read (onResponseBytes), flushed after it at the latest.
+    this.pendingHead = this.rebuildResponseHead(raw, exchange);
     return next;
   }
 
@@ -714,11 +748,6 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     return composeHead(raw, fields, edit);
   }
 
-  onResponseBytes(bytes: Buffer): void {
-    this.active = true;
-    this.toClient(bytes);
-  }
-
   onResponseBodyBytes(wireBytes: number, payloadBytes: number): void {
     const record = this.exchange?.record;
     if (record !== undefined) {
@@ -728,6 +757,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   }
 
   onResponseMessageEnd(upstream: UpstreamConnection, leftover: boolean): void {
+    this.flushResponseHead();
     const exchange = this.exchange;
     if (exchange === undefined || exchange.upstream !== upstream) return;
     if (exchange.record.status === 0) return; // an interim response: the final one follows

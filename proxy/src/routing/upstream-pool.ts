@@ -35,8 +35,10 @@ export type UpstreamLoss = Extract<
 
 /** The client connection an upstream connection is working for. */
 export interface UpstreamUser {
-  /** Where the response goes: corked while one read is processed, so its pieces leave in one write. */
+  /** Where the response goes. */
   readonly client: net.Socket;
+  /** One read has been processed: anything held for it goes out now. */
+  flushResponseHead(): void;
   /** A response head; returns the response stream's next state (message-stream.ts NEXT_*). */
   onResponseHead(upstream: UpstreamConnection, head: MessageHead, raw: Buffer, at: number): number;
   /** Body and framing bytes of the response, in order, to go to the client. */
@@ -180,8 +182,7 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
    * is written to the client from it and not taken by the kernel at once
    * still points into it, so reading pauses until the client has taken every
    * pending write (the user resumes it from its write callbacks), as in the
-   * splice. The client is corked meanwhile: a rebuilt head and the body bytes
-   * after it leave in one write.
+   * splice.
    */
   private onRead(length: number, buffer: Uint8Array): boolean {
     const user = this.user;
@@ -192,9 +193,8 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
       return false;
     }
     const client = user.client;
-    client.cork();
     this.process(Buffer.from(buffer.buffer, buffer.byteOffset, length));
-    client.uncork();
+    this.user?.flushResponseHead();
     if (client.writableLength > 0 && !client.destroyed && !this.upstream.destroyed) {
       this.pausedForClient = true;
       this.upstream.pause();
