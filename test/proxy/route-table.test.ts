@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { MessageHead, parseHead } from '../../proxy/src/http/message-head.ts';
+import { EMPTY_POLICY, PolicyState } from '../../proxy/src/policy/policy-state.ts';
 import { TokenBucket } from '../../proxy/src/policy/token-bucket.ts';
 import { BackendPicker } from '../../proxy/src/routing/backends.ts';
 import { composeHead, FieldNames, HeadFields } from '../../proxy/src/routing/head-fields.ts';
-import { RequestView, RouteTable } from '../../proxy/src/routing/route-table.ts';
+import { RequestView, RouteTable, RouteTables } from '../../proxy/src/routing/route-table.ts';
 import type { PolicyListener, PolicyRoute } from '../../src/shared/policy/schema.ts';
 
 function table(routes: PolicyRoute[]): RouteTable {
@@ -172,4 +173,34 @@ test('composeHead drops lines, appends to a value and adds lines before the empt
     out.toString('latin1'),
     'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4, 192.0.2.1  \r\nAccept: */*\r\nx-new: yes\r\n\r\n',
   );
+});
+
+test('a reload keeps a route bucket whose name and limits are unchanged, and starts others full', () => {
+  const listener = (limit: string, name = 'limited') =>
+    ({
+      port: 80,
+      direction: 'inbound',
+      protocol: 'http',
+      routes: [
+        { name, match: {}, rateLimit: { maxTokens: 1, tokensPerFill: 1, fillInterval: limit } },
+      ],
+    }) as PolicyListener;
+  const state = new PolicyState();
+  const tables = new RouteTables(state);
+  const policy = (l: PolicyListener) => ({ ...EMPTY_POLICY, listeners: [l] });
+  state.replace(policy(listener('1m')));
+  const first = tables.lookup('inbound', 80)!.routes[0]!.bucket!;
+  assert.equal(first.take(), true);
+  state.replace(policy(listener('60s')));
+  assert.equal(
+    tables.lookup('inbound', 80)!.routes[0]!.bucket,
+    first,
+    'same limits: kept, still empty',
+  );
+  assert.equal(first.take(), false);
+  state.replace(policy(listener('2m')));
+  assert.equal(tables.lookup('inbound', 80)!.routes[0]!.bucket!.take(), true, 'changed: full');
+  state.replace(policy(listener('2m', 'renamed')));
+  assert.equal(tables.lookup('inbound', 80)!.routes[0]!.bucket!.take(), true, 'renamed: full');
+  assert.equal(tables.lookup('inbound', 81), undefined, 'an undeclared port stays L4');
 });

@@ -140,7 +140,12 @@ export class RouteTable {
   readonly routes: readonly CompiledRoute[];
   private readonly blocks: readonly Block[];
 
-  constructor(listener: PolicyListener) {
+  /**
+   * `previous`: the table this one replaces, whose routes' token buckets are
+   * kept (with the tokens they have left) where the route's name and limits
+   * are unchanged, as the connection buckets are across a reload.
+   */
+  constructor(listener: PolicyListener, previous?: RouteTable) {
     const specs = listener.routes ?? [];
     this.hasRoutes = specs.length > 0;
     const requestNames = new Set(REQUEST_FIELDS);
@@ -159,8 +164,9 @@ export class RouteTable {
     this.expectIndex = this.requestNames.indexOfName('expect');
     this.forwardedForIndex = this.requestNames.indexOfName('x-forwarded-for');
     this.clientHostnameIndex = this.requestNames.indexOfName('x-client-hostname');
+    const kept = new Map(previous?.routes.map((r) => [r.name, r.bucket]));
     const entries = specs.map((spec) => ({
-      route: this.compileRoute(spec),
+      route: this.compileRoute(spec, kept.get(spec.name)),
       test: this.compileTest(spec),
       exactHeaders: exactHeaders(spec, this.requestNames),
     }));
@@ -185,13 +191,19 @@ export class RouteTable {
     return undefined;
   }
 
-  private compileRoute(spec: PolicyRoute): CompiledRoute {
+  private compileRoute(spec: PolicyRoute, previousBucket: TokenBucket | undefined): CompiledRoute {
+    const limit = spec.rateLimit;
     return {
       name: spec.name,
       backends: spec.to === undefined ? undefined : new BackendPicker(spec.to),
       request: compileRewrite(spec.requestHeaders, this.requestNames),
       response: compileRewrite(spec.responseHeaders, this.responseNames),
-      bucket: spec.rateLimit === undefined ? undefined : new TokenBucket(spec.rateLimit),
+      bucket:
+        limit === undefined
+          ? undefined
+          : previousBucket?.sameSpec(limit)
+            ? previousBucket
+            : new TokenBucket(limit),
       fault: compileFault(spec.fault),
     };
   }
@@ -315,8 +327,9 @@ export const ROUTELESS_TABLE = new RouteTable({
  * The route tables of the policy in force, by direction and port, for the
  * listeners declared `protocol: http`. Recompiled when the PolicyState's
  * generation changes; a request holds the table it was matched against, so a
- * change never reaches a request in flight. Token buckets are part of a
- * table: a new policy starts its buckets full.
+ * change never reaches a request in flight. A route's token bucket carries
+ * over to the new table when the listener, the route's name and its limits
+ * are unchanged; otherwise it starts full.
  */
 export class RouteTables {
   private readonly state: PolicyState;
@@ -343,7 +356,8 @@ export class RouteTables {
     };
     for (const listener of policy.listeners) {
       if (listener.protocol !== 'http') continue;
-      tables[listener.direction].set(listener.port, new RouteTable(listener));
+      const previous = this.tables[listener.direction].get(listener.port);
+      tables[listener.direction].set(listener.port, new RouteTable(listener, previous));
     }
     this.tables = tables;
     this.generation = this.state.generation;
