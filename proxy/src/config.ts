@@ -15,6 +15,7 @@ import {
   PROXY_LOG_LEVELS,
 } from '../../src/shared/contract.ts';
 import {
+  fail,
   type Grammar,
   ok,
   oneOf,
@@ -97,6 +98,12 @@ export interface ProxyConfig {
    * SO_ORIGINAL_DST (for loopback tests without iptables).
    */
   fixedDestination: { host: string; port: number } | undefined;
+  /**
+   * The traffic policy document (docs/proxy.md, "Traffic policy"), loaded at
+   * start and watched. Undefined: no policy, every destination allowed and
+   * every port on the L4 splice, and nothing of the policy code is loaded.
+   */
+  policyFile: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -127,6 +134,9 @@ const count = wholeNumber(1, 9_999_999);
 const logLevel = oneOf(LOG_LEVELS);
 const accessLogFormat = oneOf(ACCESS_LOG_FORMATS);
 const layout = oneOf(LAYOUTS);
+/** A file path: not empty, no NUL. */
+const filePath: Grammar<string> = (raw) =>
+  raw !== '' && !raw.includes('\0') ? ok(raw) : fail('a file path');
 
 const SETTINGS = {
   podName: { flag: 'pod-name', env: PROXY_ENV.podName, description: 'pod name', grammar: text },
@@ -276,6 +286,12 @@ const SETTINGS = {
       'uid the capture rules exempt; refuse to start under another (default: not checked)',
     grammar: parseNumericId,
   },
+  policyFile: {
+    flag: 'policy-file',
+    env: PROXY_ENV.policyFile,
+    description: 'traffic policy document, watched and hot-reloaded (default: none, allow all)',
+    grammar: filePath,
+  },
   readBufferKiB: {
     flag: 'read-buffer-kib',
     env: undefined,
@@ -407,6 +423,7 @@ function assemble(r: Resolved): ProxyConfig {
     maxConnections: r.maxConnections,
     proxyUid: r.proxyUid,
     fixedDestination: r.fixedDestination,
+    policyFile: r.policyFile,
   };
 }
 

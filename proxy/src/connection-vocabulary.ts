@@ -21,5 +21,7 @@ export type CloseReason =
   | 'loop_refused'
   | 'not_pod_address'
   | 'connection_limit'
+  | 'policy_blocked'
+  | 'rate_limited'
   | 'drain_timeout'
   | 'error';

@@ -1,7 +1,7 @@
 // The proxy's error table: everything outrigger-proxy refuses on purpose, each
 // with a stable code and a reason (src/shared/errors.ts). None has an HTTP
 // status: they stop the proxy at start, before anything is served.
-import { quoteValue } from '../../src/shared/echo.ts';
+import { echoText, quoteValue } from '../../src/shared/echo.ts';
 import { defineError } from '../../src/shared/errors.ts';
 
 export { isOutriggerError, OutriggerError } from '../../src/shared/errors.ts';
@@ -25,5 +25,20 @@ export const errors = {
       reason: 'original_destination_unavailable',
     },
     (detail: string) => `cannot recover the original destination: ${detail}`,
+  ),
+  INVALID_POLICY: defineError(
+    { code: 'OUTRIGGER_INVALID_POLICY', reason: 'invalid_policy' },
+    (file: string, problems: readonly string[]) =>
+      `traffic policy ${echoText(file)} is invalid, so the proxy does not start without the policy it was given: ` +
+      problems
+        .slice(0, 50)
+        .map((p) => echoText(p))
+        .join('; ') +
+      (problems.length > 50 ? `; and ${problems.length - 50} more` : ''),
+  ),
+  POLICY_UNREADABLE: defineError(
+    { code: 'OUTRIGGER_POLICY_UNREADABLE', reason: 'policy_unreadable' },
+    (file: string, detail: string) =>
+      `cannot read traffic policy ${echoText(file)}, so the proxy does not start without the policy it was given: ${echoText(detail)}`,
   ),
 } as const;

@@ -22,6 +22,7 @@ import type { HeaderInserts } from './http/sniffer.ts';
 import { IdleTimeout } from './idle-timeout.ts';
 import {
   createCaptureListener,
+  type LiveConnection,
   type OriginalDestinationResolver,
   soOriginalDst,
 } from './listeners/capture-listener.ts';
@@ -29,8 +30,13 @@ import { LocalAddresses } from './listeners/local-addresses.ts';
 import { OwnUpstreams } from './listeners/own-upstreams.ts';
 import type { Logger } from './log.ts';
 import type { Destination } from './original-destination.ts';
+import type { ConnectionPolicy } from './policy/connection-policy.ts';
+import type { WatchedPolicy } from './policy/policy-file.ts';
+import { PolicyState } from './policy/policy-state.ts';
 import { assertExemptedUid } from './proxy-user.ts';
-import type { Splice } from './splice.ts';
+import { DnsCache } from './routing/backends.ts';
+import { RouteTables } from './routing/route-table.ts';
+import { UpstreamPool } from './routing/upstream-pool.ts';
 import { collectDefaultMetrics } from './stats/prometheus-core.ts';
 import { ProxyStats } from './stats/proxy-stats.ts';
 
@@ -61,6 +67,8 @@ export interface DrainOptions {
 export interface RunningProxy {
   readonly ports: ProxyConfig['ports'];
   readonly stats: ProxyStats;
+  /** The traffic policy in force (EMPTY_POLICY without a policy file). */
+  readonly policy: PolicyState;
   /** Stops accepting, lets connections finish up to the drain timeout, then closes everything. */
   drain(options?: DrainOptions): Promise<void>;
   /** Closes everything at once. */
@@ -108,6 +116,33 @@ function fixedResolver(target: { host: string; port: number }): OriginalDestinat
   return () => destination;
 }
 
+interface TrafficPolicy {
+  file: WatchedPolicy;
+  /** The connection-level policy the capture listeners apply; undefined without a file. */
+  connections: ConnectionPolicy | undefined;
+}
+
+/**
+ * The policy file, loaded and watched; without one the empty policy, and none
+ * of the policy code (TypeBox, YAML, ipaddr.js) is loaded. A bad file at
+ * start throws.
+ */
+async function startPolicy(
+  config: ProxyConfig,
+  stats: ProxyStats,
+  log: Logger,
+): Promise<TrafficPolicy> {
+  if (config.policyFile === undefined) {
+    return { file: { state: new PolicyState(), close: () => {} }, connections: undefined };
+  }
+  const [{ watchPolicyFile }, { ConnectionPolicy }] = await Promise.all([
+    import('./policy/policy-file.ts'),
+    import('./policy/connection-policy.ts'),
+  ]);
+  const file = watchPolicyFile(config.policyFile, { log, registry: stats.registry });
+  return { file, connections: new ConnectionPolicy(file.state) };
+}
+
 function listen(server: net.Server | http.Server, port: number, host?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -150,7 +185,8 @@ export async function startProxy(
   });
   // process_* and nodejs_*: the sidecar's memory, CPU, event-loop lag and GC.
   collectDefaultMetrics({ register: stats.registry });
-  const live = new Set<Splice>();
+  const traffic = await startPolicy(config, stats, log);
+  const live = new Set<LiveConnection>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
   const idle = new IdleTimeout(config.idleTimeoutMs);
@@ -164,6 +200,19 @@ export async function startProxy(
     destinationFromKernel: resolve === soOriginalDst,
   };
   const ownUpstreams = new OwnUpstreams();
+  // The L7 path (ports the policy declares `protocol: http`); nothing is
+  // compiled or connected until such a port is used.
+  const routing = {
+    tables: new RouteTables(traffic.file.state),
+    pool: new UpstreamPool({
+      connectTimeoutMs: config.connectTimeoutMs,
+      heldHeads,
+      stats,
+      ownUpstreams: policy.destinationFromKernel ? ownUpstreams : undefined,
+      lookup: new DnsCache().lookup,
+      readBuffers,
+    }),
+  };
   const { limit: maxConnections, boundBy } = connectionLimit(
     config.maxConnections,
     readResourceLimits(),
@@ -194,6 +243,8 @@ export async function startProxy(
       live,
       ownUpstreams,
       maxConnections,
+      traffic: traffic.connections,
+      routing,
     });
   const outbound = listener('outbound');
   const inbound = listener('inbound');
@@ -205,6 +256,11 @@ export async function startProxy(
   const health = createHealthServer(readiness, config);
   const prometheus = createPrometheusServer(stats, config.appMetrics);
   const servers = [outbound, inbound, admin, health, prometheus];
+  const closeAll = async () => {
+    traffic.file.close();
+    routing.pool.closeIdle();
+    await Promise.all(servers.map(closeServer));
+  };
 
   try {
     const [outboundPort, inboundPort, adminPort, healthPort, prometheusPort] = await Promise.all([
@@ -225,14 +281,11 @@ export async function startProxy(
     policy.capturePorts = [ports.inbound, ports.outbound];
     log.info('ready', { ports, maxConnections, maxConnectionsBoundBy: boundBy });
 
-    const closeAll = async () => {
-      await Promise.all(servers.map(closeServer));
-    };
-
     let drained: Promise<void> | undefined;
     running = {
       ports,
       stats,
+      policy: traffic.file.state,
       close: async () => {
         draining = true;
         for (const splice of live) splice.forceClose();
@@ -283,7 +336,7 @@ export async function startProxy(
       log.info('drained', { ms: Date.now() - started });
     }
   } catch (err) {
-    await Promise.all(servers.map(closeServer));
+    await closeAll();
     throw err;
   }
 }

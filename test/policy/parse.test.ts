@@ -59,3 +59,67 @@ test('durations are read as Envoy writes them', () => {
   assert.equal(durationMs('2m'), 120_000);
   assert.throws(() => durationMs('1h'));
 });
+
+test('a token bucket that refills every 0 ms is a problem, at both layers', () => {
+  const result = parsePolicy(`apiVersion: outrigger.dev/v1alpha1
+kind: TrafficPolicy
+listeners:
+  - port: 80
+    direction: inbound
+    protocol: http
+    connectionRateLimit: {maxTokens: 1, fillInterval: 0s}
+    routes: [{name: a, rateLimit: {maxTokens: 1, fillInterval: 0ms}}]
+`);
+  assert.ok(!result.ok);
+  const text = result.problems.join('\n');
+  assert.match(text, /\/listeners\/0\/connectionRateLimit\/fillInterval: must be above 0/);
+  assert.match(text, /\/listeners\/0\/routes\/0\/rateLimit\/fillInterval: must be above 0/);
+});
+
+test('a union that does not match says what it takes, not "Expected union value"', () => {
+  const result = parsePolicy(`apiVersion: outrigger.dev/v1alpha1
+kind: TrafficPolicy
+outbound: {mode: blockEverything}
+listeners:
+  - port: 80
+    direction: outbound
+    protocol: h2
+  - port: 81
+    direction: inbound
+    protocol: http
+    routes:
+      - name: a
+        match:
+          path: {regex: x}
+          authority: {exact: a, prefix: b}
+          headers: [{name: v, exact: 1}, {name: w}]
+`);
+  assert.ok(!result.ok);
+  assert.deepEqual(result.problems, [
+    '/outbound/mode: expected one of allowAny, blockAll (got "blockEverything")',
+    '/listeners/0/protocol: expected one of tcp, http (got "h2")',
+    '/listeners/1/routes/0/match/authority: expected exactly one of exact, prefix (got {"exact":"a","prefix":"b"})',
+    '/listeners/1/routes/0/match/path: expected exactly one of exact, prefix (got {"regex":"x"})',
+    '/listeners/1/routes/0/match/headers/0/exact: Expected string (got 1)',
+    '/listeners/1/routes/0/match/headers/1: expected name and exactly one of exact, prefix, present (got {"name":"w"})',
+  ]);
+});
+
+test('a route may not rewrite framing or hop-by-hop fields', () => {
+  const result = parsePolicy(`apiVersion: outrigger.dev/v1alpha1
+kind: TrafficPolicy
+listeners:
+  - port: 80
+    direction: inbound
+    protocol: http
+    routes:
+      - name: a
+        requestHeaders: {remove: [Content-Length], add: [{name: x-ok, value: "1"}]}
+        responseHeaders: {set: [{name: connection, value: close}]}
+`);
+  assert.ok(!result.ok);
+  assert.deepEqual(result.problems, [
+    '/listeners/0/routes/0/requestHeaders: Content-Length frames the message or belongs to one connection; it cannot be rewritten',
+    '/listeners/0/routes/0/responseHeaders: connection frames the message or belongs to one connection; it cannot be rewritten',
+  ]);
+});

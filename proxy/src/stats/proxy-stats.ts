@@ -44,6 +44,7 @@ const REQUEST_LABELS = [
   'request_protocol',
   'response_code',
   'response_flags',
+  'route',
 ] as const;
 const TCP_CLOSE_LABELS = [...WORKLOAD_LABELS, 'response_flags'] as const;
 
@@ -116,6 +117,7 @@ export class ProxyStats {
         authority: string;
         status: number;
         flags: string;
+        route: string;
         children: RequestChildren;
       }
     | undefined;
@@ -236,6 +238,7 @@ export class ProxyStats {
       record.authority,
       record.status,
       record.responseFlags,
+      record.route,
     );
     children.total.value++;
     this.duration.observe(children.duration, record.durationMs / 1000);
@@ -273,22 +276,38 @@ export class ProxyStats {
 
   /**
    * A connection reset before any upstream was tried (loop guard, limit, not
-   * the pod, no destination): counted as opened and closed with its flag.
+   * the pod, no destination, the traffic policy): counted as opened and
+   * closed with its flag, and as a connect failure with its reason.
    */
   connectionRefused(
     direction: Direction,
     reason: CloseReason,
     downstream: string,
     upstream: string,
+    bytesFromClient = 0,
   ): void {
     this.connectFailure(direction, reason);
+    this.connectionWithoutUpstream(direction, reason, downstream, upstream, bytesFromClient);
+  }
+
+  /**
+   * A connection that ended before any upstream was tried: refused, or its
+   * client left while the proxy waited for its first bytes (policy/host-peek.ts).
+   */
+  connectionWithoutUpstream(
+    direction: Direction,
+    reason: CloseReason,
+    downstream: string,
+    upstream: string,
+    bytesFromClient = 0,
+  ): void {
     this.connectionOpened(direction);
     this.connectionClosed(
       {
         direction,
         downstream,
         upstream,
-        bytesFromClient: 0,
+        bytesFromClient,
         bytesToClient: 0,
         durationMs: 0,
         closeReason: reason,
@@ -351,6 +370,7 @@ export class ProxyStats {
     authority: string,
     status: number,
     flags: string,
+    route: string,
   ): RequestChildren {
     // Traffic mostly repeats the previous request's labels (the parser hands
     // back the previous authority string when the bytes are the same).
@@ -360,7 +380,8 @@ export class ProxyStats {
       last.authority === authority &&
       last.status === status &&
       last.direction === direction &&
-      last.flags === flags
+      last.flags === flags &&
+      last.route === route
     ) {
       return last.children;
     }
@@ -369,8 +390,9 @@ export class ProxyStats {
       this.services.labelFor(authority),
       status,
       flags,
+      route,
     );
-    this.lastChildren = { direction, authority, status, flags, children };
+    this.lastChildren = { direction, authority, status, flags, route, children };
     return children;
   }
 
@@ -379,11 +401,19 @@ export class ProxyStats {
     service: string,
     status: number,
     flags: string,
+    route: string,
   ): RequestChildren {
-    const key = `${direction} ${service} ${status} ${flags}`;
+    const key = `${direction} ${service} ${status} ${flags} ${route}`;
     let children = this.requestChildren.get(key);
     if (children === undefined) {
-      const labels = [...this.workloadValues[direction], service, 'http', String(status), flags];
+      const labels = [
+        ...this.workloadValues[direction],
+        service,
+        'http',
+        String(status),
+        flags,
+        route,
+      ];
       children = {
         total: this.requests.child(...labels),
         duration: this.duration.child(...labels),
