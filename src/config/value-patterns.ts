@@ -8,7 +8,14 @@
 // unreadable, and the pre-install/pre-upgrade hook (`outrigger validate-config`)
 // runs the parser itself on the rendered configuration anyway.
 import { FormatRegistry } from '@sinclair/typebox';
-import { type Parsed, parseCidr, parseCidrSelection, parsePortSelection } from './values.ts';
+import {
+  DNS1123_SUBDOMAIN,
+  type Parsed,
+  parseCidr,
+  parseCidrSelection,
+  parsePolicyName,
+  parsePortSelection,
+} from './values.ts';
 
 const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
 const IPV4 = `${IPV4_OCTET}(\\.${IPV4_OCTET}){3}`;
@@ -33,6 +40,11 @@ export const VALUE_FORMATS = {
   'port-selection': {
     parse: parsePortSelection,
     pattern: `^(\\s*\\*\\s*|${list(PORT)})$`,
+  },
+  /** The length limit (253) is the schema's maxLength beside the format, which Helm checks too. */
+  'policy-name': {
+    parse: parsePolicyName,
+    pattern: `^(${DNS1123_SUBDOMAIN.source.slice(1, -1)})?$`,
   },
 } as const satisfies Record<string, { parse: (text: string) => Parsed<unknown>; pattern: string }>;
 

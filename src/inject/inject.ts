@@ -5,6 +5,7 @@ import type { InjectionConfig } from '../config/schema.ts';
 import { type Decision, decideInjection, type InjectionContext } from './decide.ts';
 import { readOverrides, unknownAnnotationWarnings } from './overrides.ts';
 import { buildPatch, type PatchOperation } from './patch.ts';
+import { choosePolicy } from './policy.ts';
 import { checkProxyPortCollisions } from './port-collisions.ts';
 import { type Injection, renderInjection } from './render.ts';
 
@@ -36,6 +37,7 @@ export function injectPod(
     ...unknownAnnotationWarnings(pod),
     ...checkProxyPortCollisions(pod, config, overrides),
   ];
-  const injection = renderInjection(pod, config, overrides);
+  const policy = choosePolicy(context.namespace, overrides, config);
+  const injection = renderInjection(pod, config, overrides, policy);
   return { injected: true, decision, injection, patch: buildPatch(injection), warnings };
 }

@@ -13,6 +13,7 @@ import {
   parseCidrSelection,
   parseHeaderPairs,
   parseImage,
+  parsePolicyName,
   parsePortList,
   parsePortSelection,
   parseQuantity,
@@ -50,6 +51,8 @@ export interface Overrides {
   addRequestHeaders?: Array<[string, string]>;
   addResponseHeaders?: Array<[string, string]>;
   rewriteAppProbes?: boolean;
+  /** A traffic policy ConfigMap's name; "" opts the pod out of a configured default (policy.ts). */
+  policy?: string;
 }
 
 const quantity = (text: string): Parsed<string> => {
@@ -95,6 +98,7 @@ export const OVERRIDE_ANNOTATIONS: Grammars = {
   addRequestHeaders: [`${SIDECAR_PREFIX}addRequestHeaders`, parseHeaderPairs],
   addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],
   rewriteAppProbes: [`${SIDECAR_PREFIX}rewriteAppProbes`, parseBoolean],
+  policy: [`${SIDECAR_PREFIX}policy`, parsePolicyName],
 };
 
 /** The same table as a list, walked once per pod. */

@@ -8,6 +8,7 @@ import {
   parseCidrSelection,
   parseHeaderPairs,
   parseInterfaceName,
+  parsePolicyName,
   parsePortList,
   parsePortSelection,
   parseQuantity,
@@ -125,4 +126,23 @@ test('header pairs: one per line or comma-separated; framing headers refused', (
 test('the version in status annotations is package.json’s', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
   assert.equal(VERSION, pkg.version);
+});
+
+test('policy names: a DNS-1123 subdomain as Kubernetes names ConfigMaps, or "" for none', () => {
+  for (const good of ['', 'web', 'web-policy', 'a.b-c.d', '0', 'x'.repeat(253)]) {
+    assert.deepEqual(parsePolicyName(good), { ok: true, value: good }, good);
+  }
+  for (const bad of [
+    'Web',
+    'web_policy',
+    '-web',
+    'web-',
+    'web.',
+    '.web',
+    'a..b',
+    ' web',
+    'x'.repeat(254),
+  ]) {
+    assert.equal(parsePolicyName(bad).ok, false, bad);
+  }
 });
