@@ -6,6 +6,7 @@
 // (the pod never reaches the injector) or the injector itself.
 import {
   AdmissionregistrationV1Api,
+  ApiException,
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,
@@ -20,6 +21,7 @@ import { STATUS_ANNOTATION } from '../contract.ts';
 import { errors } from '../errors.ts';
 import { type CheckResult, checkPod } from './check.ts';
 import { clusterCall } from './cluster-call.ts';
+import { judgePolicyConfigMap, type PolicyConfigMapState } from './policy-validate.ts';
 import { evaluateWebhooks } from './webhook-filters.ts';
 
 export interface LiveCheckOptions {
@@ -144,6 +146,25 @@ export async function checkLive(options: LiveCheckOptions): Promise<CheckResult[
     return config;
   };
 
+  // Each policy ConfigMap once, however many pods name it.
+  const policies = new Map<string, Promise<PolicyConfigMapState>>();
+  const policyState = (name: string) => {
+    let state = policies.get(name);
+    if (!state) {
+      state = clusterCall(`read configmap ${name} in namespace ${namespace}`, async () => {
+        try {
+          return judgePolicyConfigMap(await core.readNamespacedConfigMap({ name, namespace }));
+        } catch (err) {
+          if (err instanceof ApiException && err.code === 404)
+            return judgePolicyConfigMap(undefined);
+          throw err;
+        }
+      });
+      policies.set(name, state);
+    }
+    return state;
+  };
+
   const results: CheckResult[] = [];
   for (const { ref, pod, existing } of targets) {
     const podLabels = pod.metadata?.labels ?? {};
@@ -164,6 +185,9 @@ export async function checkLive(options: LiveCheckOptions): Promise<CheckResult[
       namespaceLabelsFrom: 'cluster',
       ...(injectorNamespace ? { injectorNamespace } : {}),
     });
+    if (result.policy?.configMap !== undefined) {
+      result.policy.found = await policyState(result.policy.configMap);
+    }
     if (filters.sentBy) {
       results.push({
         ...result,

@@ -45,6 +45,16 @@ listeners:
   }
 });
 
+test('a misspelt choice is answered with the choices', () => {
+  const result = parsePolicy(
+    'apiVersion: outrigger.dev/v1alpha1\nkind: TrafficPolicy\noutbound: {mode: blockall}\n',
+  );
+  assert.ok(!result.ok);
+  assert.deepEqual(result.problems, [
+    '/outbound/mode: expected one of allowAny, blockAll (got "blockall")',
+  ]);
+});
+
 test('schema errors and YAML errors are problems, never exceptions', () => {
   for (const text of ['{', '[]', 'apiVersion: v1\nkind: ConfigMap', '42']) {
     const result = parsePolicy(text);

@@ -29,7 +29,7 @@ export function parsePolicy(text: string): PolicyParse {
   const policy = Value.Default(PolicySchema, structuredClone(document));
   const problems = [...checker.Errors(policy)].map(
     (e) =>
-      `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${short(e.value)})`}`,
+      `${e.path || '/'}: ${choices(e.schema) ?? e.message}${e.value === undefined ? '' : ` (got ${short(e.value)})`}`,
   );
   if (problems.length > 0) return { ok: false, problems };
   problems.push(...semanticProblems(policy as Policy));
@@ -78,6 +78,14 @@ function semanticProblems(policy: Policy): string[] {
     });
   });
   return problems;
+}
+
+/** `expected one of allowAny, blockAll` for a union of literals, where TypeBox says only "Expected union value". */
+function choices(schema: object): string | undefined {
+  const { anyOf } = schema as { anyOf?: Array<{ const?: unknown }> };
+  const values = anyOf?.map((member) => member.const);
+  if (!values || values.length === 0 || values.some((v) => typeof v !== 'string')) return undefined;
+  return `expected one of ${values.join(', ')}`;
 }
 
 function short(value: unknown): string {
