@@ -126,6 +126,23 @@ export const errors = {
       `its own upstream connections would be captured again and loop; run it as uid ${exempted} ` +
       `(securityContext.runAsUser) or make the two agree`,
   ),
+  INVALID_POLICY: define(
+    'OUTRIGGER_INVALID_POLICY',
+    500,
+    (file: string, problems: readonly string[]) =>
+      `traffic policy ${echoText(file)} is invalid, so the proxy does not start without the policy it was given: ` +
+      problems
+        .slice(0, 50)
+        .map((p) => echoText(p))
+        .join('; ') +
+      (problems.length > 50 ? `; and ${problems.length - 50} more` : ''),
+  ),
+  POLICY_UNREADABLE: define(
+    'OUTRIGGER_POLICY_UNREADABLE',
+    500,
+    (file: string, detail: string) =>
+      `cannot read traffic policy ${echoText(file)}, so the proxy does not start without the policy it was given: ${echoText(detail)}`,
+  ),
   ORIGINAL_DESTINATION_UNAVAILABLE: define(
     'OUTRIGGER_ORIGINAL_DESTINATION_UNAVAILABLE',
     500,

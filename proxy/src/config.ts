@@ -83,6 +83,12 @@ export interface ProxyConfig {
    * SO_ORIGINAL_DST (for loopback tests without iptables).
    */
   fixedDestination: { host: string; port: number } | undefined;
+  /**
+   * The traffic policy document (docs/proxy.md, "Traffic policy"), loaded at
+   * start and watched. Undefined: no policy, every destination allowed and
+   * every port on the L4 splice, and nothing of the policy code is loaded.
+   */
+  policyFile: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -141,6 +147,11 @@ function bool(raw: string, source: string): boolean {
 }
 
 function text(raw: string): string {
+  return raw;
+}
+
+function filePath(raw: string, source: string): string {
+  if (raw === '' || raw.includes('\0')) invalid(source, raw, 'a file path');
   return raw;
 }
 
@@ -318,6 +329,12 @@ const SETTINGS = {
       'uid the capture rules exempt; refuse to start under another (default: not checked)',
     read: uid,
   },
+  policyFile: {
+    flag: 'policy-file',
+    env: PROXY_ENV.policyFile,
+    description: 'traffic policy document, watched and hot-reloaded (default: none, allow all)',
+    read: filePath,
+  },
   readBufferKiB: {
     flag: 'read-buffer-kib',
     env: undefined,
@@ -440,6 +457,7 @@ function assemble(r: Resolved): ProxyConfig {
     maxConnections: r.maxConnections,
     proxyUid: r.proxyUid,
     fixedDestination: r.fixedDestination,
+    policyFile: r.policyFile,
   };
 }
 

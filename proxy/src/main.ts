@@ -32,7 +32,10 @@ async function main(): Promise<void> {
     log,
     onQuit: () => stop('quitquitquit', false),
   }).catch((err: unknown) => {
-    log.error('cannot start', { error: String(err) });
+    log.error(
+      'cannot start',
+      isOutriggerError(err) ? { code: err.code, error: err.message } : { error: String(err) },
+    );
     process.exit(1);
   });
   let stopping = false;

@@ -28,6 +28,9 @@ import { LocalAddresses } from './listeners/local-addresses.ts';
 import { OwnUpstreams } from './listeners/own-upstreams.ts';
 import type { Logger } from './log.ts';
 import type { Destination } from './original-destination.ts';
+import type { ConnectionPolicy } from './policy/connection-policy.ts';
+import type { WatchedPolicy } from './policy/policy-file.ts';
+import { PolicyState } from './policy/policy-state.ts';
 import { assertExemptedUid } from './proxy-user.ts';
 import type { Splice } from './splice.ts';
 import { collectDefaultMetrics } from './stats/prometheus-core.ts';
@@ -61,6 +64,8 @@ export interface DrainOptions {
 export interface RunningProxy {
   readonly ports: ProxyConfig['ports'];
   readonly stats: ProxyStats;
+  /** The traffic policy in force (EMPTY_POLICY without a policy file). */
+  readonly policy: PolicyState;
   /** Stops accepting, lets connections finish up to the drain timeout, then closes everything. */
   drain(options?: DrainOptions): Promise<void>;
   /** Closes everything at once. */
@@ -108,6 +113,33 @@ function fixedResolver(target: { host: string; port: number }): OriginalDestinat
   return () => destination;
 }
 
+interface TrafficPolicy {
+  file: WatchedPolicy;
+  /** The connection-level policy the capture listeners apply; undefined without a file. */
+  connections: ConnectionPolicy | undefined;
+}
+
+/**
+ * The policy file, loaded and watched; without one the empty policy, and none
+ * of the policy code (TypeBox, YAML, ipaddr.js) is loaded. A bad file at
+ * start throws.
+ */
+async function startPolicy(
+  config: ProxyConfig,
+  stats: ProxyStats,
+  log: Logger,
+): Promise<TrafficPolicy> {
+  if (config.policyFile === undefined) {
+    return { file: { state: new PolicyState(), close: () => {} }, connections: undefined };
+  }
+  const [{ watchPolicyFile }, { ConnectionPolicy }] = await Promise.all([
+    import('./policy/policy-file.ts'),
+    import('./policy/connection-policy.ts'),
+  ]);
+  const file = watchPolicyFile(config.policyFile, { log, registry: stats.registry });
+  return { file, connections: new ConnectionPolicy(file.state) };
+}
+
 function listen(server: net.Server | http.Server, port: number, host?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -150,6 +182,7 @@ export async function startProxy(
   });
   // process_* and nodejs_*: the sidecar's memory, CPU, event-loop lag and GC.
   collectDefaultMetrics({ register: stats.registry });
+  const traffic = await startPolicy(config, stats, log);
   const live = new Set<Splice>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
@@ -194,6 +227,7 @@ export async function startProxy(
       live,
       ownUpstreams,
       maxConnections,
+      traffic: traffic.connections,
     });
   const outbound = listener('outbound');
   const inbound = listener('inbound');
@@ -205,6 +239,10 @@ export async function startProxy(
   const health = createHealthServer(readiness, config);
   const prometheus = createPrometheusServer(stats);
   const servers = [outbound, inbound, admin, health, prometheus];
+  const closeAll = async () => {
+    traffic.file.close();
+    await Promise.all(servers.map(closeServer));
+  };
 
   try {
     const [outboundPort, inboundPort, adminPort, healthPort, prometheusPort] = await Promise.all([
@@ -225,14 +263,11 @@ export async function startProxy(
     policy.capturePorts = [ports.inbound, ports.outbound];
     log.info('ready', { ports, maxConnections, maxConnectionsBoundBy: boundBy });
 
-    const closeAll = async () => {
-      await Promise.all(servers.map(closeServer));
-    };
-
     let drained: Promise<void> | undefined;
     running = {
       ports,
       stats,
+      policy: traffic.file.state,
       close: async () => {
         draining = true;
         for (const splice of live) splice.forceClose();
@@ -283,7 +318,7 @@ export async function startProxy(
       log.info('drained', { ms: Date.now() - started });
     }
   } catch (err) {
-    await Promise.all(servers.map(closeServer));
+    await closeAll();
     throw err;
   }
 }

@@ -35,6 +35,16 @@ export interface SpliceSettings {
  */
 export const FIRST_BYTES_WAIT_MS = 100;
 
+/**
+ * What was read from the client before the Splice took it (the policy's wait
+ * for a Host or SNI, policy/host-peek.ts): carried on first, as if just read.
+ */
+export interface Prelude {
+  bytes: Buffer;
+  /** The client's FIN came too. */
+  ended: boolean;
+}
+
 const SERVICE_UNAVAILABLE = Buffer.from(
   'HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 31\r\nconnection: close\r\n\r\nupstream connect error (proxy)\n',
   'latin1',
@@ -79,6 +89,7 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
     stats: ProxyStats,
     settings: SpliceSettings,
     onDone: (splice: Splice) => void,
+    prelude?: Prelude,
   ) {
     this.direction = direction;
     this.client = client;
@@ -116,17 +127,8 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
       settings.capturesLogFields,
     );
 
-    client.on('data', (chunk: Buffer) => {
-      this.active = true;
-      this.sniffer.clientData(chunk);
-      if (this.unreachable !== undefined) this.decideUnreachable();
-    });
-    client.on('end', () => {
-      this.firstEnd ??= 'client';
-      this.sniffer.clientEnded();
-      if (this.unreachable !== undefined) this.resetUnreachable();
-      else upstream.end();
-    });
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('end', () => this.onClientEnd());
     upstream.on('end', () => {
       this.firstEnd ??= 'upstream';
       // An upstream that closes after the client's FIN is answering it: the client left (DC).
@@ -155,6 +157,10 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
       this.upstreamClosed = true;
       this.maybeFinished();
     });
+    if (prelude !== undefined) {
+      if (prelude.bytes.length > 0) this.onClientData(prelude.bytes);
+      if (prelude.ended) this.onClientEnd();
+    }
   }
 
   /** Draining: HTTP connections close after their current response; idle ones now. */
@@ -189,6 +195,19 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
   }
 
   // ── data path ────────────────────────────────────────────────────────────────
+
+  private onClientData(chunk: Buffer): void {
+    this.active = true;
+    this.sniffer.clientData(chunk);
+    if (this.unreachable !== undefined) this.decideUnreachable();
+  }
+
+  private onClientEnd(): void {
+    this.firstEnd ??= 'client';
+    this.sniffer.clientEnded();
+    if (this.unreachable !== undefined) this.resetUnreachable();
+    else this.upstream.end();
+  }
 
   private toUpstream(bytes: Buffer): void {
     if (this.upstream.destroyed) return;

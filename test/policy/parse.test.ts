@@ -69,3 +69,19 @@ test('durations are read as Envoy writes them', () => {
   assert.equal(durationMs('2m'), 120_000);
   assert.throws(() => durationMs('1h'));
 });
+
+test('a token bucket that refills every 0 ms is a problem, at both layers', () => {
+  const result = parsePolicy(`apiVersion: outrigger.dev/v1alpha1
+kind: TrafficPolicy
+listeners:
+  - port: 80
+    direction: inbound
+    protocol: http
+    connectionRateLimit: {maxTokens: 1, fillInterval: 0s}
+    routes: [{name: a, rateLimit: {maxTokens: 1, fillInterval: 0ms}}]
+`);
+  assert.ok(!result.ok);
+  const text = result.problems.join('\n');
+  assert.match(text, /\/listeners\/0\/connectionRateLimit\/fillInterval: must be above 0/);
+  assert.match(text, /\/listeners\/0\/routes\/0\/rateLimit\/fillInterval: must be above 0/);
+});

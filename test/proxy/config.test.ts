@@ -117,6 +117,20 @@ describe('resolveConfig', () => {
     }
   });
 
+  test('the policy file comes from OUTRIGGER_POLICY_FILE or --policy-file; unset means none', () => {
+    assert.equal(resolveConfig([], {}).policyFile, undefined);
+    const file = '/etc/outrigger/policy/policy.yaml';
+    assert.equal(resolveConfig([], { [PROXY_ENV.policyFile]: file }).policyFile, file);
+    assert.equal(
+      resolveConfig(['--policy-file', '/tmp/p.yaml'], { [PROXY_ENV.policyFile]: file }).policyFile,
+      '/tmp/p.yaml',
+    );
+    assert.throws(
+      () => resolveConfig([], { [PROXY_ENV.policyFile]: '' }),
+      (err: unknown) => isOutriggerError(err) && err.message.includes(PROXY_ENV.policyFile),
+    );
+  });
+
   test('header lists accept one pair per line or comma-separated pairs', () => {
     assert.deepEqual(parseHeaderList('A: 1, B: 2\nC: x,y'), [
       { name: 'A', value: '1' },

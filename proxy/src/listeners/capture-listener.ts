@@ -9,11 +9,15 @@ import {
   originalDestinationOfFd,
   socketFd,
 } from '../original-destination.ts';
-import { Splice, type SpliceSettings } from '../splice.ts';
+import type { CompiledConnectionPolicy, Refused } from '../policy/connection-policy.ts';
+import { peekHost } from '../policy/host-peek.ts';
+import { type Prelude, Splice, type SpliceSettings } from '../splice.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import type { Direction } from '../stats/request-record.ts';
 import { type PolicyContext, type Refusal, routeFor, unmapIPv4 } from './destination-policy.ts';
 import type { OwnUpstreams } from './own-upstreams.ts';
+
+type Target = { host: string; port: number };
 
 /** Finds where an accepted connection was going; undefined when unknown. */
 export type OriginalDestinationResolver = (socket: net.Socket) => Destination | undefined;
@@ -37,11 +41,17 @@ export interface CaptureListenerOptions {
   ownUpstreams: OwnUpstreams;
   /** Most connections in `live` (both listeners together); more are reset at once. */
   maxConnections: number;
+  /**
+   * The connection-level traffic policy (policy/connection-policy.ts);
+   * `current` is undefined while it blocks and limits nothing.
+   */
+  traffic?: { readonly current: CompiledConnectionPolicy | undefined };
 }
 
 export function createCaptureListener(options: CaptureListenerOptions): net.Server {
   const { direction, resolve, policy, stats, settings, log, live, ownUpstreams, maxConnections } =
     options;
+  const traffic = options.traffic ?? { current: undefined };
   const warnLimit = rateLimitedWarning(
     log,
     'connection limit reached: new connections are reset until some close',
@@ -50,6 +60,14 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
   const warnLoop = rateLimitedWarning(
     log,
     "refused a connection from the proxy's own upstream: its traffic is captured again; run it as the uid the capture rules exempt",
+  );
+  const warnBlocked = rateLimitedWarning(
+    log,
+    'refused an outbound connection the traffic policy does not allow (Block All)',
+  );
+  const warnRateLimited = rateLimitedWarning(
+    log,
+    "refused a connection over its listener's connection rate limit",
   );
   const warnNotPod = rateLimitedWarning(
     log,
@@ -94,9 +112,17 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
       refuse(client, route.refused);
       return;
     }
-    const splice = new Splice(direction, client, route, stats, settings, done);
-    live.add(splice);
-    if (policy.destinationFromKernel) ownUpstreams.opened(splice);
+    // The traffic policy: undefined unless it blocks or limits something, so
+    // without one this check is its whole cost.
+    const enforced = traffic.current;
+    if (enforced !== undefined) {
+      const admission = enforced.admit(direction, route.host, route.port);
+      if (admission !== 'admit') {
+        enforce(enforced, admission, client, route);
+        return;
+      }
+    }
+    splice(client, route);
   });
   // Errors while accepting (EMFILE once libuv's reserve descriptor is gone,
   // ENFILE, ENOBUFS…) are counted and logged; unhandled they would end the process.
@@ -107,18 +133,73 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
   });
   return server;
 
+  function splice(client: net.Socket, route: Target, prelude?: Prelude): void {
+    const splice = new Splice(direction, client, route, stats, settings, done, prelude);
+    live.add(splice);
+    if (policy.destinationFromKernel) ownUpstreams.opened(splice);
+  }
+
   function refuse(
     client: net.Socket,
-    reason: 'no_destination' | 'connection_limit' | Refusal,
+    reason: 'no_destination' | 'connection_limit' | Refusal | Refused,
+    upstream = `${client.localAddress}:${client.localPort}`,
+    bytesRead = 0,
   ): void {
     stats.connectionRefused(
       direction,
       reason,
       `${client.remoteAddress}:${client.remotePort}`,
-      `${client.localAddress}:${client.localPort}`,
+      upstream,
+      bytesRead,
     );
     client.on('error', () => {});
+    if (client.destroyed) return;
     client.resetAndDestroy();
+  }
+
+  // ── traffic policy (proxy/src/policy/) ─────────────────────────────────────
+
+  /** A refusal, or a wait for the Host or SNI that a Block All `host` entry needs. */
+  function enforce(
+    enforced: CompiledConnectionPolicy,
+    admission: Exclude<ReturnType<CompiledConnectionPolicy['admit']>, 'admit'>,
+    client: net.Socket,
+    route: Target,
+  ): void {
+    if (typeof admission === 'string') {
+      refuseByPolicy(client, admission, route, undefined, 0);
+      return;
+    }
+    peekHost(client, (host, prelude) => {
+      if (prelude === undefined) {
+        // The client left first: nothing was refused, nothing went upstream.
+        client.on('error', () => {});
+        stats.connectionWithoutUpstream(
+          direction,
+          'client_reset',
+          `${client.remoteAddress}:${client.remotePort}`,
+          `${route.host}:${route.port}`,
+          client.bytesRead,
+        );
+        return;
+      }
+      const verdict = enforced.admitHost(direction, route.port, admission, host);
+      if (verdict === 'admit') splice(client, route, prelude);
+      else refuseByPolicy(client, verdict, route, host, client.bytesRead);
+    });
+  }
+
+  function refuseByPolicy(
+    client: net.Socket,
+    reason: Refused,
+    route: Target,
+    host: string | undefined,
+    bytesRead: number,
+  ): void {
+    const destination = `${route.host}:${route.port}`;
+    if (reason === 'policy_blocked') warnBlocked({ destination, host });
+    else warnRateLimited({ direction, port: route.port });
+    refuse(client, reason, destination, bytesRead);
   }
 }
 

@@ -4,8 +4,9 @@
 // change applies to new connections and requests and never to open ones.
 // Consumers that compile the policy (route tables, token buckets) cache by
 // `generation`.
+// Only types from schema.ts: its values would load TypeBox into every proxy.
+import { POLICY_API_VERSION, POLICY_KIND } from '../../../src/shared/policy/names.ts';
 import type { Policy } from '../../../src/shared/policy/schema.ts';
-import { POLICY_API_VERSION, POLICY_KIND } from '../../../src/shared/policy/schema.ts';
 
 /** No document: every outbound destination allowed, every port on the L4 splice. */
 export const EMPTY_POLICY: Policy = Object.freeze({

@@ -12,6 +12,8 @@ export type CloseReason =
   | 'loop_refused'
   | 'not_pod_address'
   | 'connection_limit'
+  | 'policy_blocked'
+  | 'rate_limited'
   | 'drain_timeout'
   | 'error';
 

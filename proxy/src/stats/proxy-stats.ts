@@ -264,22 +264,38 @@ export class ProxyStats {
 
   /**
    * A connection reset before any upstream was tried (loop guard, limit, not
-   * the pod, no destination): counted as opened and closed with its flag.
+   * the pod, no destination, the traffic policy): counted as opened and
+   * closed with its flag, and as a connect failure with its reason.
    */
   connectionRefused(
     direction: Direction,
     reason: CloseReason,
     downstream: string,
     upstream: string,
+    bytesFromClient = 0,
   ): void {
     this.connectFailure(direction, reason);
+    this.connectionWithoutUpstream(direction, reason, downstream, upstream, bytesFromClient);
+  }
+
+  /**
+   * A connection that ended before any upstream was tried: refused, or its
+   * client left while the proxy waited for its first bytes (policy/host-peek.ts).
+   */
+  connectionWithoutUpstream(
+    direction: Direction,
+    reason: CloseReason,
+    downstream: string,
+    upstream: string,
+    bytesFromClient = 0,
+  ): void {
     this.connectionOpened(direction);
     this.connectionClosed(
       {
         direction,
         downstream,
         upstream,
-        bytesFromClient: 0,
+        bytesFromClient,
         bytesToClient: 0,
         durationMs: 0,
         closeReason: reason,

@@ -4,6 +4,15 @@
 // means nothing did. The refusals the proxy makes before any connect (loop
 // guard, connection limit, a destination that is not the pod) have no Envoy
 // equivalent and get names of their own, distinct from all of Envoy's.
+//
+// The traffic policy's refusals (proxy/src/policy/) borrow two of Envoy's:
+// `NR` for a destination Block All does not allow, as Envoy's route table
+// says "no route" for what no rule admits (closeReason `policy_blocked`
+// tells it from a missing NAT record, `no_destination`); and `RL` for a
+// connection over its listener's token bucket. Envoy sets `RL` only for
+// HTTP requests its rate limit filters refused (its L4 local_ratelimit
+// filter closes the connection with no flag), so here `RL` means "rate
+// limited locally" at both layers, for one grep over both.
 import type { CloseReason } from './connection-record.ts';
 
 export const NO_FLAGS = '-';
@@ -18,7 +27,8 @@ export const NO_FLAGS = '-';
  * | `DC`   | downstream connection termination | the client reset, or closed before its response was done |
  * | `SI`   | stream idle timeout               | idle timeout with nothing waiting                        |
  * | `DT`   | duration timeout                  | cut at the end of the shutdown drain                     |
- * | `NR`   | no route configured               | no original destination (no NAT record)                  |
+ * | `NR`   | no route configured               | no original destination (no NAT record); Block All       |
+ * | `RL`   | rate limited (HTTP filters)       | over the listener's connection token bucket              |
  * | `LOOP` | (Outrigger)                       | loop guard refused the connection                        |
  * | `CLIM` | (Outrigger)                       | connection limit reached                                 |
  * | `NPOD` | (Outrigger)                       | inbound destination is not one of the pod's addresses    |
@@ -36,6 +46,8 @@ export const CONNECTION_FLAGS: Readonly<Record<CloseReason, string>> = {
   loop_refused: 'LOOP',
   not_pod_address: 'NPOD',
   connection_limit: 'CLIM',
+  policy_blocked: 'NR',
+  rate_limited: 'RL',
 };
 
 /** Every flag the proxy can report: the bound on the response_flags label. */

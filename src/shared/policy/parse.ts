@@ -5,7 +5,13 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { parseCidr } from '../../config/values.ts';
-import { type Policy, PolicySchema, UPSTREAM_ADDRESS_PATTERN } from './schema.ts';
+import {
+  durationMs,
+  type Policy,
+  PolicySchema,
+  type TokenBucketSpec,
+  UPSTREAM_ADDRESS_PATTERN,
+} from './schema.ts';
 
 /** The ConfigMap key the document is read from, and where the proxy finds it. */
 export const POLICY_CONFIGMAP_KEY = 'policy.yaml';
@@ -55,6 +61,7 @@ function semanticProblems(policy: Policy): string[] {
     const key = `${listener.direction}/${listener.port}`;
     if (listeners.has(key)) problems.push(`${at}: ${key} is declared twice`);
     listeners.add(key);
+    bucketProblems(listener.connectionRateLimit, `${at}/connectionRateLimit`, problems);
     if (listener.routes !== undefined && listener.protocol !== 'http') {
       problems.push(`${at}/routes: routes need protocol: http on this listener`);
     }
@@ -72,12 +79,20 @@ function semanticProblems(policy: Policy): string[] {
           problems.push(`${routeAt}/to/${k}/address: port must be 1-65535 (got ${port})`);
         }
       });
+      bucketProblems(route.rateLimit, `${routeAt}/rateLimit`, problems);
       if (route.fault && route.fault.delay === undefined && route.fault.abort === undefined) {
         problems.push(`${routeAt}/fault: give a delay, an abort or both`);
       }
     });
   });
   return problems;
+}
+
+/** A bucket that refills every 0 ms would never limit anything. */
+function bucketProblems(bucket: TokenBucketSpec | undefined, at: string, problems: string[]): void {
+  if (bucket !== undefined && durationMs(bucket.fillInterval) <= 0) {
+    problems.push(`${at}/fillInterval: must be above 0 (got ${short(bucket.fillInterval)})`);
+  }
 }
 
 /** `expected one of allowAny, blockAll` for a union of literals, where TypeBox says only "Expected union value". */

@@ -5,9 +5,9 @@
 //
 // Shared by the injector and the proxy: it imports nothing from either.
 import { type Static, Type } from '@sinclair/typebox';
+import { POLICY_API_VERSION, POLICY_KIND } from './names.ts';
 
-export const POLICY_API_VERSION = 'outrigger.dev/v1alpha1';
-export const POLICY_KIND = 'TrafficPolicy';
+export { POLICY_API_VERSION, POLICY_KIND };
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
