@@ -303,7 +303,7 @@ function describePolicyFinding(finding: PolicyFinding): string[] {
       ];
     case 'invalid':
       return [
-        `${head}: INVALID (the proxy would not take it):`,
+        `${head}: INVALID: a new pod's proxy would refuse to start; a running one keeps its last good policy:`,
         ...found.problems.map((problem) => `    ${problem}`),
       ];
   }
