@@ -127,8 +127,8 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
       settings.capturesLogFields,
     );
 
-    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
-    client.on('end', () => this.onClientEnd());
+    client.on('data', this.onClientData);
+    client.on('end', this.onClientEnd);
     upstream.on('end', () => {
       this.firstEnd ??= 'upstream';
       // An upstream that closes after the client's FIN is answering it: the client left (DC).
@@ -196,18 +196,18 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
 
   // ── data path ────────────────────────────────────────────────────────────────
 
-  private onClientData(chunk: Buffer): void {
+  private readonly onClientData = (chunk: Buffer): void => {
     this.active = true;
     this.sniffer.clientData(chunk);
     if (this.unreachable !== undefined) this.decideUnreachable();
-  }
+  };
 
-  private onClientEnd(): void {
+  private readonly onClientEnd = (): void => {
     this.firstEnd ??= 'client';
     this.sniffer.clientEnded();
     if (this.unreachable !== undefined) this.resetUnreachable();
     else this.upstream.end();
-  }
+  };
 
   private toUpstream(bytes: Buffer): void {
     if (this.upstream.destroyed) return;

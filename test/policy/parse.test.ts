@@ -45,16 +45,6 @@ listeners:
   }
 });
 
-test('a misspelt choice is answered with the choices', () => {
-  const result = parsePolicy(
-    'apiVersion: outrigger.dev/v1alpha1\nkind: TrafficPolicy\noutbound: {mode: blockall}\n',
-  );
-  assert.ok(!result.ok);
-  assert.deepEqual(result.problems, [
-    '/outbound/mode: expected one of allowAny, blockAll (got "blockall")',
-  ]);
-});
-
 test('schema errors and YAML errors are problems, never exceptions', () => {
   for (const text of ['{', '[]', 'apiVersion: v1\nkind: ConfigMap', '42']) {
     const result = parsePolicy(text);
@@ -84,4 +74,33 @@ listeners:
   const text = result.problems.join('\n');
   assert.match(text, /\/listeners\/0\/connectionRateLimit\/fillInterval: must be above 0/);
   assert.match(text, /\/listeners\/0\/routes\/0\/rateLimit\/fillInterval: must be above 0/);
+});
+
+test('a union that does not match says what it takes, not "Expected union value"', () => {
+  const result = parsePolicy(`apiVersion: outrigger.dev/v1alpha1
+kind: TrafficPolicy
+outbound: {mode: blockEverything}
+listeners:
+  - port: 80
+    direction: outbound
+    protocol: h2
+  - port: 81
+    direction: inbound
+    protocol: http
+    routes:
+      - name: a
+        match:
+          path: {regex: x}
+          authority: {exact: a, prefix: b}
+          headers: [{name: v, exact: 1}, {name: w}]
+`);
+  assert.ok(!result.ok);
+  assert.deepEqual(result.problems, [
+    '/outbound/mode: expected one of allowAny, blockAll (got "blockEverything")',
+    '/listeners/0/protocol: expected one of tcp, http (got "h2")',
+    '/listeners/1/routes/0/match/authority: expected exactly one of exact, prefix (got {"exact":"a","prefix":"b"})',
+    '/listeners/1/routes/0/match/path: expected exactly one of exact, prefix (got {"regex":"x"})',
+    '/listeners/1/routes/0/match/headers/0/exact: Expected string (got 1)',
+    '/listeners/1/routes/0/match/headers/1: expected name and exactly one of exact, prefix, present (got {"name":"w"})',
+  ]);
 });

@@ -107,6 +107,32 @@ test('a ConfigMap update (the ..data swap) replaces the policy; a bad one keeps 
   });
 });
 
+test('undoing a bad edit goes back to the policy in force without a new generation', async (t) => {
+  const volume = new ConfigMapVolume({ [POLICY_CONFIGMAP_KEY]: BLOCK_ALL });
+  const { log, lines } = capturingLog();
+  const registry = new Registry();
+  const watched = watchPolicyFile(volume.path(POLICY_CONFIGMAP_KEY), { log, registry });
+  t.after(() => {
+    watched.close();
+    volume.remove();
+  });
+  const before = watched.state.current;
+  volume.update({ [POLICY_CONFIGMAP_KEY]: BAD });
+  await until('the rejection', () => lines.some((l) => String(l.msg).includes('rejected')));
+  assert.match(await metric(registry, 'outrigger_policy_last_reload_successful'), / 0$/);
+  volume.update({ [POLICY_CONFIGMAP_KEY]: BLOCK_ALL });
+  await until('back in force', () =>
+    lines.some((l) => String(l.msg).includes('back to the policy')),
+  );
+  assert.equal(watched.state.generation, 0);
+  assert.equal(watched.state.current, before);
+  assert.match(await metric(registry, 'outrigger_policy_last_reload_successful'), / 1$/);
+  assert.match(
+    await metric(registry, 'outrigger_policy_reloads_total'),
+    /applied"\} 0\n.*rejected"\} 1/,
+  );
+});
+
 test('a change the watch misses is found by the poll', async (t) => {
   const volume = new ConfigMapVolume({ [POLICY_CONFIGMAP_KEY]: ALLOW_ANY });
   const { log } = capturingLog();

@@ -77,8 +77,10 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     live.delete(splice);
     ownUpstreams.closed(splice);
   };
+  /** Connections waiting for their first bytes (policy/host-peek.ts): they hold a socket too. */
+  let waiting = 0;
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
-    if (live.size >= maxConnections) {
+    if (live.size + waiting >= maxConnections) {
       warnLimit({ direction, limit: maxConnections });
       refuse(client, 'connection_limit');
       return;
@@ -141,7 +143,7 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
 
   function refuse(
     client: net.Socket,
-    reason: 'no_destination' | 'connection_limit' | Refusal | Refused,
+    reason: 'no_destination' | 'connection_limit' | 'drain_timeout' | Refusal | Refused,
     upstream = `${client.localAddress}:${client.localPort}`,
     bytesRead = 0,
   ): void {
@@ -170,7 +172,9 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
       refuseByPolicy(client, admission, route, undefined, 0);
       return;
     }
+    waiting++;
     peekHost(client, (host, prelude) => {
+      waiting--;
       if (prelude === undefined) {
         // The client left first: nothing was refused, nothing went upstream.
         client.on('error', () => {});
@@ -181,6 +185,11 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
           `${route.host}:${route.port}`,
           client.bytesRead,
         );
+        return;
+      }
+      // Stopped meanwhile: close() has already cut every live connection.
+      if (!server.listening) {
+        refuse(client, 'drain_timeout', `${route.host}:${route.port}`, client.bytesRead);
         return;
       }
       const verdict = enforced.admitHost(direction, route.port, admission, host);

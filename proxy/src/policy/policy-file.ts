@@ -78,6 +78,8 @@ class PolicyFileWatcher {
   private readonly pollMs: number;
   /** The last content judged, good or bad, or an error's code when unreadable. */
   private lastSeen: string;
+  /** The content of the policy in force. */
+  private inForce: string;
   private watcher: FSWatcher | undefined;
   private readonly poll: NodeJS.Timeout;
   private debounce: NodeJS.Timeout | undefined;
@@ -93,6 +95,7 @@ class PolicyFileWatcher {
     this.debounceMs = options.debounceMs ?? POLICY_DEBOUNCE_MS;
     this.pollMs = options.pollMs ?? POLICY_POLL_MS;
     this.lastSeen = text;
+    this.inForce = text;
     try {
       this.watcher = watch(path.dirname(file), { persistent: false }, () => this.changed());
       this.watcher.on('error', (err) => this.watchFailed(err));
@@ -161,6 +164,15 @@ class PolicyFileWatcher {
     }
     if (this.closed || text === this.lastSeen) return;
     this.lastSeen = text;
+    if (text === this.inForce) {
+      // Back to the document in force (a bad edit undone, a read error gone): nothing to apply.
+      this.metrics.unchanged();
+      this.log.info('traffic policy file is back to the policy in force', {
+        file: this.file,
+        generation: this.state.generation,
+      });
+      return;
+    }
     const parsed = parsePolicy(text);
     if (!parsed.ok) {
       this.metrics.rejected();
@@ -171,6 +183,7 @@ class PolicyFileWatcher {
       });
       return;
     }
+    this.inForce = text;
     this.state.replace(parsed.policy);
     this.metrics.applied(this.state.generation);
     this.log.info('traffic policy applied', {

@@ -47,6 +47,11 @@ export class PolicyMetrics {
     this.lastSuccessfulChild.value = 1;
   }
 
+  /** The file is back to the document in force: good again, nothing applied. */
+  unchanged(): void {
+    this.lastSuccessfulChild.value = 1;
+  }
+
   rejected(): void {
     this.children.rejected.value++;
     this.lastSuccessfulChild.value = 0;

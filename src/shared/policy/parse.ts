@@ -1,7 +1,9 @@
 // Policy text → a checked Policy, or every problem found in it, each with its
 // path. The proxy runs this on every change of the mounted file; `outrigger
 // policy validate -f FILE` runs it offline, so both judge a document alike.
+import type { TObject, TSchema, TUnion } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { parseCidr } from '../../config/values.ts';
@@ -33,13 +35,44 @@ export function parsePolicy(text: string): PolicyParse {
     return { ok: false, problems: ['expected a mapping at the top level'] };
   }
   const policy = Value.Default(PolicySchema, structuredClone(document));
-  const problems = [...checker.Errors(policy)].map(
-    (e) =>
-      `${e.path || '/'}: ${choices(e.schema) ?? e.message}${e.value === undefined ? '' : ` (got ${short(e.value)})`}`,
-  );
+  const problems = [...checker.Errors(policy)].map((error) => {
+    const e = explained(error);
+    return `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${short(e.value)})`}`;
+  });
   if (problems.length > 0) return { ok: false, problems };
   problems.push(...semanticProblems(policy as Policy));
   return problems.length > 0 ? { ok: false, problems } : { ok: true, policy: policy as Policy };
+}
+
+/**
+ * TypeBox says "Expected union value" for any union that did not match. Say
+ * instead which values a union of literals takes, and for a union of objects
+ * (a string or header match) either the one variant the keys point to, with
+ * its own error, or which keys choose a variant.
+ */
+function explained(e: ValueError): { path: string; message: string; value: unknown } {
+  if (e.type !== ValueErrorType.Union) return e;
+  const variants = (e.schema as TUnion).anyOf as TSchema[];
+  if (variants.every((v) => 'const' in v)) {
+    return { ...e, message: `expected one of ${variants.map((v) => v.const).join(', ')}` };
+  }
+  const value = e.value;
+  if (!variants.every((v) => v.type === 'object') || typeof value !== 'object' || value === null) {
+    return e;
+  }
+  const properties = variants.map((v) => Object.keys((v as TObject).properties));
+  const common = properties[0]!.filter((k) => properties.every((keys) => keys.includes(k)));
+  const choosing = properties.map((keys) => keys.filter((k) => !common.includes(k)));
+  const given = Object.keys(value);
+  const chosen = choosing.flatMap((keys, i) =>
+    keys.length > 0 && keys.every((k) => given.includes(k)) ? [i] : [],
+  );
+  if (chosen.length === 1) {
+    const inner = e.errors[chosen[0]!]?.First();
+    if (inner !== undefined) return explained(inner);
+  }
+  const also = common.length > 0 ? `${common.join(', ')} and ` : '';
+  return { ...e, message: `expected ${also}exactly one of ${choosing.flat().join(', ')}` };
 }
 
 /** What the schema alone cannot say. */
@@ -93,14 +126,6 @@ function bucketProblems(bucket: TokenBucketSpec | undefined, at: string, problem
   if (bucket !== undefined && durationMs(bucket.fillInterval) <= 0) {
     problems.push(`${at}/fillInterval: must be above 0 (got ${short(bucket.fillInterval)})`);
   }
-}
-
-/** `expected one of allowAny, blockAll` for a union of literals, where TypeBox says only "Expected union value". */
-function choices(schema: object): string | undefined {
-  const { anyOf } = schema as { anyOf?: Array<{ const?: unknown }> };
-  const values = anyOf?.map((member) => member.const);
-  if (!values || values.length === 0 || values.some((v) => typeof v !== 'string')) return undefined;
-  return `expected one of ${values.join(', ')}`;
 }
 
 function short(value: unknown): string {

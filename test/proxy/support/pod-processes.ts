@@ -48,7 +48,8 @@ export function startIn(
 ): Promise<ChildProcess & { output: () => string }> {
   const child = spawn('ip', ['netns', 'exec', network.namespaces[role], ...command], {
     env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin is a pipe for programs driven by commands (policy-probe.ts); the rest never read it.
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';
   const withOutput = Object.assign(child, { output: () => output });
