@@ -19,6 +19,7 @@ import type { InjectionConfig } from '../config/schema.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { STATUS_ANNOTATION } from '../contract.ts';
 import { errors } from '../errors.ts';
+import { POLICY_VOLUME } from '../inject/render.ts';
 import { type CheckResult, checkPod } from './check.ts';
 import { clusterCall } from './cluster-call.ts';
 import { judgePolicyConfigMap, type PolicyConfigMapState } from './policy-validate.ts';
@@ -253,10 +254,13 @@ function asSubmitted(pod: V1Pod): V1Pod {
 function describeCurrent(pod: V1Pod): string {
   const status = pod.metadata?.annotations?.[STATUS_ANNOTATION];
   if (status === undefined) return 'runs without the sidecar';
+  // The policy it was given when created, which may differ from what a new pod would get now.
+  const mounted = pod.spec?.volumes?.find((v) => v.name === POLICY_VOLUME)?.configMap?.name;
+  const policy = mounted === undefined ? '' : `, policy ConfigMap ${mounted}`;
   try {
     const { version } = JSON.parse(status) as { version?: string };
-    return `runs injected (injector version ${version ?? 'unknown'})`;
+    return `runs injected (injector version ${version ?? 'unknown'}${policy})`;
   } catch {
-    return 'runs injected (unreadable status annotation)';
+    return `runs injected (unreadable status annotation${policy})`;
   }
 }

@@ -518,6 +518,10 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
       good.stdout,
       /policy: ConfigMap e2e-good-policy \(named by the pod’s sidecar\.outrigger\.dev\/policy annotation\): valid \(outbound blockAll, 0 allow entries/,
     );
+    assert.match(
+      good.stdout,
+      /now: runs injected \(injector version \S+, policy ConfigMap e2e-good-policy\)/,
+    );
     const bad = await check('pod/policy-bad');
     assert.equal(bad.code, 5, bad.stderr + bad.stdout);
     assert.match(bad.stdout, /policy: ConfigMap e2e-bad-policy .*: INVALID/);
