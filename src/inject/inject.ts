@@ -3,6 +3,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectionConfig } from '../config/schema.ts';
 import { type Decision, decideInjection, type InjectionContext } from './decide.ts';
+import { scrapeAnnotations } from './metrics-merge.ts';
 import { readOverrides, unknownAnnotationWarnings } from './overrides.ts';
 import { buildPatch, type PatchOperation } from './patch.ts';
 import { choosePolicy } from './policy.ts';
@@ -38,6 +39,8 @@ export function injectPod(
     ...checkProxyPortCollisions(pod, config, overrides),
   ];
   const policy = choosePolicy(context.namespace, overrides, config);
-  const injection = renderInjection(pod, config, overrides, policy);
+  const injection = renderInjection(pod, config, overrides, context.workload, policy);
+  const merge = scrapeAnnotations(pod.metadata?.annotations ?? {}, config, overrides);
+  if (merge.warning !== undefined) warnings.push(merge.warning);
   return { injected: true, decision, injection, patch: buildPatch(injection), warnings };
 }

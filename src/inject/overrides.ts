@@ -21,6 +21,7 @@ import {
 import {
   ACCESS_LOG_FORMATS,
   type AccessLogFormat,
+  ORIGINAL_ANNOTATIONS_ANNOTATION,
   ORIGINAL_PROBES_ANNOTATION,
   POD_INJECT_KEY,
   STATUS_ANNOTATION,
@@ -51,6 +52,7 @@ export interface Overrides {
   addRequestHeaders?: Array<[string, string]>;
   addResponseHeaders?: Array<[string, string]>;
   rewriteAppProbes?: boolean;
+  mergeMetrics?: boolean;
   /** A traffic policy ConfigMap's name; "" opts the pod out of a configured default (policy.ts). */
   policy?: string;
 }
@@ -98,6 +100,7 @@ export const OVERRIDE_ANNOTATIONS: Grammars = {
   addRequestHeaders: [`${SIDECAR_PREFIX}addRequestHeaders`, parseHeaderPairs],
   addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],
   rewriteAppProbes: [`${SIDECAR_PREFIX}rewriteAppProbes`, parseBoolean],
+  mergeMetrics: [`${SIDECAR_PREFIX}mergeMetrics`, parseBoolean],
   policy: [`${SIDECAR_PREFIX}policy`, parsePolicyName],
 };
 
@@ -112,6 +115,7 @@ const KNOWN_KEYS = new Set<string>([
   POD_INJECT_KEY,
   STATUS_ANNOTATION,
   ORIGINAL_PROBES_ANNOTATION,
+  ORIGINAL_ANNOTATIONS_ANNOTATION,
   ...Object.values(OVERRIDE_ANNOTATIONS).map(([key]) => key),
 ]);
 
