@@ -17,6 +17,14 @@
 // (BENCH_TARGETS=outrigger,node-relay narrows them; nginx always runs); each
 // figure is the median of its repeats, reported as ratios to nginx and to direct.
 //
+// The L7 path (issue 14): "policy" is outrigger-proxy with a policy file that
+// declares the app port `protocol: http` with 50 routes, each matching one
+// value of `x-tenant` exactly (to the original destination), and "nginx-map"
+// is nginx choosing its upstream with the equivalent `map $http_x_tenant`
+// (50 entries, no match → 404). Their load sends `x-tenant: t50`, the last of
+// the 50 routes: for a table scanned in order the worst case. The two run
+// back to back in each repeat and are reported as ratios to each other.
+//
 // Needs root, iproute2, iptables, nginx-light, haproxy, wrk (apt-get install).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,8 +43,21 @@ const APP_PORT = 18080;
 const SIDECAR_PORT = 15006;
 const NODE = process.execPath;
 
-type Target = 'direct' | 'nginx' | 'haproxy' | 'node-relay' | 'outrigger';
-const ALL_TARGETS: Target[] = ['direct', 'nginx', 'haproxy', 'node-relay', 'outrigger'];
+type Target = 'direct' | 'nginx' | 'haproxy' | 'node-relay' | 'outrigger' | 'nginx-map' | 'policy';
+const ALL_TARGETS: Target[] = [
+  'direct',
+  'nginx',
+  'haproxy',
+  'node-relay',
+  'outrigger',
+  'nginx-map',
+  'policy',
+];
+/** Routes in the policy target's table, and nginx-map's map. */
+const POLICY_ROUTES = 50;
+/** The header the L7 targets' load carries: the last route. */
+const TENANT_HEADER = `x-tenant: t${POLICY_ROUTES}`;
+const L7_TARGETS: readonly Target[] = ['nginx-map', 'policy'];
 /**
  * BENCH_TARGETS=a,b narrows a run (for quick comparisons while working);
  * nginx always runs, since every ratio is taken against it.
@@ -179,7 +200,7 @@ function start(
   return child;
 }
 
-async function waitForHttp(port: number, path = '/'): Promise<void> {
+async function waitForHttp(port: number, path = '/', header?: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const probe = spawnSync('ip', [
       'netns',
@@ -189,6 +210,7 @@ async function waitForHttp(port: number, path = '/'): Promise<void> {
       '-sf',
       '-o',
       '/dev/null',
+      ...(header === undefined ? [] : ['-H', header]),
       `http://${POD_IP}:${port}${path}`,
     ]);
     if (probe.status === 0) return;
@@ -219,7 +241,7 @@ function peakRssMiB(pid: number): number {
   return Number(line?.split(/\s+/)[1]) / 1024;
 }
 
-function wrk(path: string, seconds: number): number {
+function wrk(path: string, seconds: number, header?: string): number {
   const out = inNs(NS.client, 'taskset', [
     '-c',
     '1',
@@ -227,6 +249,7 @@ function wrk(path: string, seconds: number): number {
     '-t1',
     '-c32',
     `-d${seconds}s`,
+    ...(header === undefined ? [] : ['-H', header]),
     `http://${POD_IP}:${APP_PORT}${path}`,
   ]);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
@@ -237,7 +260,8 @@ function wrk(path: string, seconds: number): number {
 }
 
 /** Open loop at RATE req/s over keep-alive connections; latency from each request's scheduled time. */
-function fixedRate(seconds: number): { p50: number; p99: number } {
+function fixedRate(seconds: number, header?: string): { p50: number; p99: number } {
+  const headers = header === undefined ? {} : { [header.split(': ')[0]!]: header.split(': ')[1] };
   const script = `
     const http = require('node:http');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -246,7 +270,7 @@ function fixedRate(seconds: number): { p50: number; p99: number } {
     const start = performance.now();
     function one(i) {
       const scheduled = start + (i * 1000) / rate;
-      const req = http.get({ host: '${POD_IP}', port: ${APP_PORT}, path: '/', agent }, (res) => {
+      const req = http.get({ host: '${POD_IP}', port: ${APP_PORT}, path: '/', agent, headers: ${JSON.stringify(headers)} }, (res) => {
         res.resume();
         res.on('end', () => { lat.push(performance.now() - scheduled); finish(); });
       });
@@ -291,6 +315,18 @@ async function startSidecar(
     );
     return { pid: worker, pidFile: join(dir, 'nginx-proxy.pid') };
   }
+  if (target === 'nginx-map') {
+    writeFileSync(join(dir, 'nginx-map.conf'), nginxMapConfig(dir));
+    start(NS.pod, 0, 'nginx', ['-c', join(dir, 'nginx-map.conf'), '-g', 'daemon off;']);
+    await waitForHttp(SIDECAR_PORT, '/', TENANT_HEADER);
+    const master = Number(readFileSync(join(dir, 'nginx-map.pid'), 'utf8'));
+    const worker = Number(
+      sh('pgrep', ['-P', String(master)])
+        .trim()
+        .split('\n')[0],
+    );
+    return { pid: worker, pidFile: join(dir, 'nginx-map.pid') };
+  }
   if (target === 'haproxy') {
     const conf = readFileSync(join(SHARED, 'haproxy.cfg'), 'utf8').replace(
       'bind 127.0.0.1:18082',
@@ -315,6 +351,7 @@ async function startSidecar(
     {
       OUTRIGGER_LOG_LEVEL: 'warn',
       NODE_OPTIONS: PROXY_NODE_OPTIONS,
+      ...(target === 'policy' ? { OUTRIGGER_POLICY_FILE: writePolicy(dir) } : {}),
     },
   );
   // A direct call to 15006 has no original destination to go to; ask its health port.
@@ -322,19 +359,52 @@ async function startSidecar(
   return { child, pid: child.pid };
 }
 
+/** The policy target's document: POLICY_ROUTES exact matches on x-tenant, to the original destination. */
+function writePolicy(dir: string): string {
+  const routes = Array.from(
+    { length: POLICY_ROUTES },
+    (_, i) =>
+      `      - name: tenant-${i + 1}\n        match: {headers: [{name: x-tenant, exact: t${i + 1}}]}\n`,
+  ).join('');
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: outrigger.dev/v1alpha1\nkind: TrafficPolicy\nlisteners:\n  - port: ${APP_PORT}\n    direction: inbound\n    protocol: http\n    routes:\n${routes}`,
+  );
+  return file;
+}
+
+/** nginx-proxy.conf choosing its upstream by the equivalent map: 50 tenants, anything else 404. */
+function nginxMapConfig(dir: string): string {
+  const entries = Array.from({ length: POLICY_ROUTES }, (_, i) => `    t${i + 1} app;\n`).join('');
+  return readFileSync(join(SHARED, 'nginx-proxy.conf'), 'utf8')
+    .replace('/tmp/lab-nginx-proxy.pid', join(dir, 'nginx-map.pid'))
+    .replace('/tmp/lab-nginx-proxy.err', join(dir, 'nginx-map.err'))
+    .replace('listen 127.0.0.1:18081', `listen ${SIDECAR_PORT}`)
+    .replace(
+      '  server {',
+      `  map $http_x_tenant $tenant_upstream {\n    default "";\n${entries}  }\n  server {`,
+    )
+    .replace(
+      'proxy_pass http://app;',
+      'if ($tenant_upstream = "") { return 404; }\n      proxy_pass http://$tenant_upstream;',
+    );
+}
+
 async function measure(target: Target, dir: string): Promise<Run> {
   const sidecar = await startSidecar(target, dir);
   capture(target !== 'direct');
+  const header = L7_TARGETS.includes(target) ? TENANT_HEADER : undefined;
   try {
-    await waitForHttp(APP_PORT);
-    wrk('/', 2); // warm-up (JIT, connection pools)
+    await waitForHttp(APP_PORT, '/', header);
+    wrk('/', 2, header); // warm-up (JIT, connection pools)
     const before = sidecar.pid ? procStat(sidecar.pid).cpuSeconds : 0;
-    const smallRps = wrk('/', SECONDS);
+    const smallRps = wrk('/', SECONDS, header);
     const after = sidecar.pid ? procStat(sidecar.pid).cpuSeconds : 0;
     const cpuSecPer1k = sidecar.pid ? ((after - before) / (smallRps * SECONDS)) * 1000 : undefined;
-    wrk('/1m', 2);
-    const bigRps = wrk('/1m', SECONDS);
-    const latency = fixedRate(SECONDS);
+    wrk('/1m', 2, header);
+    const bigRps = wrk('/1m', SECONDS, header);
+    const latency = fixedRate(SECONDS, header);
     const peak = sidecar.pid ? peakRssMiB(sidecar.pid) : undefined;
     return {
       smallRps,
@@ -425,6 +495,19 @@ async function main() {
   console.log(
     '\nTargets for outrigger: throughput ≥ 0.9× nginx; p99 at 1k/s ≤ 1.25× nginx; ≤ 0.03 CPU s per 1,000 requests; RSS ≤ 60 MiB.',
   );
+  const map = runs.get('nginx-map');
+  const routed = runs.get('policy');
+  if (map !== undefined && routed !== undefined && map.length > 0 && routed.length > 0) {
+    // Per repeat, the two ran back to back: their ratios are the figures to read.
+    const pairs = map.map((m, i) => ({ m, p: routed[i]! }));
+    const rps = pairs.map(({ m, p }) => p.smallRps / m.smallRps);
+    const cpu = pairs.map(
+      ({ m, p }) => (p.cpuSecPer1k ?? Number.NaN) / (m.cpuSecPer1k ?? Number.NaN),
+    );
+    console.log(
+      `\npolicy (${POLICY_ROUTES} header routes, load on the last) against nginx-map, per repeat: throughput ${rps.map((r) => r.toFixed(2)).join(' / ')}× (median ${median(rps).toFixed(2)}×, target ≥ 0.8×); CPU per request ${cpu.map((r) => r.toFixed(2)).join(' / ')}× (median ${median(cpu).toFixed(2)}×, target ≤ 1.3×)`,
+    );
+  }
 }
 
 await main();

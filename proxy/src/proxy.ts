@@ -21,6 +21,7 @@ import type { HeaderInserts } from './http/sniffer.ts';
 import { IdleTimeout } from './idle-timeout.ts';
 import {
   createCaptureListener,
+  type LiveConnection,
   type OriginalDestinationResolver,
   soOriginalDst,
 } from './listeners/capture-listener.ts';
@@ -32,7 +33,9 @@ import type { ConnectionPolicy } from './policy/connection-policy.ts';
 import type { WatchedPolicy } from './policy/policy-file.ts';
 import { PolicyState } from './policy/policy-state.ts';
 import { assertExemptedUid } from './proxy-user.ts';
-import type { Splice } from './splice.ts';
+import { DnsCache } from './routing/backends.ts';
+import { RouteTables } from './routing/route-table.ts';
+import { UpstreamPool } from './routing/upstream-pool.ts';
 import { collectDefaultMetrics } from './stats/prometheus-core.ts';
 import { ProxyStats } from './stats/proxy-stats.ts';
 import type { Direction } from './stats/request-record.ts';
@@ -183,7 +186,7 @@ export async function startProxy(
   // process_* and nodejs_*: the sidecar's memory, CPU, event-loop lag and GC.
   collectDefaultMetrics({ register: stats.registry });
   const traffic = await startPolicy(config, stats, log);
-  const live = new Set<Splice>();
+  const live = new Set<LiveConnection>();
   // 64 spare buffers cover typical concurrency.
   const readBuffers = new BufferPool(config.readBufferKiB * 1024, 64);
   const idle = new IdleTimeout(config.idleTimeoutMs);
@@ -197,6 +200,19 @@ export async function startProxy(
     destinationFromKernel: resolve === soOriginalDst,
   };
   const ownUpstreams = new OwnUpstreams();
+  // The L7 path (ports the policy declares `protocol: http`); nothing is
+  // compiled or connected until such a port is used.
+  const routing = {
+    tables: new RouteTables(traffic.file.state),
+    pool: new UpstreamPool({
+      connectTimeoutMs: config.connectTimeoutMs,
+      heldHeads,
+      stats,
+      ownUpstreams: policy.destinationFromKernel ? ownUpstreams : undefined,
+      lookup: new DnsCache().lookup,
+      readBuffers,
+    }),
+  };
   const { limit: maxConnections, boundBy } = connectionLimit(
     config.maxConnections,
     readResourceLimits(),
@@ -228,6 +244,7 @@ export async function startProxy(
       ownUpstreams,
       maxConnections,
       traffic: traffic.connections,
+      routing,
     });
   const outbound = listener('outbound');
   const inbound = listener('inbound');
@@ -241,6 +258,7 @@ export async function startProxy(
   const servers = [outbound, inbound, admin, health, prometheus];
   const closeAll = async () => {
     traffic.file.close();
+    routing.pool.closeIdle();
     await Promise.all(servers.map(closeServer));
   };
 

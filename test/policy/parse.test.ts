@@ -104,3 +104,22 @@ listeners:
     '/listeners/1/routes/0/match/headers/1: expected name and exactly one of exact, prefix, present (got {"name":"w"})',
   ]);
 });
+
+test('a route may not rewrite framing or hop-by-hop fields', () => {
+  const result = parsePolicy(`apiVersion: outrigger.dev/v1alpha1
+kind: TrafficPolicy
+listeners:
+  - port: 80
+    direction: inbound
+    protocol: http
+    routes:
+      - name: a
+        requestHeaders: {remove: [Content-Length], add: [{name: x-ok, value: "1"}]}
+        responseHeaders: {set: [{name: connection, value: close}]}
+`);
+  assert.ok(!result.ok);
+  assert.deepEqual(result.problems, [
+    '/listeners/0/routes/0/requestHeaders: Content-Length frames the message or belongs to one connection; it cannot be rewritten',
+    '/listeners/0/routes/0/responseHeaders: connection frames the message or belongs to one connection; it cannot be rewritten',
+  ]);
+});

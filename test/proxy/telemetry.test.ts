@@ -142,6 +142,7 @@ describe('request and TCP metrics', () => {
           request_protocol: 'http',
           response_code: '200',
           response_flags: '-',
+          route: '-',
         },
         {
           reporter: 'destination',
@@ -157,6 +158,7 @@ describe('request and TCP metrics', () => {
           request_protocol: 'http',
           response_code: '200',
           response_flags: '-',
+          route: '-',
         },
       ],
     );

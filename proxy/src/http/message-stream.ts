@@ -47,6 +47,24 @@ const SP_BYTE = 0x20;
 const LF = 0x0a;
 const CR = 0x0d;
 
+/**
+ * How a stream hands heads to its owner. The sniffer (the L4 splice) forwards
+ * every byte and only inserts lines; the L7 path (proxy/src/routing/) writes
+ * each head itself, rewritten, to the upstream it chose, and takes one message
+ * at a time.
+ */
+export interface StreamMode {
+  /**
+   * The owner emits each head itself from `rawHead` during onHead; the stream
+   * emits only body and framing bytes. Implies holding heads.
+   */
+  ownerEmitsHeads: boolean;
+  /** push() stops at the end of each message; resume() lets it go on. */
+  stopsAfterMessage: boolean;
+}
+
+const SNIFFING: StreamMode = { ownerEmitsHeads: false, stopsAfterMessage: false };
+
 /** The connection-level logic a stream reports to (implemented by HttpSniffer). */
 export interface MessageOwner {
   /** A head was parsed; returns the next state or a NEXT_* verdict. `messageStart` is performance.now(). */
@@ -68,12 +86,20 @@ export class MessageStream {
   readonly holdsHeads: boolean;
   /** True until the first message's head is parsed. */
   firstMessage = true;
+  /** Owner-emitted heads: the bytes of the head being handed to onHead (valid during that call). */
+  rawHead: Buffer | undefined;
+  /** Set when a message ended and the stream stops there (StreamMode.stopsAfterMessage). */
+  stopped = false;
+  /** Set when the last malformed verdict was a head over the cap or the held-head budget. */
+  headTooLarge = false;
 
   private readonly owner: MessageOwner;
   private readonly emit: (bytes: Buffer) => void;
   private readonly head = new MessageHead();
   private readonly heldHeads: HeldHeadBudget;
   private readonly identity: IdentityRewrite | undefined;
+  private readonly ownerEmitsHeads: boolean;
+  private readonly stopsAfterMessage: boolean;
 
   private remaining = 0;
   private chunkSizeDigits = 0;
@@ -98,9 +124,12 @@ export class MessageStream {
     emit: (bytes: Buffer) => void,
     heldHeads: HeldHeadBudget,
     identity?: IdentityRewrite,
+    mode: StreamMode = SNIFFING,
   ) {
     this.isRequest = isRequest;
-    this.holdsHeads = holdsHeads;
+    this.ownerEmitsHeads = mode.ownerEmitsHeads;
+    this.stopsAfterMessage = mode.stopsAfterMessage;
+    this.holdsHeads = holdsHeads || mode.ownerEmitsHeads;
     this.state = isRequest ? S_DETECT : S_HEAD;
     this.owner = owner;
     this.emit = emit;
@@ -119,13 +148,17 @@ export class MessageStream {
     return this.state !== S_HEAD || this.pendingLength > 0;
   }
 
-  /** Scans one chunk and forwards it (possibly with headers inserted). */
-  push(chunk: Buffer): void {
+  /**
+   * Scans one chunk and forwards it (possibly with headers inserted). Returns
+   * how many of its bytes were taken: all of them, unless the stream stopped
+   * at the end of a message (StreamMode.stopsAfterMessage).
+   */
+  push(chunk: Buffer): number {
     const length = chunk.length;
     let at = 0;
     this.flushed = 0;
     this.chunkTime = -1;
-    while (at < length) {
+    while (at < length && !this.stopped) {
       switch (this.state) {
         case S_OPAQUE:
         case S_UNTIL_CLOSE:
@@ -193,7 +226,15 @@ export class MessageStream {
           break;
       }
     }
-    if (this.flushed < length) this.emit(this.flushed === 0 ? chunk : chunk.subarray(this.flushed));
+    if (this.flushed < at) {
+      this.emit(this.flushed === 0 && at === length ? chunk : chunk.subarray(this.flushed, at));
+    }
+    return at;
+  }
+
+  /** Lets a stream that stopped at a message's end take the next message. */
+  resume(): void {
+    this.stopped = false;
   }
 
   private onUntilCloseBytes(n: number): void {
@@ -240,6 +281,7 @@ export class MessageStream {
 
   private complete(): void {
     this.state = S_HEAD;
+    if (this.stopsAfterMessage) this.stopped = true;
     this.owner.onMessageComplete(this);
   }
 
@@ -261,6 +303,14 @@ export class MessageStream {
         this.head,
       );
       if (end >= 0) {
+        if (this.ownerEmitsHeads) {
+          if (at > this.flushed) this.emit(chunk.subarray(this.flushed, at));
+          this.flushed = end;
+          this.rawHead = chunk.subarray(at, end);
+          this.afterHead(end - at);
+          this.rawHead = undefined;
+          return end;
+        }
         const insert = this.holdsHeads ? this.owner.insertFor(this, this.head) : undefined;
         if (insert !== undefined) {
           const beforeEmptyLine = end - emptyLineLength(chunk, end);
@@ -278,6 +328,9 @@ export class MessageStream {
         !this.startLineValid(chunk, at, length) ||
         !this.hold(chunk, at, length)
       ) {
+        this.headTooLarge =
+          end !== HEAD_MALFORMED &&
+          (length - at > MAX_HEAD_BYTES || this.startLineValid(chunk, at, length));
         this.malformedHead(chunk, at, length);
         return at;
       }
@@ -293,6 +346,7 @@ export class MessageStream {
     const before = this.pendingLength;
     const take = Math.min(length - at, MAX_HEAD_BYTES - before + 3);
     if (!this.hold(chunk, at, at + take)) {
+      this.headTooLarge = true;
       this.malformedHead(this.pending!, 0, before, before);
       return at;
     }
@@ -303,6 +357,15 @@ export class MessageStream {
       if (!this.parsed(pending, 0, end)) {
         this.malformedHead(pending, 0, this.pendingLength, before);
         return at;
+      }
+      if (this.ownerEmitsHeads) {
+        // The copy's memory stays valid after releaseHeld: only the budget is given back.
+        this.rawHead = pending.subarray(0, end);
+        this.flushed = at + fromChunk;
+        this.releaseHeld();
+        this.afterHead(end);
+        this.rawHead = undefined;
+        return at + fromChunk;
       }
       if (this.holdsHeads) {
         const insert = this.owner.insertFor(this, this.head);
@@ -324,6 +387,7 @@ export class MessageStream {
       this.pendingLength > MAX_HEAD_BYTES ||
       !this.startLineValid(pending, 0, this.pendingLength)
     ) {
+      this.headTooLarge = this.pendingLength > MAX_HEAD_BYTES;
       this.malformedHead(pending, 0, this.pendingLength, before);
       return at;
     }

@@ -1,6 +1,8 @@
 // A capture listener (15001 outbound or 15006 inbound): accepts redirected
 // connections, recovers each one's original destination and hands it to a
-// Splice. Connections without a usable destination are reset at once.
+// Splice, or, when the policy declares its port `protocol: http`, to the L7
+// path (an HttpConnection). Connections without a usable destination are
+// reset at once.
 import net from 'node:net';
 import { type Logger, rateLimitedWarning } from '../log.ts';
 import {
@@ -11,6 +13,7 @@ import {
 } from '../original-destination.ts';
 import type { CompiledConnectionPolicy, Refused } from '../policy/connection-policy.ts';
 import { peekHost } from '../policy/host-peek.ts';
+import { HttpConnection, type Routing } from '../routing/http-connection.ts';
 import { type Prelude, Splice, type SpliceSettings } from '../splice.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import type { Direction } from '../stats/request-record.ts';
@@ -28,6 +31,15 @@ export const soOriginalDst: OriginalDestinationResolver = (socket) => {
   return originalDestinationOfFd(fd, isNativeIPv6(socket.localAddress));
 };
 
+/** A proxied connection as draining sees it: a Splice or an HttpConnection. */
+export interface LiveConnection {
+  readonly direction: Direction;
+  /** Close at the next response boundary (now when idle). */
+  startDrain(): void;
+  /** Cut whatever is left. */
+  forceClose(): void;
+}
+
 export interface CaptureListenerOptions {
   direction: Direction;
   resolve: OriginalDestinationResolver;
@@ -36,7 +48,9 @@ export interface CaptureListenerOptions {
   settings: SpliceSettings;
   log: Logger;
   /** Live connections, so draining can reach them. */
-  live: Set<Splice>;
+  live: Set<LiveConnection>;
+  /** The policy's route tables and the upstream pool of the L7 path; without them every port is L4. */
+  routing?: Routing;
   /** Local endpoints of every listener's upstream connections (shared by both listeners). */
   ownUpstreams: OwnUpstreams;
   /** Most connections in `live` (both listeners together); more are reset at once. */
@@ -49,8 +63,18 @@ export interface CaptureListenerOptions {
 }
 
 export function createCaptureListener(options: CaptureListenerOptions): net.Server {
-  const { direction, resolve, policy, stats, settings, log, live, ownUpstreams, maxConnections } =
-    options;
+  const {
+    direction,
+    resolve,
+    policy,
+    stats,
+    settings,
+    log,
+    live,
+    ownUpstreams,
+    maxConnections,
+    routing,
+  } = options;
   const traffic = options.traffic ?? { current: undefined };
   const warnLimit = rateLimitedWarning(
     log,
@@ -77,6 +101,7 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
     live.delete(splice);
     ownUpstreams.closed(splice);
   };
+  const httpDone = (connection: HttpConnection) => live.delete(connection);
   /** Connections waiting for their first bytes (policy/host-peek.ts): they hold a socket too. */
   let waiting = 0;
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
@@ -136,6 +161,13 @@ export function createCaptureListener(options: CaptureListenerOptions): net.Serv
   return server;
 
   function splice(client: net.Socket, route: Target, prelude?: Prelude): void {
+    // Declared HTTP by the policy in force: routed request by request (proxy/src/routing/).
+    if (routing !== undefined && routing.tables.lookup(direction, route.port) !== undefined) {
+      live.add(
+        new HttpConnection(direction, client, route, stats, settings, routing, httpDone, prelude),
+      );
+      return;
+    }
     const splice = new Splice(direction, client, route, stats, settings, done, prelude);
     live.add(splice);
     if (policy.destinationFromKernel) ownUpstreams.opened(splice);

@@ -5,8 +5,9 @@
 // and no timer runs per bucket or per connection. The refills fall on a fixed
 // grid from the bucket's creation, as Envoy's fill timer does: a token taken
 // just before a tick comes back at that tick, not a whole interval later.
+// grammar.ts, not schema.ts: the L7 path compiles buckets without loading TypeBox.
+import { durationMs } from '../../../src/shared/policy/grammar.ts';
 import type { TokenBucketSpec } from '../../../src/shared/policy/schema.ts';
-import { durationMs } from '../../../src/shared/policy/schema.ts';
 
 /** Milliseconds from a monotonic origin. */
 export type Clock = () => number;
@@ -43,14 +44,24 @@ export class TokenBucket {
 
   /** Takes a token if there is one. */
   take(): boolean {
+    this.refill(this.now());
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+
+  /** Milliseconds until a token is there again (0 when one is): an HTTP 429's `retry-after`. */
+  msUntilNextToken(): number {
     const now = this.now();
+    this.refill(now);
+    return this.tokens >= 1 ? 0 : Math.max(0, this.filledAt + this.fillIntervalMs - now);
+  }
+
+  private refill(now: number): void {
     const fills = Math.floor((now - this.filledAt) / this.fillIntervalMs);
     if (fills > 0) {
       this.tokens = Math.min(this.maxTokens, this.tokens + fills * this.tokensPerFill);
       this.filledAt += fills * this.fillIntervalMs;
     }
-    if (this.tokens < 1) return false;
-    this.tokens--;
-    return true;
   }
 }

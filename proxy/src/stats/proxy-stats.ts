@@ -43,6 +43,7 @@ const REQUEST_LABELS = [
   'request_protocol',
   'response_code',
   'response_flags',
+  'route',
 ] as const;
 const TCP_CLOSE_LABELS = [...WORKLOAD_LABELS, 'response_flags'] as const;
 
@@ -115,6 +116,7 @@ export class ProxyStats {
         authority: string;
         status: number;
         flags: string;
+        route: string;
         children: RequestChildren;
       }
     | undefined;
@@ -235,6 +237,7 @@ export class ProxyStats {
       record.authority,
       record.status,
       record.responseFlags,
+      record.route,
     );
     children.total.value++;
     this.duration.observe(children.duration, record.durationMs / 1000);
@@ -366,6 +369,7 @@ export class ProxyStats {
     authority: string,
     status: number,
     flags: string,
+    route: string,
   ): RequestChildren {
     // Traffic mostly repeats the previous request's labels (the parser hands
     // back the previous authority string when the bytes are the same).
@@ -375,7 +379,8 @@ export class ProxyStats {
       last.authority === authority &&
       last.status === status &&
       last.direction === direction &&
-      last.flags === flags
+      last.flags === flags &&
+      last.route === route
     ) {
       return last.children;
     }
@@ -384,8 +389,9 @@ export class ProxyStats {
       this.services.labelFor(authority),
       status,
       flags,
+      route,
     );
-    this.lastChildren = { direction, authority, status, flags, children };
+    this.lastChildren = { direction, authority, status, flags, route, children };
     return children;
   }
 
@@ -394,11 +400,19 @@ export class ProxyStats {
     service: string,
     status: number,
     flags: string,
+    route: string,
   ): RequestChildren {
-    const key = `${direction} ${service} ${status} ${flags}`;
+    const key = `${direction} ${service} ${status} ${flags} ${route}`;
     let children = this.requestChildren.get(key);
     if (children === undefined) {
-      const labels = [...this.workloadValues[direction], service, 'http', String(status), flags];
+      const labels = [
+        ...this.workloadValues[direction],
+        service,
+        'http',
+        String(status),
+        flags,
+        route,
+      ];
       children = {
         total: this.requests.child(...labels),
         duration: this.duration.child(...labels),

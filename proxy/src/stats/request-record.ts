@@ -30,6 +30,11 @@ export class RequestRecord {
   protocol = 'HTTP/1.1';
   /** Envoy-style response flags (response-flags.ts); "-" when nothing went wrong. */
   responseFlags = '-';
+  /**
+   * The policy route that took the request (the L7 path), `-` when none did:
+   * every request on the L4 splice, and those no route matched (flag NR).
+   */
+  route = '-';
   /** Kept only when the access log is on; '' when absent. */
   userAgent = '';
   requestId = '';
@@ -69,6 +74,7 @@ export class RequestRecord {
       timeToFirstByteMs: round(this.timeToFirstByteMs),
       durationMs: round(this.durationMs),
       responseFlags: this.responseFlags,
+      route: this.route === '-' ? undefined : this.route,
       downstream: this.downstream,
       upstream: this.upstream,
       userAgent: this.userAgent || undefined,

@@ -27,8 +27,12 @@ export const NO_FLAGS = '-';
  * | `DC`   | downstream connection termination | the client reset, or closed before its response was done |
  * | `SI`   | stream idle timeout               | idle timeout with nothing waiting                        |
  * | `DT`   | duration timeout                  | cut at the end of the shutdown drain                     |
- * | `NR`   | no route configured               | no original destination (no NAT record); Block All       |
- * | `RL`   | rate limited (HTTP filters)       | over the listener's connection token bucket              |
+ * | `NR`   | no route configured               | no original destination (no NAT record); Block All;      |
+ * |        |                                   | on the L7 path, no route of the listener matched (404)   |
+ * | `RL`   | rate limited (HTTP filters)       | over the listener's connection token bucket; on the L7   |
+ * |        |                                   | path, a route's request bucket answered 429              |
+ * | `FI`   | fault injected (abort)            | a route's fault injection answered the abort status      |
+ * | `DI`   | delay injected                    | a route's fault injection delayed the request            |
  * | `LOOP` | (Outrigger)                       | loop guard refused the connection                        |
  * | `CLIM` | (Outrigger)                       | connection limit reached                                 |
  * | `NPOD` | (Outrigger)                       | inbound destination is not one of the pod's addresses    |
@@ -50,7 +54,13 @@ export const CONNECTION_FLAGS: Readonly<Record<CloseReason, string>> = {
   rate_limited: 'RL',
 };
 
+/**
+ * Flags only the L7 path sets on requests (proxy/src/routing/). A delayed
+ * request that is then aborted carries both: `DI,FI`, as Envoy joins them.
+ */
+export const L7_FLAGS = ['RL', 'FI', 'DI', 'DI,FI'] as const;
+
 /** Every flag the proxy can report: the bound on the response_flags label. */
 export const ALL_FLAGS: readonly string[] = [
-  ...new Set([...Object.values(CONNECTION_FLAGS), 'UC', 'UT']),
+  ...new Set([...Object.values(CONNECTION_FLAGS), 'UC', 'UT', ...L7_FLAGS]),
 ];

@@ -116,10 +116,41 @@ function semanticProblems(policy: Policy): string[] {
       if (route.fault && route.fault.delay === undefined && route.fault.abort === undefined) {
         problems.push(`${routeAt}/fault: give a delay, an abort or both`);
       }
+      for (const side of ['requestHeaders', 'responseHeaders'] as const) {
+        const rewrite = route[side];
+        const named = [
+          ...(rewrite?.add ?? []).map((p) => p.name),
+          ...(rewrite?.set ?? []).map((p) => p.name),
+          ...(rewrite?.remove ?? []),
+        ];
+        for (const name of named) {
+          if (UNREWRITABLE_HEADERS.includes(name.toLowerCase())) {
+            problems.push(
+              `${routeAt}/${side}: ${name} frames the message or belongs to one connection; it cannot be rewritten`,
+            );
+          }
+        }
+      }
     });
   });
   return problems;
 }
+
+/**
+ * Fields a route may not add, set or remove: the proxy forwards bodies with
+ * the framing they came with (Content-Length, Transfer-Encoding), and the
+ * hop-by-hop fields (RFC 9110 §7.6.1) are the proxy's own on each connection.
+ */
+export const UNREWRITABLE_HEADERS = [
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'upgrade',
+  'trailer',
+];
 
 /** A bucket that refills every 0 ms would never limit anything. */
 function bucketProblems(bucket: TokenBucketSpec | undefined, at: string, problems: string[]): void {

@@ -5,14 +5,13 @@
 //
 // Shared by the injector and the proxy: it imports nothing from either.
 import { type Static, Type } from '@sinclair/typebox';
+import { DURATION_PATTERN, durationMs, UPSTREAM_ADDRESS_PATTERN } from './grammar.ts';
 import { POLICY_API_VERSION, POLICY_KIND } from './names.ts';
 
-export { POLICY_API_VERSION, POLICY_KIND };
+export { DURATION_PATTERN, durationMs, POLICY_API_VERSION, POLICY_KIND, UPSTREAM_ADDRESS_PATTERN };
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
-/** `250ms`, `1s`, `1.5s`, `2m`: a duration as Envoy and Istio write it. */
-export const DURATION_PATTERN = /^(\d+(\.\d+)?)(ms|s|m)$/;
 const Duration = Type.String({ pattern: DURATION_PATTERN.source });
 
 /** An HTTP header name (RFC 9110 token). */
@@ -20,10 +19,6 @@ export const HEADER_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HeaderName = Type.String({ pattern: HEADER_NAME_PATTERN.source });
 /** A header value: visible characters, spaces and tabs, no CR or LF. */
 const HeaderValue = Type.String({ pattern: '^[\\t\\x20-\\x7e\\x80-\\xff]*$' });
-
-/** `host:port`, the host a DNS name, an IPv4 address or a bracketed IPv6 address. */
-export const UPSTREAM_ADDRESS_PATTERN =
-  /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?):([0-9]{1,5})$/;
 
 /** A DNS name, or `*.` and a DNS name for every name below it. */
 export const HOST_PATTERN =
@@ -185,11 +180,3 @@ export type PolicyListener = Policy['listeners'][number];
 export type PolicyRoute = NonNullable<PolicyListener['routes']>[number];
 export type PolicyAllowEntry = Policy['outbound']['allow'][number];
 export type TokenBucketSpec = Static<typeof TokenBucket>;
-
-/** Milliseconds of a Duration string the schema admitted. */
-export function durationMs(text: string): number {
-  const m = DURATION_PATTERN.exec(text);
-  if (!m) throw new RangeError(`not a duration: ${text}`);
-  const unit = m[3] === 'ms' ? 1 : m[3] === 's' ? 1000 : 60_000;
-  return Number(m[1]) * unit;
-}

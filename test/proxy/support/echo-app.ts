@@ -1,7 +1,8 @@
 // The HTTP app behind the proxy in the tests, in the spirit of httpbin:
 // /get and /post echo what arrived, /status/:code answers that code,
 // /upload hashes the body, /download streams random bytes and remembers their
-// hash, /slow waits before answering. Runs in-process or standalone:
+// hash (or, with `pattern`, bytes a receiver can check one by one), /slow waits before answering; standalone, an `Upgrade: echo` request
+// gets a 101 and its bytes back. Runs in-process or standalone:
 //   node test/proxy/support/echo-app.ts <port> [host]
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -52,7 +53,35 @@ function download(url: URL, res: http.ServerResponse, head: boolean): void {
     res.end();
     return;
   }
+  if (url.searchParams.has('pattern')) {
+    writePatternBytes(res, size);
+    return;
+  }
   void writeRandomBytes(res, size).then((sha256) => downloads.set(id, { bytes: size, sha256 }));
+}
+
+/** The byte at offset i of a `pattern` download: a receiver in another process can check every one. */
+export function patternByte(i: number): number {
+  return i % 251;
+}
+
+/** Writes `size` bytes of the pattern in 256 KiB pieces, waiting for 'drain', then ends `out`. */
+function writePatternBytes(out: Writable, size: number): void {
+  const period = Buffer.alloc(251 * 1044);
+  for (let i = 0; i < period.length; i++) period[i] = patternByte(i);
+  let sent = 0;
+  const pump = () => {
+    while (sent < size) {
+      const piece = period.subarray(0, Math.min(size - sent, period.length));
+      sent += piece.length;
+      if (!out.write(piece)) {
+        out.once('drain', pump);
+        return;
+      }
+    }
+    out.end();
+  };
+  pump();
 }
 
 /**
@@ -141,7 +170,16 @@ export function echoAppHandler(): http.RequestListener {
 if (import.meta.main) {
   const port = Number(process.argv[2] ?? 8080);
   const host = process.argv[3] ?? '::';
-  http.createServer(echoAppHandler()).listen(port, host, () => {
+  const server = http.createServer(echoAppHandler());
+  // An upgrade to `echo`: after the 101 every byte comes back as it was sent.
+  server.on('upgrade', (_req, socket, head) => {
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n',
+    );
+    if (head.length > 0) socket.write(head);
+    socket.pipe(socket);
+  });
+  server.listen(port, host, () => {
     process.stdout.write(`listening ${host}:${port}\n`);
   });
 }
