@@ -17,7 +17,15 @@ test('the proxy needs neither fastify nor the Kubernetes client, but koffi and i
   const proxy = sourceClosure(root, ['proxy/src/main.ts']);
   assert.ok(proxy.files.includes('proxy/src/original-destination.ts'));
   assert.ok(proxy.files.every((file) => !file.startsWith('src/webhook/')));
-  assert.deepEqual(proxy.packages, ['commander', 'ipaddr.js', 'koffi', 'prom-client']);
+  // TypeBox and yaml read the traffic policy file (loaded only when one is given).
+  assert.deepEqual(proxy.packages, [
+    '@sinclair/typebox',
+    'commander',
+    'ipaddr.js',
+    'koffi',
+    'prom-client',
+    'yaml',
+  ]);
   const packages = packageClosure(root, proxy.packages);
   assert.ok(packages.includes('node_modules/@koromix/koffi-linux-x64'));
   assert.ok(!packages.some((dir) => /fastify|@kubernetes/.test(dir)));
