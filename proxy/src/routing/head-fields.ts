@@ -74,14 +74,20 @@ export class HeadFields {
     this.last = new Int32Array(names.names.length).fill(-1);
   }
 
-  /** Scans `head` (a whole, valid head, its empty line included). */
+  /**
+   * Scans `head` (a whole, valid head, its empty line included), byte by byte
+   * in JavaScript: as in parseHead, a native indexOf per line costs more than
+   * walking a short line.
+   */
   scan(head: Buffer): void {
     this.buf = head;
     this.lines.length = 0;
     this.first.fill(-1);
     this.last.fill(-1);
     const end = head.length;
-    let i = head.indexOf(LF) + 1; // past the start line
+    let i = 0;
+    while (i < end && head[i] !== LF) i++;
+    i++; // past the start line
     while (i < end) {
       const lineStart = i;
       const c = head[i]!;
@@ -90,11 +96,12 @@ export class HeadFields {
         return;
       }
       while (head[i] !== COLON) i++;
-      const index = this.names.lookup(head, lineStart, i);
-      let lf = head.indexOf(LF, i);
-      if (lf < 0) lf = end - 1;
+      const colon = i;
+      while (i < end && head[i] !== LF) i++;
+      const lf = i < end ? i : end - 1;
+      const index = this.names.lookup(head, lineStart, colon);
       if (index >= 0) {
-        let valueStart = i + 1;
+        let valueStart = colon + 1;
         while (valueStart < lf && (head[valueStart] === SP || head[valueStart] === HT))
           valueStart++;
         let valueEnd = lf > valueStart && head[lf - 1] === CR ? lf - 1 : lf;
@@ -147,23 +154,38 @@ export interface HeadEdit {
 
 /**
  * The head rebuilt: its start line and the lines not dropped, as sent, with
- * `appendBytes` inserted at `appendAt`, then the added lines, then CRLF.
+ * `appendBytes` inserted at `appendAt`, then the added lines, then CRLF, then
+ * `tail` (body bytes sent in the same write). A head the edit does not change
+ * comes back as it is when there is no tail.
  */
-export function composeHead(head: Buffer, fields: HeadFields, edit: HeadEdit): Buffer {
+export function composeHead(
+  head: Buffer,
+  fields: HeadFields,
+  edit: HeadEdit,
+  tail?: Buffer,
+): Buffer {
   const lines = fields.lines;
   const drop = edit.drop;
-  let size = fields.emptyLineAt + 2;
-  for (let s = 0; s < lines.length; s += SLOTS) {
-    if (drop[lines[s + 4]!] === 1) size -= lines[s + 3]! - lines[s]!;
-  }
   const append = edit.appendBytes;
+  let dropped = 0;
+  for (let s = 0; s < lines.length; s += SLOTS) {
+    if (drop[lines[s + 4]!] === 1) dropped += lines[s + 3]! - lines[s]!;
+  }
+  if (dropped === 0 && append === undefined && edit.added.length === 0 && tail === undefined) {
+    return head;
+  }
+  let size = fields.emptyLineAt + 2 - dropped;
   if (append !== undefined) size += append.length;
   for (const line of edit.added) size += line.length;
+  if (tail !== undefined) size += tail.length;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   let cursor = 0;
   let toAppend = append;
-  const copyTo = (end: number) => {
+  for (let s = 0; s <= lines.length; s += SLOTS) {
+    const last = s === lines.length;
+    if (!last && drop[lines[s + 4]!] !== 1) continue;
+    const end = last ? fields.emptyLineAt : lines[s]!;
     if (toAppend !== undefined && edit.appendAt >= cursor && edit.appendAt < end) {
       at += head.copy(out, at, cursor, edit.appendAt);
       at += toAppend.copy(out, at);
@@ -171,15 +193,11 @@ export function composeHead(head: Buffer, fields: HeadFields, edit: HeadEdit): B
       toAppend = undefined;
     }
     at += head.copy(out, at, cursor, end);
-  };
-  for (let s = 0; s < lines.length; s += SLOTS) {
-    if (drop[lines[s + 4]!] !== 1) continue;
-    copyTo(lines[s]!);
-    cursor = lines[s + 3]!;
+    if (!last) cursor = lines[s + 3]!;
   }
-  copyTo(fields.emptyLineAt);
   for (const line of edit.added) at += line.copy(out, at);
   out[at++] = CR;
   out[at++] = LF;
+  if (tail !== undefined) at += tail.copy(out, at);
   return at === size ? out : out.subarray(0, at);
 }

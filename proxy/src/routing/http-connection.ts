@@ -36,7 +36,7 @@ import type { ProxyStats } from '../stats/proxy-stats.ts';
 import { type Direction, RequestRecord } from '../stats/request-record.ts';
 import { CONNECTION_FLAGS } from '../stats/response-flags.ts';
 import { decideFault } from './faults.ts';
-import { composeHead, type HeadEdit } from './head-fields.ts';
+import { composeHead, type HeadEdit, type HeadFields } from './head-fields.ts';
 import {
   BAD_REQUEST_BODY,
   cachedAnswer,
@@ -138,7 +138,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   private readonly originalTarget: UpstreamTarget;
   private readonly openedAt = performance.now();
   private readonly openedAtWallClock = Date.now();
-  private readonly edit: HeadEdit;
+  private readonly edit: MutableEdit = newEdit();
   private exchange: Exchange | undefined;
   /** Client bytes after a finished request, waiting for its response to go out. */
   private held: Buffer | undefined;
@@ -146,8 +146,10 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   private tunnel: UpstreamConnection | undefined;
   private pausedForHeld = false;
   private pausedForUpstream = false;
-  /** A rebuilt response head not written yet (see onResponseBytes). */
-  private pendingHead: Buffer | undefined;
+  /** A response head not written yet, and where its fields are (see onResponseBytes). */
+  private pendingRaw: Buffer | undefined;
+  private pendingFields: HeadFields | undefined;
+  private readonly responseEdit: MutableEdit = newEdit();
   /** A finished exchange's upstream, waiting for the client to take its last bytes. */
   private releasing: UpstreamConnection | undefined;
   private clientEnded = false;
@@ -189,7 +191,6 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
       key: `${direction} ${name}`,
       name,
     };
-    this.edit = { drop: new Uint8Array(0), appendAt: -1, appendBytes: undefined, added: [] };
     this.request = new MessageStream(
       true,
       true,
@@ -348,35 +349,39 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   };
 
   private toClient(bytes: Buffer): void {
-    if (this.pendingHead !== undefined) this.flushResponseHead();
+    if (this.pendingRaw !== undefined) this.flushResponseHead();
     if (!this.client.destroyed) this.client.write(bytes, this.clientWriteDone);
   }
 
   /**
-   * Response body bytes. The first ones after a rebuilt head go out in the
-   * same write as the head when they are few (a small response is then one
-   * write, as it came in one read), else right after it.
+   * Response body bytes. The first ones after a response head are written
+   * with it, the head rebuilt around them in one buffer, when they are few
+   * (a small response then leaves in one write, as it came in one read);
+   * otherwise the head goes first.
    */
   onResponseBytes(bytes: Buffer): void {
     this.active = true;
-    const head = this.pendingHead;
-    if (head !== undefined && bytes.length <= MERGE_BODY_BYTES) {
-      this.pendingHead = undefined;
-      const merged = Buffer.allocUnsafe(head.length + bytes.length);
-      head.copy(merged, 0);
-      bytes.copy(merged, head.length);
-      if (!this.client.destroyed) this.client.write(merged, this.clientWriteDone);
+    const raw = this.pendingRaw;
+    if (raw !== undefined && bytes.length <= MERGE_BODY_BYTES) {
+      this.pendingRaw = undefined;
+      const out = composeHead(raw, this.pendingFields!, this.responseEdit, bytes);
+      if (!this.client.destroyed) this.client.write(out, this.clientWriteDone);
       return;
     }
     this.toClient(bytes);
   }
 
-  /** Writes a rebuilt response head that is still waiting for body bytes to go with. */
+  /**
+   * Writes the response head still waiting for body bytes. Called before any
+   * other write and at the end of the upstream read it came in: its bytes may
+   * still be in that read's buffer, which onRead keeps until they are written.
+   */
   flushResponseHead(): void {
-    const head = this.pendingHead;
-    if (head === undefined) return;
-    this.pendingHead = undefined;
-    if (!this.client.destroyed) this.client.write(head, this.clientWriteDone);
+    const raw = this.pendingRaw;
+    if (raw === undefined) return;
+    this.pendingRaw = undefined;
+    const out = composeHead(raw, this.pendingFields!, this.responseEdit);
+    if (!this.client.destroyed) this.client.write(out, this.clientWriteDone);
   }
 
   private toUpstream(upstream: UpstreamConnection, bytes: Buffer): void {
@@ -558,7 +563,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const table = exchange.table;
     const names = table.requestNames;
     const fields = table.requestFields;
-    const edit = this.editFor(names.names.length);
+    const edit = clearEdit(this.edit, names.names.length);
     const inserts = this.settings.inserts;
     markHopByHop(edit.drop, table.requestHop, exchange.upgrade);
     if (route !== undefined) for (const i of route.request.drop) edit.drop[i] = 1;
@@ -578,22 +583,6 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     }
     if (lines !== undefined) edit.added.push(lines);
     return composeHead(raw, fields, edit);
-  }
-
-  /** The reused edit, cleared for a head of `names` field names. */
-  private editFor(names: number): HeadEdit {
-    const edit = this.edit as {
-      drop: Uint8Array;
-      appendAt: number;
-      appendBytes: Buffer | undefined;
-      added: Buffer[];
-    };
-    if (edit.drop.length !== names) edit.drop = new Uint8Array(names);
-    else edit.drop.fill(0);
-    edit.appendAt = -1;
-    edit.appendBytes = undefined;
-    edit.added.length = 0;
-    return edit;
   }
 
   /** Sends the exchange's head (and anything queued) on an upstream connection. */
@@ -677,6 +666,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   private abortExchange(exchange: Exchange, flags: string): void {
     if (this.exchange !== exchange) return;
     this.exchange = undefined;
+    this.pendingRaw = undefined;
     if (exchange.delay !== undefined) clearTimeout(exchange.delay);
     const record = exchange.record;
     record.durationMs = performance.now() - record.startedAt;
@@ -726,16 +716,16 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     // A body delimited by the upstream's close is delimited the same way for the client.
     if (next === NEXT_UNTIL_CLOSE || this.draining || !exchange.requestDone)
       exchange.closeAfter = true;
-    // Held for the body bytes of the same read (onResponseBytes), flushed after it at the latest.
-    this.pendingHead = this.rebuildResponseHead(raw, exchange);
+    // Rebuilt with the body bytes of the same read (onResponseBytes), or alone after it.
+    this.prepareResponseHead(raw, exchange);
     return next;
   }
 
-  private rebuildResponseHead(raw: Buffer, exchange: Exchange): Buffer {
+  private prepareResponseHead(raw: Buffer, exchange: Exchange): void {
     const table = exchange.table;
     const fields = table.responseFields;
     fields.scan(raw);
-    const edit = this.editFor(table.responseNames.names.length);
+    const edit = clearEdit(this.responseEdit, table.responseNames.names.length);
     markHopByHop(edit.drop, table.responseHop, false);
     const rewrite: CompiledRewrite | undefined = exchange.route?.response;
     if (rewrite !== undefined) {
@@ -745,7 +735,8 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const inserts = this.settings.inserts.response;
     if (inserts !== undefined) edit.added.push(inserts);
     if (exchange.closeAfter) edit.added.push(CONNECTION_CLOSE);
-    return composeHead(raw, fields, edit);
+    this.pendingRaw = raw;
+    this.pendingFields = fields;
   }
 
   onResponseBodyBytes(wireBytes: number, payloadBytes: number): void {
@@ -902,6 +893,22 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     );
     this.onDone(this);
   }
+}
+
+type MutableEdit = { -readonly [K in keyof HeadEdit]: HeadEdit[K] } & { added: Buffer[] };
+
+function newEdit(): MutableEdit {
+  return { drop: new Uint8Array(0), appendAt: -1, appendBytes: undefined, added: [] };
+}
+
+/** The reused edit, cleared for a head of `names` field names. */
+function clearEdit(edit: MutableEdit, names: number): MutableEdit {
+  if (edit.drop.length !== names) edit.drop = new Uint8Array(names);
+  else edit.drop.fill(0);
+  edit.appendAt = -1;
+  edit.appendBytes = undefined;
+  edit.added.length = 0;
+  return edit;
 }
 
 /** `Expect: 100-continue` on the request just scanned. */

@@ -194,7 +194,8 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
     }
     const client = user.client;
     this.process(Buffer.from(buffer.buffer, buffer.byteOffset, length));
-    this.user?.flushResponseHead();
+    // Whoever this read was for: a head held back for body bytes goes out now, from this buffer.
+    user.flushResponseHead();
     if (client.writableLength > 0 && !client.destroyed && !this.upstream.destroyed) {
       this.pausedForClient = true;
       this.upstream.pause();
