@@ -6,6 +6,7 @@
 // (the pod never reaches the injector) or the injector itself.
 import {
   AdmissionregistrationV1Api,
+  ApiException,
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,
@@ -17,9 +18,11 @@ import { defaultConfig, parseConfig } from '../config/load.ts';
 import type { InjectionConfig } from '../config/schema.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { errors } from '../errors.ts';
+import { POLICY_VOLUME } from '../inject/render.ts';
 import { STATUS_ANNOTATION } from '../shared/contract.ts';
 import { type CheckResult, checkPod } from './check.ts';
 import { clusterCall } from './cluster-call.ts';
+import { judgePolicyConfigMap, type PolicyConfigMapState } from './policy-validate.ts';
 import { evaluateWebhooks } from './webhook-filters.ts';
 
 export interface LiveCheckOptions {
@@ -144,6 +147,25 @@ export async function checkLive(options: LiveCheckOptions): Promise<CheckResult[
     return config;
   };
 
+  // Each policy ConfigMap once, however many pods name it.
+  const policies = new Map<string, Promise<PolicyConfigMapState>>();
+  const policyState = (name: string) => {
+    let state = policies.get(name);
+    if (!state) {
+      state = clusterCall(`read configmap ${name} in namespace ${namespace}`, async () => {
+        try {
+          return judgePolicyConfigMap(await core.readNamespacedConfigMap({ name, namespace }));
+        } catch (err) {
+          if (err instanceof ApiException && err.code === 404)
+            return judgePolicyConfigMap(undefined);
+          throw err;
+        }
+      });
+      policies.set(name, state);
+    }
+    return state;
+  };
+
   const results: CheckResult[] = [];
   for (const { ref, pod, existing } of targets) {
     const podLabels = pod.metadata?.labels ?? {};
@@ -164,6 +186,9 @@ export async function checkLive(options: LiveCheckOptions): Promise<CheckResult[
       namespaceLabelsFrom: 'cluster',
       ...(injectorNamespace ? { injectorNamespace } : {}),
     });
+    if (result.policy?.configMap !== undefined) {
+      result.policy.found = await policyState(result.policy.configMap);
+    }
     if (filters.sentBy) {
       results.push({
         ...result,
@@ -229,10 +254,13 @@ function asSubmitted(pod: V1Pod): V1Pod {
 function describeCurrent(pod: V1Pod): string {
   const status = pod.metadata?.annotations?.[STATUS_ANNOTATION];
   if (status === undefined) return 'runs without the sidecar';
+  // The policy it was given when created, which may differ from what a new pod would get now.
+  const mounted = pod.spec?.volumes?.find((v) => v.name === POLICY_VOLUME)?.configMap?.name;
+  const policy = mounted === undefined ? '' : `, policy ConfigMap ${mounted}`;
   try {
     const { version } = JSON.parse(status) as { version?: string };
-    return `runs injected (injector version ${version ?? 'unknown'})`;
+    return `runs injected (injector version ${version ?? 'unknown'}${policy})`;
   } catch {
-    return 'runs injected (unreadable status annotation)';
+    return `runs injected (unreadable status annotation${policy})`;
   }
 }

@@ -9,11 +9,13 @@ import type { InjectionConfig } from '../config/schema.ts';
 import { isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { enforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
+import { describePolicy, type PolicyReason } from '../inject/policy.ts';
 import type { ProbeRewrite } from '../inject/probes.ts';
 import { describeInject, describeSkip } from '../inject/reasons.ts';
 import { NAMESPACE_INJECTION_LABEL } from '../shared/contract.ts';
 import { fail, ok, type Parsed, splitList } from '../shared/grammar/index.ts';
 import { findPodTemplates } from './manifests.ts';
+import { judgePolicyConfigMap, type PolicyConfigMapState } from './policy-validate.ts';
 
 export interface CheckResult {
   ref: string;
@@ -33,6 +35,21 @@ export interface CheckResult {
   rewrittenProbes?: string[];
   /** Live mode: what the apiserver's selectors and the injector make of the pod. */
   live?: LiveFindings;
+  /** For an injected pod: the traffic policy its proxy gets, and why. */
+  policy?: PolicyFinding;
+}
+
+export interface PolicyFinding {
+  /** The ConfigMap mounted into the proxy; unset when the pod gets none. */
+  configMap?: string;
+  reason: PolicyReason;
+  /** `ConfigMap web (named by the pod's annotation)`, or `none (...)`. */
+  explanation: string;
+  /**
+   * What the ConfigMap holds: read from the cluster (live), or from a ConfigMap
+   * of that name in the input (offline); unset when neither could say.
+   */
+  found?: PolicyConfigMapState;
 }
 
 /** What `outrigger check` finds in the cluster beside the decision (check-live.ts). */
@@ -59,6 +76,7 @@ export function checkDocuments(
   const results: CheckResult[] = [];
   const objects = documents.map((document) => document.toJS() as unknown);
   const namespaces = namespaceDocuments(objects);
+  const configMaps = configMapDocuments(objects, options.defaultNamespace);
   for (const object of objects) {
     for (const { ref, namespace, template } of findPodTemplates(object, options.defaultNamespace)) {
       const pod = {
@@ -81,13 +99,16 @@ export function checkDocuments(
           [NAMESPACE_INJECTION_LABEL]: 'enabled',
           'kubernetes.io/metadata.name': namespace,
         };
-      results.push(
-        checkPod(ref, namespace, pod, config, {
-          namespaceLabels,
-          namespaceLabelsFrom,
-          injectorNamespace: options.injectorNamespace,
-        }),
-      );
+      const result = checkPod(ref, namespace, pod, config, {
+        namespaceLabels,
+        namespaceLabelsFrom,
+        injectorNamespace: options.injectorNamespace,
+      });
+      // A policy ConfigMap in the same input is judged as the proxy would judge it.
+      const named = result.policy?.configMap;
+      const held = named === undefined ? undefined : configMaps.get(`${namespace}/${named}`);
+      if (result.policy && held) result.policy.found = judgePolicyConfigMap(held);
+      results.push(result);
     }
   }
   return results;
@@ -131,6 +152,17 @@ export function checkPod(
         ? describeInject(decision.reason)
         : describeSkip(decision.reason),
       ...(podSecurity.length > 0 ? { podSecurity } : {}),
+      ...(outcome.injected
+        ? {
+            policy: {
+              ...(outcome.injection.policy.configMap === undefined
+                ? {}
+                : { configMap: outcome.injection.policy.configMap }),
+              reason: outcome.injection.policy.reason,
+              explanation: describePolicy(outcome.injection.policy),
+            },
+          }
+        : {}),
     };
   } catch (err) {
     if (!isOutriggerError(err)) throw err;
@@ -144,6 +176,29 @@ export function checkPod(
       explanation: `creation would be refused: ${err.message}`,
     };
   }
+}
+
+/** The ConfigMaps of the input by `namespace/name` (Lists opened), for their policies. */
+function configMapDocuments(
+  objects: unknown[],
+  defaultNamespace: string,
+): Map<string, { data?: Record<string, string> }> {
+  const found = new Map<string, { data?: Record<string, string> }>();
+  const visit = (object: unknown) => {
+    const { kind, metadata, items, data } = (object ?? {}) as {
+      kind?: unknown;
+      metadata?: { name?: unknown; namespace?: unknown };
+      items?: unknown;
+      data?: Record<string, string>;
+    };
+    if (kind === 'List' && Array.isArray(items)) items.forEach(visit);
+    if (kind !== 'ConfigMap' || typeof metadata?.name !== 'string') return;
+    const namespace =
+      typeof metadata.namespace === 'string' ? metadata.namespace : defaultNamespace;
+    found.set(`${namespace}/${metadata.name}`, data === undefined ? {} : { data });
+  };
+  objects.forEach(visit);
+  return found;
 }
 
 function namespaceDocuments(objects: unknown[]): Map<string, Record<string, string>> {
@@ -165,12 +220,26 @@ function namespaceDocuments(objects: unknown[]): Map<string, Record<string, stri
 /**
  * `outrigger check`'s exit status (docs/injection.md, "outrigger check"):
  * 0 every pod template would be injected, 3 one would be left uninjected,
- * 4 the creation of one would be refused (refusal wins). 1 is an error.
+ * 4 the creation of one would be refused, 5 one would be injected but its
+ * policy ConfigMap is missing, lacks policy.yaml or is invalid (as far as
+ * check could read it). The first that applies of 4, 5, 3 wins. 1 is an error.
  */
-export const CHECK_EXIT = { injected: 0, error: 1, notInjected: 3, refused: 4 } as const;
+export const CHECK_EXIT = {
+  injected: 0,
+  error: 1,
+  notInjected: 3,
+  refused: 4,
+  policyProblem: 5,
+} as const;
+
+/** Whether the policy found would keep the pod from starting, or the proxy from using it. */
+export function policyProblem(finding: PolicyFinding | undefined): boolean {
+  return finding?.found !== undefined && finding.found.state !== 'valid';
+}
 
 export function checkExitCode(results: CheckResult[]): number {
   if (results.some((r) => r.refused)) return CHECK_EXIT.refused;
+  if (results.some((r) => policyProblem(r.policy))) return CHECK_EXIT.policyProblem;
   if (results.length === 0 || results.some((r) => !r.inject)) return CHECK_EXIT.notInjected;
   return CHECK_EXIT.injected;
 }
@@ -205,6 +274,7 @@ export function formatCheck(results: CheckResult[]): string {
     // The webhook's own warnings, indented under the pod they are about.
     ...(r.podSecurity ?? []).map((warning) => `  ${warning}`),
     ...(r.rewrittenProbes ?? []).map((line) => `  probe ${line}`),
+    ...(r.policy ? describePolicyFinding(r.policy) : []),
   ]);
   if (assumedNamespaceLabels) {
     lines.push(
@@ -213,6 +283,31 @@ export function formatCheck(results: CheckResult[]): string {
   }
   if (results.length === 0) lines.push('no pod templates found');
   return `${lines.join('\n')}\n`;
+}
+
+function describePolicyFinding(finding: PolicyFinding): string[] {
+  const head = `  policy: ${finding.explanation}`;
+  const { found } = finding;
+  if (finding.configMap === undefined) return [head];
+  switch (found?.state) {
+    case undefined:
+      return [`${head}: not checked (offline, and not in the input)`];
+    case 'valid':
+      return [`${head}: valid (${found.summary})`];
+    case 'missing':
+      return [
+        `${head}: MISSING: the pod would wait in ContainerCreating (FailedMount) until the ConfigMap exists`,
+      ];
+    case 'no-key':
+      return [
+        `${head}: the ConfigMap has no policy.yaml key: the pod would wait in ContainerCreating (FailedMount)`,
+      ];
+    case 'invalid':
+      return [
+        `${head}: INVALID: a new pod's proxy would refuse to start; a running one keeps its last good policy:`,
+        ...found.problems.map((problem) => `    ${problem}`),
+      ];
+  }
 }
 
 /** `k=v,k2=v2` → { k: 'v', k2: 'v2' }. */

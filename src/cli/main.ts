@@ -178,8 +178,10 @@ program
   .description(
     'Explain, per pod template, whether the webhook would inject it and why: offline with -f, or ' +
       'live (pod/NAME, deploy/NAME, ... or -l SELECTOR) against the cluster’s namespace labels, ' +
-      'webhook selectors and injector configuration. Exits 0 when every pod would be injected, ' +
-      '3 when one would not, 4 when the creation of one would be refused, 1 on error.',
+      'webhook selectors and injector configuration; for an injected pod, which traffic policy its ' +
+      'proxy gets and (live, or when the input holds the ConfigMap) whether it exists and is valid. ' +
+      'Exits 0 when every pod would be injected, 3 when one would not, 4 when the creation of one ' +
+      'would be refused, 5 when one’s policy ConfigMap is missing or invalid, 1 on error.',
   )
   .argument(
     '[targets...]',
@@ -282,6 +284,34 @@ program
   .action(async (options) => {
     const { validateConfig } = await import('./validate-config.ts');
     process.stdout.write(await validateConfig(options.config));
+  });
+
+const policy = program
+  .command('policy')
+  .description('Work with traffic policy documents (docs/policy.md).');
+
+policy
+  .command('validate')
+  .description(
+    'Check traffic policy documents offline, with the parser the proxy runs: bare TrafficPolicy ' +
+      'documents, or ConfigMaps carrying one under policy.yaml (other documents are passed over with ' +
+      'a note). Prints each valid policy on stdout and every problem, with its file and path, on ' +
+      'stderr. Exits 0 when every policy is valid, 1 when one is not (or an input cannot be read), ' +
+      '3 when the input holds no policy.',
+  )
+  .requiredOption(
+    '-f, --filename <file>',
+    'policies to check: a file, a directory (its .yaml/.yml/.json files) or - for standard input; repeatable',
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
+  .option('-R, --recursive', 'with a directory, its subdirectories too')
+  .action(async (options) => {
+    const { formatPolicyValidation, validatePolicyInputs } = await import('./policy-validate.ts');
+    const inputs = await readInputs(options.filename, options.recursive === true);
+    const { stdout, stderr, exitCode } = formatPolicyValidation(validatePolicyInputs(inputs));
+    process.stdout.write(stdout);
+    process.stderr.write(stderr);
+    process.exitCode = exitCode;
   });
 
 program

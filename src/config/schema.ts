@@ -16,8 +16,12 @@ import { QUANTITY } from '../shared/grammar/index.ts';
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
 /** A string in one of the grammars of values.ts, checked by its parser (value-patterns.ts). */
-const Formatted = (format: ValueFormat, options: { default?: string } = {}) =>
+const Formatted = (format: ValueFormat, options: { default?: string; maxLength?: number } = {}) =>
   Type.String({ format, ...options });
+
+/** A traffic policy ConfigMap's name, or "" for none (values.ts, parsePolicyName). */
+const PolicyName = (options: { default?: string } = {}) =>
+  Formatted('policy-name', { maxLength: 253, ...options });
 
 /** A Kubernetes resource quantity such as `100m`, `64Mi`, `1.5`, `2G`. */
 const Quantity = Type.String({ pattern: QUANTITY.source });
@@ -134,6 +138,24 @@ export const ConfigSchema = Type.Object(
           requests: { cpu: '10m', memory: '32Mi' },
           limits: { cpu: '500m', memory: '128Mi' },
         }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+
+    /**
+     * The traffic policy (docs/policy.md) a pod gets when its
+     * sidecar.outrigger.dev/policy annotation names none: a ConfigMap, always
+     * in the pod's own namespace (a volume cannot reach another). Like Istio's
+     * mesh-wide default (a Sidecar in the root namespace) and a namespace's own
+     * Sidecar: the namespace's entry wins over defaultConfigMap, the pod's
+     * annotation over both, and "" at either level means no policy.
+     */
+    policy: Type.Object(
+      {
+        /** The ConfigMap every injected pod gets; "" (the default): none. */
+        defaultConfigMap: PolicyName({ default: '' }),
+        /** Per namespace, the ConfigMap its pods get instead; "" opts the namespace out. */
+        namespaces: Type.Record(Type.String({ minLength: 1 }), PolicyName(), { default: {} }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -9,9 +9,11 @@
 // runs the parser itself on the rendered configuration anyway.
 import { FormatRegistry } from '@sinclair/typebox';
 import {
+  DNS1123_SUBDOMAIN,
   type Parsed,
   parseCidr,
   parseCidrSelection,
+  parsePolicyName,
   parsePortSelection,
 } from '../shared/grammar/index.ts';
 
@@ -38,6 +40,11 @@ export const VALUE_FORMATS = {
   'port-selection': {
     parse: parsePortSelection,
     pattern: `^(\\s*\\*\\s*|${list(PORT)})$`,
+  },
+  /** The length limit (253) is the schema's maxLength beside the format, which Helm checks too. */
+  'policy-name': {
+    parse: parsePolicyName,
+    pattern: `^(${DNS1123_SUBDOMAIN.source.slice(1, -1)})?$`,
   },
 } as const satisfies Record<string, { parse: (text: string) => Parsed<unknown>; pattern: string }>;
 

@@ -10,6 +10,7 @@ import {
   unknownAnnotationWarnings,
 } from './overrides.ts';
 import { buildPatch, type PatchOperation } from './patch.ts';
+import { choosePolicy } from './policy.ts';
 import { checkProxyPortCollisions } from './port-collisions.ts';
 import { type Injection, renderInjection } from './render.ts';
 
@@ -42,7 +43,8 @@ export function injectPod(
     ...checkProxyPortCollisions(pod, config, overrides),
   ];
   refuseRequestsAboveLimits(config, overrides);
-  const injection = renderInjection(pod, config, overrides, context.workload);
+  const policy = choosePolicy(context.namespace, overrides, config);
+  const injection = renderInjection(pod, config, overrides, context.workload, policy);
   const merge = scrapeAnnotations(pod.metadata?.annotations ?? {}, config, overrides);
   if (merge.warning !== undefined) warnings.push(merge.warning);
   return { injected: true, decision, injection, patch: buildPatch(injection), warnings };

@@ -29,6 +29,7 @@ import {
   parseCidrSelection,
   parseHeaderPairs,
   parseImage,
+  parsePolicyName,
   parsePortList,
   parsePortSelection,
   parseQuantityText,
@@ -59,6 +60,8 @@ export interface Overrides {
   addResponseHeaders?: Array<[string, string]>;
   rewriteAppProbes?: boolean;
   mergeMetrics?: boolean;
+  /** A traffic policy ConfigMap's name; "" opts the pod out of a configured default (policy.ts). */
+  policy?: string;
 }
 
 const quantity = parseQuantityText;
@@ -94,6 +97,7 @@ export const OVERRIDE_ANNOTATIONS: Grammars = {
   addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],
   rewriteAppProbes: [`${SIDECAR_PREFIX}rewriteAppProbes`, parseBoolean],
   mergeMetrics: [`${SIDECAR_PREFIX}mergeMetrics`, parseBoolean],
+  policy: [`${SIDECAR_PREFIX}policy`, parsePolicyName],
 };
 
 /** The same table as a list, walked once per pod. */

@@ -17,14 +17,18 @@ import {
   PROXY_ENV,
   STATUS_ANNOTATION,
 } from '../shared/contract.ts';
+import { POLICY_CONFIGMAP_KEY, POLICY_FILE, POLICY_MOUNT_DIR } from '../shared/policy/parse.ts';
 import { VERSION } from '../version.ts';
 import { scrapeAnnotations } from './metrics-merge.ts';
 import { type Overrides, proxyResources } from './overrides.ts';
+import { NO_POLICY, type PolicyChoice } from './policy.ts';
 import { type ProbeField, type ProbeRewrite, rewriteAppProbes } from './probes.ts';
 import { workloadIdentity } from './workload-identity.ts';
 
 export const TMP_VOLUME = 'outrigger-tmp';
 export const INIT_RUN_VOLUME = 'outrigger-init-run';
+/** The traffic policy ConfigMap, mounted into the proxy when the pod has a policy (policy.ts). */
+export const POLICY_VOLUME = 'outrigger-policy';
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
 
 export type { Layout };
@@ -83,6 +87,8 @@ export interface Injection {
   probeRewrites: ProbeRewrite[];
   /** Empty lists and maps the patch creates first to hold what it adds (InjectionStatus.created). */
   created: CreatedField[];
+  /** The traffic policy ConfigMap mounted into the proxy, and why (or why none). */
+  policy: PolicyChoice;
 }
 
 /** The fields of a pod that injection may have to create, as JSON pointers. */
@@ -114,6 +120,8 @@ export function renderInjection(
   overrides: Overrides,
   /** The enclosing workload's name, for a template injected offline (InjectionContext.workload). */
   workload?: string,
+  /** The traffic policy ConfigMap to mount, chosen by choosePolicy (policy.ts). */
+  policy: PolicyChoice = NO_POLICY,
 ): Injection {
   const declared = pod.spec?.terminationGracePeriodSeconds;
   // The apiserver sends a validated integer; `outrigger inject -f` may read anything.
@@ -127,7 +135,7 @@ export function renderInjection(
     proxy: sharedProxy,
     volumes,
     statusPrefix,
-  } = sidecarParts(config, overrides, grace);
+  } = sidecarParts(config, overrides, grace, policy);
   refuseNameConflicts(pod, [init, sharedProxy], volumes);
   const { rewrites: probeRewrites, appProbes } =
     (overrides.rewriteAppProbes ?? config.rewriteAppProbes)
@@ -199,6 +207,7 @@ export function renderInjection(
     replacedAnnotations,
     probeRewrites,
     created,
+    policy,
   };
 }
 
@@ -240,6 +249,7 @@ function sidecarParts(
   config: InjectionConfig,
   overrides: Overrides,
   gracePeriodSeconds: number,
+  policy: PolicyChoice,
 ): SidecarParts {
   let byOverrides = partsCache.get(config);
   if (byOverrides === undefined) {
@@ -247,17 +257,19 @@ function sidecarParts(
     partsCache.set(config, byOverrides);
   }
   // The grace period sizes the proxy's drain; most pods keep the default.
-  const key = `${gracePeriodSeconds} ${JSON.stringify(overrides)}`;
+  // The policy may come from the namespace, which the overrides do not show.
+  const key = `${gracePeriodSeconds} ${policy.configMap ?? ''} ${JSON.stringify(overrides)}`;
   const cached = byOverrides.get(key);
   if (cached !== undefined) return cached;
 
   const layout: Layout = (overrides.nativeSidecar ?? config.nativeSidecars) ? 'native' : 'classic';
   const init = renderInitContainer(config, overrides);
-  const proxy = renderSidecar(config, overrides, layout, gracePeriodSeconds);
+  const proxy = renderSidecar(config, overrides, layout, gracePeriodSeconds, policy);
   const volumes: V1Volume[] = [
     { name: TMP_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     { name: INIT_RUN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
   ];
+  if (policy.configMap !== undefined) volumes.push(renderPolicyVolume(policy.configMap));
   const status: Omit<InjectionStatus, 'annotations' | 'created'> = {
     version: VERSION,
     layout,
@@ -367,18 +379,39 @@ function renderInitContainer(config: InjectionConfig, overrides: Overrides): V1C
   };
 }
 
+/**
+ * The policy ConfigMap as a volume of its one key (`items`), so nothing else
+ * the ConfigMap holds reaches the proxy. Mounted as a directory, never by
+ * subPath, so the kubelet's atomic updates of a changed ConfigMap reach the
+ * file the proxy watches. Not optional: a pod whose policy is missing (no such
+ * ConfigMap, or no policy.yaml key in it) waits in ContainerCreating with a
+ * FailedMount event naming the ConfigMap, and starts once it exists, rather
+ * than running without the policy it was given (docs/policy.md, "Delivery").
+ */
+function renderPolicyVolume(configMap: string): V1Volume {
+  return {
+    name: POLICY_VOLUME,
+    configMap: {
+      name: configMap,
+      items: [{ key: POLICY_CONFIGMAP_KEY, path: POLICY_CONFIGMAP_KEY }],
+      optional: false,
+    },
+  };
+}
+
 export function renderSidecar(
   config: InjectionConfig,
   overrides: Overrides,
   layout: Layout,
   gracePeriodSeconds = DEFAULT_GRACE_PERIOD_SECONDS,
+  policy: PolicyChoice = NO_POLICY,
 ): V1Container {
   const healthProbe = { httpGet: { path: HEALTH_READY_PATH, port: PORTS.health } };
   const container: V1Container = {
     name: PROXY_CONTAINER_NAME,
     image: overrides.proxyImage ?? config.proxy.image,
     imagePullPolicy: config.proxy.imagePullPolicy,
-    env: renderProxyEnv(config, overrides, layout, gracePeriodSeconds),
+    env: renderProxyEnv(config, overrides, layout, gracePeriodSeconds, policy),
     ports: [
       { name: 'http-prom', containerPort: PORTS.prometheus, protocol: 'TCP' },
       { name: 'http-health', containerPort: PORTS.health, protocol: 'TCP' },
@@ -398,7 +431,12 @@ export function renderSidecar(
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    volumeMounts: [{ name: TMP_VOLUME, mountPath: '/tmp' }],
+    volumeMounts: [
+      { name: TMP_VOLUME, mountPath: '/tmp' },
+      ...(policy.configMap === undefined
+        ? []
+        : [{ name: POLICY_VOLUME, mountPath: POLICY_MOUNT_DIR, readOnly: true }]),
+    ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
   if (layout === 'native') container.restartPolicy = 'Always';
@@ -411,6 +449,7 @@ function renderProxyEnv(
   overrides: Overrides,
   layout: Layout,
   gracePeriodSeconds: number,
+  policy: PolicyChoice,
 ): V1EnvVar[] {
   const field = (name: string, fieldPath: string): V1EnvVar => ({
     name,
@@ -440,6 +479,7 @@ function renderProxyEnv(
     },
     { name: PROXY_ENV.proxyUid, value: String(config.proxy.uid) },
   ];
+  if (policy.configMap !== undefined) env.push({ name: PROXY_ENV.policyFile, value: POLICY_FILE });
   if (overrides.forwardPodIdentity) env.push({ name: PROXY_ENV.forwardPodIdentity, value: 'true' });
   const headers = (pairs: Array<[string, string]>) =>
     pairs.map(([n, v]) => `${n}: ${v}`).join('\n');

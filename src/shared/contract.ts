@@ -122,7 +122,7 @@ export const PROXY_ENV = {
   maxConnections: 'OUTRIGGER_MAX_CONNECTIONS',
   /** The uid the capture rules exempt; the proxy refuses to start under another. */
   proxyUid: 'OUTRIGGER_PROXY_UID',
-  /** The traffic policy document (a mounted ConfigMap key), watched and hot-reloaded. */
+  /** The traffic policy document (a mounted ConfigMap key, docs/policy.md), watched and hot-reloaded; set only when the pod has a policy. */
   policyFile: 'OUTRIGGER_POLICY_FILE',
 } as const;
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { defaultConfig } from '../../src/config/load.ts';
+import { defaultConfig, parseConfig } from '../../src/config/load.ts';
 import { decideInjection } from '../../src/inject/decide.ts';
 import { matchesLabelSelector } from '../../src/inject/label-selector.ts';
 import { enforcedLevel } from '../../src/inject/pod-security.ts';
@@ -119,12 +119,31 @@ describe('helm chart', { concurrency: false }, () => {
       ['certs.mode=vault', /mode/],
       ['injection.proxy.imag=example.test/proxy:1', /imag/],
       ['injection.defaultInject=maybe', /defaultInject/],
+      ['injection.policy.defaultConfigMap=Mesh_Policy', /defaultConfigMap/],
+      ['injection.policy.namespaces.shop=-shop', /shop/],
+      ['injection.policy.defaultPolicy=x', /defaultPolicy/],
     ];
     for (const [set, message] of refused) {
       const result = await helm(['template', 'outrigger', chart, '--set', set]);
       assert.notEqual(result.code, 0, `${set} was accepted`);
       assert.match(result.stderr, message);
     }
+  });
+
+  it('writes the policy defaults into the injector configuration as the injector reads them', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const rendered = await template(
+      'injection.policy.defaultConfigMap=mesh-policy',
+      'injection.policy.namespaces.shop=shop-policy',
+    );
+    const configMap = manifests(rendered).find(
+      (m) => m.kind === 'ConfigMap' && !m.metadata.annotations,
+    ) as (Manifest & { data: Record<string, string> }) | undefined;
+    const config = parseConfig(configMap?.data['config.yaml'] ?? '', 'rendered config.yaml');
+    assert.deepEqual(config.policy, {
+      defaultConfigMap: 'mesh-policy',
+      namespaces: { shop: 'shop-policy' },
+    });
   });
 
   it('renders no caBundle, so upgrades never blank what the injector wrote', async (t) => {

@@ -59,6 +59,9 @@ test('typos, wrong types and bad list values are refused with their path', () =>
       'proxy: {resources: {requests: {memory: 1Gi}, limits: {memory: 1Mi}}}',
       '/proxy/resources/requests/memory',
     ],
+    ['policy: {defaultConfigMap: Mesh_Policy}', '/policy/defaultConfigMap'],
+    ['policy: {namespaces: {shop: "-shop"}}', '/policy/namespaces/shop'],
+    [`policy: {defaultConfigMap: ${'a'.repeat(254)}}`, '/policy/defaultConfigMap'],
     ['- just\n- a list', 'top level'],
     ['a: [unclosed', 'YAML'],
   ];

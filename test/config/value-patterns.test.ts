@@ -67,3 +67,16 @@ test('the port-selection pattern accepts exactly what parsePortSelection accepts
     { numRuns: 3000 },
   );
 });
+
+test('the policy-name pattern (with the schema’s maxLength of 253) accepts exactly what parsePolicyName accepts', () => {
+  const { parse, pattern } = VALUE_FORMATS['policy-name'];
+  const name = fc.string({ unit: fc.constantFrom(...'ab09-.Z_ '), maxLength: 12 });
+  fc.assert(
+    fc.property(name, (text) => {
+      assert.equal(new RegExp(pattern, 'u').test(text), parse(text).ok, JSON.stringify(text));
+    }),
+    { numRuns: 5000 },
+  );
+  // Past 253 characters only maxLength refuses: the pattern alone would take it.
+  assert.equal(parse('a'.repeat(254)).ok, false);
+});

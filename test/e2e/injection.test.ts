@@ -458,6 +458,104 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     );
   });
 
+  it('a policy annotation is admitted with its volume, refused when malformed, and check says whether its ConfigMap exists and validates', async (t) => {
+    if (blocker) return t.skip(blocker);
+    const check = (...args: string[]) =>
+      runOutrigger(['check', ...args, '-n', ENABLED_NS, `--kubeconfig=${cluster.kubeconfig}`]);
+    const policyMap = (name: string, policy: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace: ENABLED_NS },
+        data: { 'policy.yaml': policy },
+      });
+    const head = 'apiVersion: outrigger.dev/v1alpha1\nkind: TrafficPolicy\n';
+    ok(
+      await kubectl(
+        ['create', '-f', '-'],
+        policyMap('e2e-good-policy', `${head}outbound: {mode: blockAll}\n`),
+      ),
+      'create good policy',
+    );
+    ok(
+      await kubectl(
+        ['create', '-f', '-'],
+        policyMap('e2e-bad-policy', `${head}outbound: {mode: blockEverything}\n`),
+      ),
+      'create bad policy',
+    );
+
+    // The apiserver validates the volume and the mount injection adds, and stores them.
+    const named = await createdPod(
+      podManifest('policy-good', ENABLED_NS, {
+        annotations: { 'sidecar.outrigger.dev/policy': 'e2e-good-policy' },
+      }),
+    );
+    const stored = named as PodJson & {
+      spec: { volumes?: Array<{ name: string; configMap?: { name: string; optional?: boolean } }> };
+    };
+    assert.ok(isInjected(named));
+    assert.deepEqual(stored.spec.volumes?.find((v) => v.name === 'outrigger-policy')?.configMap, {
+      name: 'e2e-good-policy',
+      items: [{ key: 'policy.yaml', path: 'policy.yaml' }],
+      optional: false,
+      defaultMode: 420,
+    });
+    for (const [pod, policy] of [
+      ['policy-bad', 'e2e-bad-policy'],
+      ['policy-missing', 'e2e-no-such-policy'],
+    ] as const) {
+      await createdPod(
+        podManifest(pod, ENABLED_NS, { annotations: { 'sidecar.outrigger.dev/policy': policy } }),
+      );
+    }
+    const refused = await createPod(
+      podManifest('policy-malformed', ENABLED_NS, {
+        annotations: { 'sidecar.outrigger.dev/policy': 'Not_A_Name' },
+      }),
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /annotation sidecar\.outrigger\.dev\/policy: invalid value "Not_A_Name": expected a ConfigMap name/,
+    );
+
+    const good = await check('pod/policy-good');
+    assert.equal(good.code, 0, good.stderr + good.stdout);
+    assert.match(
+      good.stdout,
+      /policy: ConfigMap e2e-good-policy \(named by the pod’s sidecar\.outrigger\.dev\/policy annotation\): valid \(outbound blockAll, 0 allow entries/,
+    );
+    assert.match(
+      good.stdout,
+      /now: runs injected \(injector version \S+, policy ConfigMap e2e-good-policy\)/,
+    );
+    const bad = await check('pod/policy-bad');
+    assert.equal(bad.code, 5, bad.stderr + bad.stdout);
+    assert.match(bad.stdout, /policy: ConfigMap e2e-bad-policy .*: INVALID/);
+    assert.match(
+      bad.stdout,
+      /\/outbound\/mode: expected one of allowAny, blockAll \(got "blockEverything"\)/,
+    );
+    const missing = await check('pod/policy-missing', '--json');
+    assert.equal(missing.code, 5, missing.stderr);
+    const [result] = JSON.parse(missing.stdout) as Array<{ policy: { found: { state: string } } }>;
+    assert.equal(result?.policy.found.state, 'missing');
+
+    // A namespace default from the configuration check is given; the pod that names none gets it.
+    const config = join(cluster.dir, 'policy-config.yaml');
+    writeFileSync(config, `policy: {namespaces: {${ENABLED_NS}: e2e-good-policy}}\n`);
+    const defaulted = await check('pod/injected', `--config=${config}`);
+    assert.equal(defaulted.code, 0, defaulted.stderr + defaulted.stdout);
+    assert.match(
+      defaulted.stdout,
+      /policy: ConfigMap e2e-good-policy \(the injection configuration’s policy\.namespaces entry for the pod’s namespace\): valid/,
+    );
+    for (const pod of ['policy-good', 'policy-bad', 'policy-missing']) {
+      await kubectl(['delete', 'pod', pod, '-n', ENABLED_NS, '--wait=false']);
+    }
+  });
+
   it('version and proxy-status read the injected pods from the apiserver', async (t) => {
     if (blocker) return t.skip(blocker);
     const version = await runOutrigger(['version', `--kubeconfig=${cluster.kubeconfig}`]);

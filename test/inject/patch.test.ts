@@ -5,6 +5,7 @@ import jsonPatch from 'fast-json-patch';
 import { defaultConfig } from '../../src/config/load.ts';
 import { injectPod } from '../../src/inject/inject.ts';
 import { buildPatch, escapePointerToken, serializePatch } from '../../src/inject/patch.ts';
+import { NO_POLICY } from '../../src/inject/policy.ts';
 import type { Injection } from '../../src/inject/render.ts';
 
 test('RFC 6901 escaping: ~ before /, so "~1" in a key survives', () => {
@@ -21,6 +22,7 @@ test('RFC 6901 escaping: ~ before /, so "~1" in a key survives', () => {
     replacedAnnotations: [],
     probeRewrites: [],
     created: [],
+    policy: NO_POLICY,
   };
   const patched = jsonPatch.applyPatch(doc, buildPatch(injection), true, false).newDocument;
   assert.deepEqual(patched.metadata.annotations, { 'x.io/~1odd~/key': 'v' });
@@ -36,6 +38,7 @@ test('only add operations, and missing maps are created before their keys', () =
     replacedAnnotations: [],
     probeRewrites: [],
     created: ['/spec/initContainers', '/spec/volumes', '/metadata', '/metadata/annotations'],
+    policy: NO_POLICY,
   };
   const ops = buildPatch(injection);
   assert.ok(ops.every((op) => op.op === 'add'));

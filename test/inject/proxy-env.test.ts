@@ -337,6 +337,30 @@ test("the proxy's workload labels come from the pod's controller and labels", ()
   }
 });
 
+test('a pod with a policy hands the proxy the file the injector mounts; a pod without one, no policy', async () => {
+  const { injectPod } = await import('../../src/inject/inject.ts');
+  const { POLICY_FILE } = await import('../../src/shared/policy/parse.ts');
+  const proxyOf = (annotations: Record<string, string>) => {
+    const pod: V1Pod = { metadata: { annotations }, spec: { containers: [{ name: 'app' }] } };
+    const outcome = injectPod(pod, { namespace: 'shop' }, defaultConfig());
+    assert.ok(outcome.injected);
+    const { initContainers, containers } = outcome.injection;
+    const proxy = [...initContainers, ...containers].find((c) => c.name === 'outrigger-proxy');
+    return { proxy, resolved: resolveConfig([], kubeletEnv(proxy?.env ?? [])) };
+  };
+  for (const nativeSidecar of ['true', 'false']) {
+    const { proxy, resolved } = proxyOf({
+      'sidecar.outrigger.dev/policy': 'web-policy',
+      'sidecar.outrigger.dev/nativeSidecar': nativeSidecar,
+    });
+    assert.equal(resolved.policyFile, POLICY_FILE);
+    // The file the proxy opens lies under the directory the volume is mounted on.
+    const mount = proxy?.volumeMounts?.find((m) => m.name === 'outrigger-policy');
+    assert.ok(mount && POLICY_FILE.startsWith(`${mount.mountPath}/`), nativeSidecar);
+  }
+  assert.equal(proxyOf({}).resolved.policyFile, undefined);
+});
+
 test("the metrics merge hands the proxy the app's port and path, and points scraping at the proxy", () => {
   const pod: V1Pod = {
     metadata: {

@@ -46,3 +46,23 @@ export function parseImage(text: string): Parsed<string> {
     );
   return ok(text);
 }
+
+/** RFC 1123 subdomain, as Kubernetes names ConfigMaps (apimachinery IsDNS1123Subdomain). */
+export const DNS1123_SUBDOMAIN =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_SUBDOMAIN_MAX = 253;
+
+/**
+ * The name of a traffic policy ConfigMap (sidecar.outrigger.dev/policy and the
+ * configuration's policy keys), or an empty string for "no policy", which opts
+ * a pod or namespace out of a default.
+ */
+export function parsePolicyName(text: string): Parsed<string> {
+  if (text === '') return ok('');
+  if (text.length > DNS1123_SUBDOMAIN_MAX || !DNS1123_SUBDOMAIN.test(text)) {
+    return fail(
+      `expected a ConfigMap name (a DNS-1123 subdomain: at most ${DNS1123_SUBDOMAIN_MAX} lower-case letters, digits, "-" and ".", starting and ending with a letter or digit), or "" for no policy`,
+    );
+  }
+  return ok(text);
+}

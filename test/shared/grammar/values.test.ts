@@ -13,6 +13,7 @@ import {
   parseInterfaceName,
   parseListeningPort,
   parseNumericId,
+  parsePolicyName,
   parsePortList,
   parsePortSelection,
   parseQuantity,
@@ -195,5 +196,24 @@ test('CIDR selections sort into families, and a zone id is refused in every form
     const parsed = parse('fe80::1%eth0/64');
     assert.equal(parsed.ok, false);
     assert.match(parsed.ok ? '' : parsed.expected, /zone id/);
+  }
+});
+
+test('policy names: a DNS-1123 subdomain as Kubernetes names ConfigMaps, or "" for none', () => {
+  for (const good of ['', 'web', 'web-policy', 'a.b-c.d', '0', 'x'.repeat(253)]) {
+    assert.deepEqual(parsePolicyName(good), { ok: true, value: good }, good);
+  }
+  for (const bad of [
+    'Web',
+    'web_policy',
+    '-web',
+    'web-',
+    'web.',
+    '.web',
+    'a..b',
+    ' web',
+    'x'.repeat(254),
+  ]) {
+    assert.equal(parsePolicyName(bad).ok, false, bad);
   }
 });
