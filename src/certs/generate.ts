@@ -4,15 +4,7 @@
 // its ECDSA support stops short of X.509 signing.
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
-
-export interface KeyPairPem {
-  /** PEM certificate. */
-  cert: string;
-  /** PEM private key (PKCS#1 RSA). */
-  key: string;
-}
-
-export interface CertificateAuthority extends KeyPairPem {}
+import type { KeyPair } from './key-pair.ts';
 
 export interface ServingCertificateOptions {
   /** DNS names for the subjectAltName; the first is also the subject's CN. */
@@ -43,7 +35,7 @@ function validity(cert: forge.pki.Certificate, now: Date, days: number): void {
 
 export function generateCertificateAuthority(
   options: { commonName?: string; validityDays?: number; now?: Date } = {},
-): CertificateAuthority {
+): KeyPair {
   const keys = forge.pki.rsa.generateKeyPair({ bits: RSA_BITS, e: 0x10001 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
@@ -68,9 +60,9 @@ export function generateCertificateAuthority(
 }
 
 export function issueServingCertificate(
-  authority: CertificateAuthority,
+  authority: KeyPair,
   options: ServingCertificateOptions,
-): KeyPairPem {
+): KeyPair {
   const [commonName] = options.dnsNames;
   if (commonName === undefined)
     throw new Error('a serving certificate needs at least one DNS name');

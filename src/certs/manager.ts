@@ -11,6 +11,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { caBundlePatch, everyWebhookTrusts } from './ca-bundle-patch.ts';
 import { certificateFacts } from './inspect.ts';
+import type { KeyPair } from './key-pair.ts';
 import { type CertificateStore, kubernetesCertificateStore } from './kube-api.ts';
 import { type CertificateMetrics, certificateMetrics } from './metrics.ts';
 import type { CertificateMode } from './modes.ts';
@@ -31,10 +32,8 @@ import {
 
 export { CERTIFICATE_MODES, type CertificateMode } from './modes.ts';
 
-/** What the HTTPS server needs: its leaf, the key, and the CA bundle clients trust. */
-export interface ServingMaterial {
-  cert: string;
-  key: string;
+/** What the HTTPS server needs: its leaf and key, and the CA bundle clients trust. */
+export interface ServingMaterial extends KeyPair {
   ca: string;
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClusterCertificateFlags, clusterCertificateOptions } from '../certs/cli-flags.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
+import type { KeyPair } from '../certs/key-pair.ts';
 import { preparePrivateDirectory, writePrivateFile } from '../certs/private-directory.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PATH } from '../contract.ts';
@@ -38,7 +39,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   metrics.configLastReloadSuccess.set(1);
 
   let generatedCa: string | undefined;
-  let material: { cert: string; key: string };
+  let material: KeyPair;
   // --certs-mode auto|provided|cert-manager: the certificate manager owns TLS (src/certs/).
   const clusterOptions = clusterCertificateOptions(options);
   // Loaded only in cluster mode: the Kubernetes client is large, and a local or

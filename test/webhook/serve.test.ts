@@ -10,11 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import jsonPatch from 'fast-json-patch';
-import {
-  type CertificateAuthority,
-  generateCertificateAuthority,
-  issueServingCertificate,
-} from '../../src/certs/generate.ts';
+import { generateCertificateAuthority, issueServingCertificate } from '../../src/certs/generate.ts';
+import type { KeyPair } from '../../src/certs/key-pair.ts';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
@@ -49,7 +46,7 @@ const appPod = (annotations: Record<string, string> = {}) => ({
 
 describe('outrigger serve over HTTPS', () => {
   let dir: string;
-  let ca: CertificateAuthority;
+  let ca: KeyPair;
   let server: ChildProcess;
   let port: number;
   let logs = '';
