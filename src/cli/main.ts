@@ -3,12 +3,12 @@
 // injection decisions, and prove injection on a cluster with a real pod.
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { addClusterCertificateFlags, list } from '../certs/cli-flags.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { WEBHOOK_PORT } from '../contract.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
+import { addClusterCertificateFlags, list } from './certificate-flags.ts';
 import {
   type CheckResult,
   checkDocuments,

@@ -2,7 +2,6 @@
 // without them, from a CA and a localhost certificate generated at start.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClusterCertificateFlags, clusterCertificateOptions } from '../certs/cli-flags.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
 import type { KeyPair } from '../certs/key-pair.ts';
 import { preparePrivateDirectory, writePrivateFile } from '../certs/private-directory.ts';
@@ -17,6 +16,7 @@ import {
   ServingCertificate,
   watchServingFiles,
 } from '../webhook/tls.ts';
+import { type ClusterCertificateFlags, clusterCertificateOptions } from './certificate-flags.ts';
 
 export interface ServeOptions extends ClusterCertificateFlags {
   port: number;

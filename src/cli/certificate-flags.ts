@@ -1,10 +1,10 @@
-// The `serve` flags that switch on cluster certificate management. Kept beside the
-// manager so the CLI gains them with one call and the chart's Deployment args and
-// these names are read side by side.
+// The `serve` flags that switch on cluster certificate management, turned into the
+// options src/certs/cluster-serving.ts takes. Flags are the CLI's business, so they
+// live here with the other commands; the chart's Deployment args name these flags.
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { ClusterCertificateOptions } from '../certs/cluster-serving.ts';
+import { CERTIFICATE_MODES } from '../certs/modes.ts';
 import { errors } from '../errors.ts';
-import type { ClusterCertificateOptions } from './cluster-serving.ts';
-import { CERTIFICATE_MODES } from './modes.ts';
 
 /** `a, b,,c` → ['a', 'b', 'c']: the comma-separated flag values of every command. */
 export function list(value: string): string[] {
