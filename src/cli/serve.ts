@@ -34,6 +34,8 @@ export interface ServeOptions extends ClusterCertificateFlags {
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
+  // One logger for every line, the certificate manager's start-up included.
+  const logging = createWebhookLogger(options.logLevel);
   const metrics = createWebhookMetrics();
   const config = await ConfigSource.load(options.config);
   metrics.configLastReloadSuccess.set(1);
@@ -48,7 +50,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     clusterOptions &&
     (await (
       await import('../certs/cluster-serving.ts')
-    ).startClusterServing(clusterOptions, metrics.registry));
+    ).startClusterServing(clusterOptions, metrics.registry, logging.logger));
   if (cluster) {
     material = cluster.initial;
   } else if (options.tlsCert && options.tlsKey) {
@@ -65,7 +67,6 @@ export async function serve(options: ServeOptions): Promise<void> {
   setExpiry(checkServingMaterial(material, 'serving certificate'));
   certificate.onUpdate(setExpiry);
 
-  const logging = createWebhookLogger(options.logLevel);
   const { app, setReady, connections, bounds } = buildWebhookServer({
     config,
     certificate,
@@ -80,7 +81,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     },
   });
   const log = app.log;
-  cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`), log);
+  cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`));
 
   config.watch((event) => {
     metrics.configReloads.inc({ result: event.ok ? 'success' : 'failure' });
