@@ -172,7 +172,6 @@ export async function startCertificateManager(
           : 'serving a new webhook certificate',
     );
     served = material;
-    metrics?.servingExpiry('leaf', leaf.notAfter);
   }
 
   /** Writes `bundle` into every webhook's caBundle unless it is already there. */
@@ -293,7 +292,7 @@ export async function startCertificateManager(
     // Trust first, serve second: the apiserver must hold the CA before it meets a leaf from it.
     await ensureCaBundle(bundle);
     await serve({ cert: state.leaf.cert, key: state.leaf.key, ca: bundle });
-    metrics?.servingExpiry('ca', certificateFacts(state.ca.cert).notAfter);
+    metrics?.caExpiry(certificateFacts(state.ca.cert).notAfter);
     await reportServedCa(caFingerprint(state));
   }
 
