@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateCertificateAuthority, issueServingCertificate } from '../../src/certs/generate.ts';
 import { certificateFacts, isSignedBy, splitPemBundle } from '../../src/certs/inspect.ts';
 import { forgeIssuer } from '../../src/certs/issuer.ts';
+import type { KeyPair } from '../../src/certs/key-pair.ts';
 import { loadKubeConfig } from '../../src/certs/kube-api.ts';
 import {
   type CertificateManager,
@@ -204,7 +205,7 @@ describe('certificate manager on a real apiserver', { concurrency: false, skip }
     const ca = generateCertificateAuthority({ commonName: 'user-ca' });
     const issue = () =>
       issueServingCertificate(ca, { dnsNames: ['outrigger.outrigger-certs-test.svc'] });
-    const secret = (pair: { cert: string; key: string }) =>
+    const secret = (pair: KeyPair) =>
       JSON.stringify({
         apiVersion: 'v1',
         kind: 'Secret',
