@@ -32,7 +32,6 @@ export class MessageHead {
   contentLength = -1;
   hasTransferEncoding = false;
   chunked = false;
-  connectionClose = false;
   connectionUpgrade = false;
   hasUpgrade = false;
   http10 = false;
@@ -76,7 +75,6 @@ export class MessageHead {
     this.contentLength = -1;
     this.hasTransferEncoding = false;
     this.chunked = false;
-    this.connectionClose = false;
     this.connectionUpgrade = false;
     this.hasUpgrade = false;
     this.http10 = false;
@@ -216,7 +214,6 @@ const X_FORWARDED_FOR = Buffer.from('x-forwarded-for');
 const X_CLIENT_HOSTNAME = Buffer.from('x-client-hostname');
 const USER_AGENT = Buffer.from('user-agent');
 const X_REQUEST_ID = Buffer.from('x-request-id');
-const CLOSE = Buffer.from('close');
 
 function nameIs(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
   if (end - start !== lower.length) return false;
@@ -334,7 +331,6 @@ export function parseHead(
       head.hasTransferEncoding = true;
       head.chunked = endsWithChunked(buf, valueStart, valueEnd);
     } else if (nameLength === 10 && nameIs(buf, lineStart, colon, CONNECTION)) {
-      if (hasToken(buf, valueStart, valueEnd, CLOSE)) head.connectionClose = true;
       if (hasToken(buf, valueStart, valueEnd, UPGRADE)) head.connectionUpgrade = true;
     } else if (nameLength === 7 && nameIs(buf, lineStart, colon, UPGRADE)) {
       head.hasUpgrade = true;
