@@ -19,7 +19,6 @@ import {
   WEBHOOK_PATH,
 } from '../contract.ts';
 import { echoText } from '../echo.ts';
-import { isOutriggerError } from '../errors.ts';
 import type { EnforcedLevel } from '../inject/pod-security.ts';
 import { describeSkip } from '../inject/reasons.ts';
 import { readAdmissionRequest, reviewAdmission, serializeReview } from './admission.ts';
@@ -129,7 +128,8 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
   app.removeContentTypeParser(['text/plain']);
 
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    const statusCode = err.statusCode ?? (isOutriggerError(err) ? err.statusCode : 500);
+    // Fastify's errors and the coded OutriggerErrors both carry their status; anything else is a bug.
+    const statusCode = err.statusCode ?? 500;
     // Answering an oversized upload while the client is still sending makes the
     // kernel reset the connection, and the client sees a reset instead of the
     // 413. Read and discard the rest first (bounded), as nginx's lingering close does.
