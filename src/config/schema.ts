@@ -3,9 +3,13 @@
 // an empty file (or no file) is a complete configuration.
 import { type Static, Type } from '@sinclair/typebox';
 import { ACCESS_LOG_FORMATS, PORTS, PROXY_GID, PROXY_LOG_LEVELS, PROXY_UID } from '../contract.ts';
+import { VERSION } from '../version.ts';
 import type { ValueFormat } from './value-patterns.ts';
 import './value-patterns.ts';
 import { QUANTITY } from './values.ts';
+
+/** The image this release ships, as `npm run images` and the chart's appVersion name it. */
+const defaultImage = (name: 'proxy' | 'init') => `ghcr.io/outrigger/${name}:${VERSION}`;
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
@@ -92,7 +96,7 @@ export const ConfigSchema = Type.Object(
 
     proxy: Type.Object(
       {
-        image: Type.String({ minLength: 1, default: 'ghcr.io/outrigger/proxy:0.1.0' }),
+        image: Type.String({ minLength: 1, default: defaultImage('proxy') }),
         imagePullPolicy: ImagePullPolicy,
         logLevel: LogLevel,
         accessLog: Type.Boolean({ default: false }),
@@ -117,7 +121,7 @@ export const ConfigSchema = Type.Object(
 
     init: Type.Object(
       {
-        image: Type.String({ minLength: 1, default: 'ghcr.io/outrigger/init:0.1.0' }),
+        image: Type.String({ minLength: 1, default: defaultImage('init') }),
         imagePullPolicy: ImagePullPolicy,
         resources: resources({
           requests: { cpu: '10m', memory: '32Mi' },
