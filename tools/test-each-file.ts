@@ -68,13 +68,18 @@ function runAlone(file: string, namePattern?: string): boolean {
   const what = namePattern === undefined ? file : `${file} ${namePattern}`;
   const log = join(logs, `${what.replaceAll(/[^A-Za-z0-9.-]+/g, '_').slice(0, 200)}.log`);
   writeFileSync(log, output);
-  const ok = run.status === 0 && count(output, 'tests') > 0;
+  // A suite skipped whole (describe's skip: a prerequisite missing) runs no test at
+  // all; it passes as a skip, and says so. A file that runs nothing otherwise fails.
+  const skippedWhole =
+    run.status === 0 && count(output, 'tests') === 0 && count(output, 'suites') > 0;
+  const ok = run.status === 0 && (count(output, 'tests') > 0 || skippedWhole);
   const tally = ['tests', 'suites', 'pass', 'fail', 'skipped']
     .map((label) => `${label} ${count(output, label)}`)
     .join(', ');
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const why = skippedWhole ? ` (${output.match(/ # (.+)$/m)?.[1] ?? 'skipped'})` : '';
   console.log(
-    `${ok ? 'ok  ' : 'FAIL'} ${what}${locked ? ' (netns lock)' : ''}: ${tally}; ${seconds} s${ok ? '' : `; log ${log}`}`,
+    `${skippedWhole ? 'SKIP' : ok ? 'ok  ' : 'FAIL'} ${what}${locked ? ' (netns lock)' : ''}: ${tally}; ${seconds} s${why}${ok ? '' : `; log ${log}`}`,
   );
   return ok;
 }
