@@ -18,6 +18,13 @@ export const STATUS_ANNOTATION = 'sidecar.outrigger.dev/status';
  */
 export const ORIGINAL_PROBES_ANNOTATION = 'sidecar.outrigger.dev/originalProbes';
 
+/**
+ * Written by injection when it changes annotations the user had set (the
+ * metrics merge points `prometheus.io/port` and `/path` at the proxy): JSON of
+ * their values as they were, by key, so that `outrigger uninject` can put them back.
+ */
+export const ORIGINAL_ANNOTATIONS_ANNOTATION = 'sidecar.outrigger.dev/originalAnnotations';
+
 export const INIT_CONTAINER_NAME = 'outrigger-init';
 export const PROXY_CONTAINER_NAME = 'outrigger-proxy';
 
@@ -44,6 +51,15 @@ export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease
 
 export const WEBHOOK_PATH = '/inject';
 export const WEBHOOK_PORT = 8443;
+
+/**
+ * The injector's own metrics over plain HTTP, `GET /metrics`, as istiod's
+ * monitoring port 15014: Prometheus scrapes it with no CA to configure. The chart
+ * passes it to `outrigger serve --monitoring-port` and names it `http-monitoring`
+ * on the Service.
+ */
+export const MONITORING_PORT = 15014;
+export const METRICS_PATH = '/metrics';
 
 /** Namespace label the PodSecurity admission plugin enforces (a Pod Security Standard). */
 export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
@@ -91,6 +107,12 @@ export const PROXY_ENV = {
   drainTimeoutMs: 'OUTRIGGER_DRAIN_TIMEOUT_MS',
   /** JSON: the app's original httpGet/tcpSocket probes by health path (AppProbes). */
   appProbes: 'OUTRIGGER_APP_PROBES',
+  /**
+   * JSON AppMetrics: where the app serves the metrics its prometheus.io/port and
+   * /path annotations named, which the proxy merges into its own (Istio's
+   * ISTIO_PROMETHEUS_ANNOTATIONS). Unset: nothing to merge.
+   */
+  appMetrics: 'OUTRIGGER_APP_METRICS',
   /** `native` or `classic`: whether the app is still running when the proxy gets SIGTERM. */
   layout: 'OUTRIGGER_LAYOUT',
   /** Most proxied connections open at once (default derived from heap, fds and memory). */
@@ -120,6 +142,12 @@ export type AppProbe =
   | { tcpSocket: { port: number }; timeoutSeconds: number };
 
 export type AppProbes = Record<string, AppProbe>;
+
+/** The app's own metrics endpoint on loopback, as the injector hands it to the proxy (OUTRIGGER_APP_METRICS). */
+export interface AppMetrics {
+  port: number;
+  path: string;
+}
 
 /** Access-log formats the proxy accepts in OUTRIGGER_ACCESS_LOG_FORMAT (and the accessLogFormat annotation). */
 export const ACCESS_LOG_FORMATS = ['json', 'text'] as const;

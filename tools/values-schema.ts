@@ -70,6 +70,12 @@ const goDuration: JsonSchema = {
   type: 'string',
   pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$',
 };
+/** A Prometheus duration (`30s`, `1m30s`), as prometheus-operator's CRDs check it. */
+const promDuration: JsonSchema = {
+  type: 'string',
+  pattern:
+    '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$',
+};
 /** An image's values; the chart composes `registry/repository:tag[@digest]` from them. */
 const imageValues = closed({
   registry: string,
@@ -143,7 +149,27 @@ export function valuesSchema(): JsonSchema {
           ],
         },
       }),
-      networkPolicy: closed({ enabled: { type: 'boolean' }, from: freeList }),
+      networkPolicy: closed({
+        enabled: { type: 'boolean' },
+        from: freeList,
+        monitoringFrom: freeList,
+      }),
+      metrics: closed({
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        serviceMonitor: closed({
+          enabled: { type: 'boolean' },
+          interval: promDuration,
+          scrapeTimeout: promDuration,
+          labels: stringMap,
+        }),
+        podMonitor: closed({
+          enabled: { type: 'boolean' },
+          namespaceSelector: freeObject,
+          interval: promDuration,
+          scrapeTimeout: promDuration,
+          labels: stringMap,
+        }),
+      }),
       logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error'] },
       service: closed({ port: { type: 'integer', minimum: 1, maximum: 65535 } }),
       webhook: closed({

@@ -6,6 +6,7 @@ import type * as Commander from 'commander';
 import {
   ACCESS_LOG_FORMATS,
   type AccessLogFormat,
+  type AppMetrics,
   type AppProbes,
   LAYOUTS,
   type Layout,
@@ -14,6 +15,7 @@ import {
   PROXY_LOG_LEVELS,
 } from '../../src/contract.ts';
 import { errors } from '../../src/errors.ts';
+import { parseAppMetrics } from './admin/app-metrics.ts';
 import { parseAppProbes } from './admin/app-probes.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
 
@@ -62,6 +64,8 @@ export interface ProxyConfig {
   layout: Layout;
   /** The app's original probes by health path, answered on the health port. */
   appProbes: AppProbes;
+  /** The metrics merge: where the app serves its own metrics on loopback (admin/app-metrics.ts). */
+  appMetrics: AppMetrics | undefined;
   /**
    * Size of each upstream connection's read buffer, in KiB: the most one read
    * takes, and so the most a slow client can hold in the proxy per connection.
@@ -167,6 +171,12 @@ function layout(raw: string, source: string): Layout {
 
 function appProbes(raw: string, source: string): AppProbes {
   const parsed = parseAppProbes(raw);
+  if (typeof parsed === 'string') invalid(source, raw, parsed);
+  return parsed;
+}
+
+function appMetrics(raw: string, source: string): AppMetrics {
+  const parsed = parseAppMetrics(raw);
   if (typeof parsed === 'string') invalid(source, raw, parsed);
   return parsed;
 }
@@ -304,6 +314,13 @@ const SETTINGS = {
       "JSON: the app's original probes by /app-health/... path, answered on the health port",
     read: appProbes,
   },
+  appMetrics: {
+    flag: 'app-metrics',
+    env: PROXY_ENV.appMetrics,
+    description:
+      'JSON {"port":N,"path":"/..."}: the app\'s metrics on loopback, served after the proxy\'s on the Prometheus port',
+    read: appMetrics,
+  },
   maxConnections: {
     flag: 'max-connections',
     env: PROXY_ENV.maxConnections,
@@ -436,6 +453,7 @@ function assemble(r: Resolved): ProxyConfig {
     drainTimeoutMs: r.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     layout: r.layout ?? 'native',
     appProbes: r.appProbes ?? {},
+    appMetrics: r.appMetrics,
     readBufferKiB: r.readBufferKiB ?? DEFAULTS.readBufferKiB,
     maxConnections: r.maxConnections,
     proxyUid: r.proxyUid,

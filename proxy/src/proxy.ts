@@ -203,7 +203,7 @@ export async function startProxy(
   const onQuit = options.onQuit ?? (() => void running?.drain({ appRunning: false }));
   const admin = createAdminServer(stats, config, readiness, onQuit);
   const health = createHealthServer(readiness, config);
-  const prometheus = createPrometheusServer(stats);
+  const prometheus = createPrometheusServer(stats, config.appMetrics);
   const servers = [outbound, inbound, admin, health, prometheus];
 
   try {

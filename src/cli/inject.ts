@@ -50,7 +50,7 @@ function injectDocument(
   report: Omit<InjectReport, 'output'>,
 ): boolean {
   let changed = false;
-  for (const { ref, namespace, template, path } of findPodTemplates(
+  for (const { ref, namespace, template, path, workload } of findPodTemplates(
     document.toJS(),
     defaultNamespace,
   )) {
@@ -64,7 +64,7 @@ function injectDocument(
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: template.metadata, spec: template.spec };
     let outcome: ReturnType<typeof injectPod>;
     try {
-      outcome = injectPod(pod, { namespace }, config);
+      outcome = injectPod(pod, { namespace, workload }, config);
     } catch (err) {
       if (!isOutriggerError(err)) throw err;
       for (const problem of everyProblem(template, err)) {

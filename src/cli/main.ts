@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigSource } from '../config/watch.ts';
-import { WEBHOOK_PORT } from '../contract.ts';
+import { MONITORING_PORT, WEBHOOK_PORT } from '../contract.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
@@ -109,6 +109,12 @@ addClusterCertificateFlags(
       .default(10_000)
       .argParser(milliseconds)
       .hideHelp(),
+  )
+  .addOption(
+    new Option(
+      '--monitoring-port <n>',
+      `serve /metrics in plain HTTP on this port too (the chart uses ${MONITORING_PORT}; 0 picks a free one)`,
+    ).argParser(port),
   )
   .addOption(
     new Option('--max-connections <n>', 'open connections at most; more are closed at once')

@@ -16,6 +16,8 @@ export interface FoundTemplate {
   template: PodTemplate;
   /** Where the template sits in the object: keys and List indexes (`outrigger inject` edits it there). */
   path: Array<string | number>;
+  /** The name of the Deployment, StatefulSet, Job… that holds the template; undefined for a Pod. */
+  workload?: string;
 }
 
 type Manifest = Record<string, unknown> & {
@@ -60,5 +62,6 @@ export function findPodTemplates(
     node = (node as Record<string, unknown>)[key];
   }
   if (typeof node !== 'object' || node === null) return [];
-  return [{ ref, namespace, template: node as PodTemplate, path: [...at, ...path] }];
+  const workload = manifest.metadata?.name ?? manifest.metadata?.generateName?.replace(/-$/, '');
+  return [{ ref, namespace, template: node as PodTemplate, path: [...at, ...path], workload }];
 }

@@ -6,9 +6,10 @@ import { generateCertificateAuthority, issueServingCertificate } from '../certs/
 import type { KeyPair } from '../certs/key-pair.ts';
 import { preparePrivateDirectory, writePrivateFile } from '../certs/private-directory.ts';
 import { ConfigSource } from '../config/watch.ts';
-import { WEBHOOK_PATH } from '../contract.ts';
+import { METRICS_PATH, WEBHOOK_PATH } from '../contract.ts';
 import { createWebhookLogger } from '../webhook/logger.ts';
 import { createWebhookMetrics } from '../webhook/metrics.ts';
+import { createMonitoringServer } from '../webhook/monitoring.ts';
 import { buildWebhookServer } from '../webhook/server.ts';
 import {
   checkServingMaterial,
@@ -31,6 +32,8 @@ export interface ServeOptions extends ClusterCertificateFlags {
   maxConnections?: number;
   handshakeTimeout?: number;
   shutdownTimeout?: number;
+  /** Plain-HTTP /metrics on this port (the chart's 15014); unset, none. 0 picks a free one. */
+  monitoringPort?: number;
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
@@ -81,6 +84,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     },
   });
   const log = app.log;
+  const monitoring =
+    options.monitoringPort === undefined ? undefined : createMonitoringServer(metrics.registry);
   cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`));
 
   config.watch((event) => {
@@ -109,6 +114,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     config.close();
     stopWatchingCerts();
     await cluster?.stop();
+    monitoring?.close();
+    monitoring?.closeAllConnections();
     const closed = app.close();
     // server.close() waits for every socket; one in its TLS handshake, or idle
     // after it, carries no review and would hold shutdown until it timed out.
@@ -128,6 +135,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen({ port: options.port, host: options.host });
+  if (monitoring) {
+    await new Promise<void>((resolve, reject) => {
+      monitoring.once('error', reject);
+      monitoring.listen(options.monitoringPort, options.host, () => resolve());
+    });
+    const bound = monitoring.address();
+    const url = `http://${options.host}:${typeof bound === 'object' && bound ? bound.port : options.monitoringPort}${METRICS_PATH}`;
+    log.info({ url }, `monitoring on ${url}`);
+  }
   setReady(true);
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

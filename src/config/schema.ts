@@ -91,6 +91,11 @@ export const ConfigSchema = Type.Object(
     ignoredNamespaces: Type.Array(Type.String(), { default: [] }),
     /** Add prometheus.io/* scrape annotations pointing at the proxy's metrics port. */
     prometheusScrape: Type.Boolean({ default: true }),
+    /**
+     * When the app declares prometheus.io/scrape "true" with its own port and
+     * path, point them at the proxy, which serves the app's metrics with its own.
+     */
+    mergeMetrics: Type.Boolean({ default: true }),
     /** Point the app's httpGet/tcpSocket probes of captured ports at the proxy's health port. */
     rewriteAppProbes: Type.Boolean({ default: true }),
 

@@ -26,6 +26,11 @@ export interface InjectionContext {
   namespaceLabels?: Readonly<Record<string, string>>;
   /** The injector's own namespace, never injected. */
   injectorNamespace?: string;
+  /**
+   * The workload holding the pod template, when a manifest is injected offline:
+   * a template has no ownerReferences to name it (workload-identity.ts).
+   */
+  workload?: string;
 }
 
 export type Decision =

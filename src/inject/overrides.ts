@@ -20,6 +20,7 @@ import {
 import {
   ACCESS_LOG_FORMATS,
   type AccessLogFormat,
+  ORIGINAL_ANNOTATIONS_ANNOTATION,
   ORIGINAL_PROBES_ANNOTATION,
   POD_INJECT_KEY,
   STATUS_ANNOTATION,
@@ -50,6 +51,7 @@ export interface Overrides {
   addRequestHeaders?: Array<[string, string]>;
   addResponseHeaders?: Array<[string, string]>;
   rewriteAppProbes?: boolean;
+  mergeMetrics?: boolean;
 }
 
 const quantity = (text: string): Parsed<string> => {
@@ -95,6 +97,7 @@ export const OVERRIDE_ANNOTATIONS: Grammars = {
   addRequestHeaders: [`${SIDECAR_PREFIX}addRequestHeaders`, parseHeaderPairs],
   addResponseHeaders: [`${SIDECAR_PREFIX}addResponseHeaders`, parseHeaderPairs],
   rewriteAppProbes: [`${SIDECAR_PREFIX}rewriteAppProbes`, parseBoolean],
+  mergeMetrics: [`${SIDECAR_PREFIX}mergeMetrics`, parseBoolean],
 };
 
 /** The same table as a list, walked once per pod. */
@@ -108,6 +111,7 @@ const KNOWN_KEYS = new Set<string>([
   POD_INJECT_KEY,
   STATUS_ANNOTATION,
   ORIGINAL_PROBES_ANNOTATION,
+  ORIGINAL_ANNOTATIONS_ANNOTATION,
   ...Object.values(OVERRIDE_ANNOTATIONS).map(([key]) => key),
 ]);
 

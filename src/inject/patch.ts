@@ -5,7 +5,8 @@
 // user wrote is removed or reordered among itself. The exception is the app probe
 // rewrite (probes.ts): one `replace` per rewritten probe, on that probe field only,
 // emitted first, while the container indices are still those of the pod the
-// apiserver sent.
+// apiserver sent. And the metrics merge (metrics-merge.ts): a `replace` of the
+// user's prometheus.io/port and /path annotations, whose values injection keeps.
 import type { Injection } from './render.ts';
 
 export interface AddOperation {
@@ -77,7 +78,7 @@ export function buildPatch(injection: Injection): PatchOperation[] {
       ops.push({ op: 'add', path: '/metadata/annotations', value: {} });
     for (const key of keys) {
       ops.push({
-        op: 'add',
+        op: injection.replacedAnnotations.includes(key) ? 'replace' : 'add',
         path: annotationPath(key),
         value: injection.annotations[key],
       });

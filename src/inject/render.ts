@@ -10,15 +10,16 @@ import {
   INIT_CONTAINER_NAME,
   IPTABLES_FLAGS,
   type Layout,
+  ORIGINAL_ANNOTATIONS_ANNOTATION,
   ORIGINAL_PROBES_ANNOTATION,
   PORTS,
-  PROMETHEUS_PATH,
   PROXY_CONTAINER_NAME,
   PROXY_ENV,
   STATUS_ANNOTATION,
 } from '../contract.ts';
 import { errors } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { scrapeAnnotations } from './metrics-merge.ts';
 import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
 import { type ProbeField, type ProbeRewrite, rewriteAppProbes } from './probes.ts';
 import { workloadIdentity } from './workload-identity.ts';
@@ -75,8 +76,10 @@ export interface Injection {
   containers: V1Container[];
   /** Go last in spec.volumes. */
   volumes: V1Volume[];
-  /** Added to metadata.annotations; keys the user already set are left out. */
+  /** Set on metadata.annotations: added, except the keys in replacedAnnotations. */
   annotations: Record<string, string>;
+  /** Keys of `annotations` whose value the user had set (the metrics merge's port and path). */
+  replacedAnnotations: string[];
   /** User container probes replaced by probes of the proxy's health port. */
   probeRewrites: ProbeRewrite[];
   /** Empty lists and maps the patch creates first to hold what it adds (InjectionStatus.created). */
@@ -110,6 +113,8 @@ export function renderInjection(
   pod: V1Pod,
   config: InjectionConfig,
   overrides: Overrides,
+  /** The enclosing workload's name, for a template injected offline (InjectionContext.workload). */
+  workload?: string,
 ): Injection {
   const declared = pod.spec?.terminationGracePeriodSeconds;
   // The apiserver sends a validated integer; `outrigger inject -f` may read anything.
@@ -134,9 +139,11 @@ export function renderInjection(
         )
       : { rewrites: [], appProbes: {} };
   // The rendered proxy is shared by every pod with the same overrides; each pod
-  // gets a copy with what is its own: its workload identity and app probes.
+  // gets a copy with what is its own: its workload identity, app probes and app metrics.
   // The copy is shallow (everything but env stays shared) and frozen like the original.
-  const identity = workloadIdentity(pod);
+  const identity = workloadIdentity(pod, workload);
+  const existing = pod.metadata?.annotations ?? {};
+  const scrape = scrapeAnnotations(existing, config, overrides);
   const proxy = deepFreeze({
     ...sharedProxy,
     env: [
@@ -147,22 +154,23 @@ export function renderInjection(
       ...(probeRewrites.length === 0
         ? []
         : [{ name: PROXY_ENV.appProbes, value: JSON.stringify(appProbes) }]),
+      ...(scrape.appMetrics === undefined
+        ? []
+        : [{ name: PROXY_ENV.appMetrics, value: JSON.stringify(scrape.appMetrics) }]),
     ],
   });
   const initContainers = layout === 'native' ? [init, proxy] : [init];
   const containers = layout === 'native' ? [] : [proxy];
 
-  const existing = pod.metadata?.annotations ?? {};
   const annotations: Record<string, string> = { [STATUS_ANNOTATION]: '' };
   const firstUserContainer = pod.spec?.containers?.[0]?.name;
   if (firstUserContainer !== undefined && existing[DEFAULT_CONTAINER_ANNOTATION] === undefined) {
     annotations[DEFAULT_CONTAINER_ANNOTATION] = firstUserContainer;
   }
-  // A pod that already declares how to scrape it keeps its own setting.
-  if (config.prometheusScrape && existing['prometheus.io/scrape'] === undefined) {
-    annotations['prometheus.io/scrape'] = 'true';
-    annotations['prometheus.io/port'] = String(PORTS.prometheus);
-    annotations['prometheus.io/path'] = PROMETHEUS_PATH;
+  Object.assign(annotations, scrape.set);
+  const replacedAnnotations = Object.keys(scrape.replaced);
+  if (replacedAnnotations.length > 0) {
+    annotations[ORIGINAL_ANNOTATIONS_ANNOTATION] = JSON.stringify(scrape.replaced);
   }
   if (probeRewrites.length > 0) {
     annotations[ORIGINAL_PROBES_ANNOTATION] = JSON.stringify(
@@ -178,10 +186,21 @@ export function renderInjection(
   // The heavy part of the status is rendered once per configuration; what
   // depends on the pod is a few short names appended to it.
   // The status itself is the first key; the others are what uninject removes.
-  const added = Object.keys(annotations).slice(1);
+  const added = Object.keys(annotations)
+    .slice(1)
+    .filter((key) => existing[key] === undefined);
   annotations[STATUS_ANNOTATION] =
     `${statusPrefix},"annotations":${JSON.stringify(added)},"created":${JSON.stringify(created)}}`;
-  return { layout, initContainers, containers, volumes, annotations, probeRewrites, created };
+  return {
+    layout,
+    initContainers,
+    containers,
+    volumes,
+    annotations,
+    replacedAnnotations,
+    probeRewrites,
+    created,
+  };
 }
 
 /** The user's probes that the rewrites replace, by container name and field, untouched. */

@@ -1,12 +1,14 @@
 // The inverse of injection, for `outrigger uninject`: RFC 6902 operations that
 // take out exactly what the status annotation lists (init containers,
 // containers, volumes, annotations, the lists and maps injection created) and
-// put back the app probes kept in ORIGINAL_PROBES_ANNOTATION. Nothing else is
+// put back the app probes kept in ORIGINAL_PROBES_ANNOTATION and the annotation
+// values kept in ORIGINAL_ANNOTATIONS_ANNOTATION. Nothing else is
 // touched, so a pod the user edited after injection keeps those edits.
 // Pure: pod in, operations and notes out.
 import type { V1Pod, V1Probe } from '@kubernetes/client-node';
 import {
   APP_HEALTH_PATH_PREFIX,
+  ORIGINAL_ANNOTATIONS_ANNOTATION,
   ORIGINAL_PROBES_ANNOTATION,
   STATUS_ANNOTATION,
 } from '../contract.ts';
@@ -64,6 +66,21 @@ export function buildUninjectPatch(pod: V1Pod): Uninjection | undefined {
           value: probe,
         });
       }
+    }
+  }
+
+  if (status.annotations?.includes(ORIGINAL_ANNOTATIONS_ANNOTATION)) {
+    const originals = parseOriginalAnnotations(annotations[ORIGINAL_ANNOTATIONS_ANNOTATION]);
+    for (const [key, value] of Object.entries(originals)) {
+      if (annotations[key] === undefined) {
+        notes.push(`annotation ${key} is gone; its value before injection was ${value}`);
+        continue;
+      }
+      operations.push({
+        op: 'replace',
+        path: `/metadata/annotations/${escapePointerToken(key)}`,
+        value,
+      });
     }
   }
 
@@ -175,6 +192,28 @@ function parseOriginalProbes(raw: string | undefined): OriginalProbes {
     );
   }
   return value as OriginalProbes;
+}
+
+function parseOriginalAnnotations(raw: string | undefined): Record<string, string> {
+  let value: unknown;
+  try {
+    value = raw === undefined ? undefined : JSON.parse(raw);
+  } catch {
+    value = undefined;
+  }
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    !Object.values(value).every((v) => typeof v === 'string')
+  ) {
+    throw errors.INVALID_ANNOTATION(
+      ORIGINAL_ANNOTATIONS_ANNOTATION,
+      raw ?? '',
+      'expected the JSON injection writes: {"<annotation>":"<value before injection>"}',
+    );
+  }
+  return value as Record<string, string>;
 }
 
 /** Whether a probe is still the one injection wrote: an httpGet of the proxy's /app-health/. */

@@ -19,21 +19,22 @@ const MAX_NAME = 253;
  * | ReplicaSet with a `pod-template-hash`  | the ReplicaSet's name minus `-hash` (the Deployment) |
  * | Job named `<cronjob>-<digits>`         | the name minus `-<digits>` (the CronJob)             |
  * | any other controller                   | its name                            |
+ * | none, in a manifest's workload         | that workload's name (`outrigger inject -f deploy.yaml`) |
  * | none                                   | the pod's name, or its generateName without the last `-` |
  *
  * App and version are the pod's `app.kubernetes.io/name` / `app` and
  * `app.kubernetes.io/version` / `version` labels, the first present.
  */
-export function workloadIdentity(pod: V1Pod): WorkloadIdentity {
+export function workloadIdentity(pod: V1Pod, enclosing?: string): WorkloadIdentity {
   const labels = pod.metadata?.labels ?? {};
   return {
-    workload: workloadName(pod, labels).slice(0, MAX_NAME),
+    workload: workloadName(pod, labels, enclosing).slice(0, MAX_NAME),
     app: labels['app.kubernetes.io/name'] ?? labels.app ?? '',
     version: labels['app.kubernetes.io/version'] ?? labels.version ?? '',
   };
 }
 
-function workloadName(pod: V1Pod, labels: Record<string, string>): string {
+function workloadName(pod: V1Pod, labels: Record<string, string>, enclosing?: string): string {
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller) ?? undefined;
   if (owner !== undefined) {
     const hash = labels['pod-template-hash'];
@@ -43,6 +44,7 @@ function workloadName(pod: V1Pod, labels: Record<string, string>): string {
     if (owner.kind === 'Job') return owner.name.replace(/-\d{1,20}$/, '');
     return owner.name;
   }
+  if (enclosing) return enclosing;
   const name = pod.metadata?.name;
   if (name) return name;
   return (pod.metadata?.generateName ?? '').replace(/-$/, '');

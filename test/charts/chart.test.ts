@@ -2,7 +2,7 @@
 // refusing typos and wrong types, and `helm template` output accepted by a real
 // kube-apiserver in a server-side dry run (the apiserver's validation, not ours).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +10,17 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { defaultConfig } from '../../src/config/load.ts';
+import { MONITORING_PORT, PORTS, PROMETHEUS_PATH } from '../../src/contract.ts';
 import { decideInjection } from '../../src/inject/decide.ts';
 import { matchesLabelSelector } from '../../src/inject/label-selector.ts';
 import { enforcedLevel } from '../../src/inject/pod-security.ts';
+import { renderSidecar } from '../../src/inject/render.ts';
 import { type CommandResult, startCluster, type TestCluster } from '../e2e/harness/cluster.ts';
+import { goTool } from '../support/go-tool.ts';
 import { skipUnless } from '../support/prerequisites.ts';
 
 const chart = fileURLToPath(new URL('../../charts/outrigger', import.meta.url));
+const MONITOR_CHECK = fileURLToPath(new URL('./monitor-check', import.meta.url));
 const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const NAMESPACE = 'outrigger-chart-test';
 
@@ -454,14 +458,17 @@ describe('helm chart', { concurrency: false, skip: skipUnless('go', 'controlPlan
     );
   });
 
-  it('renders a NetworkPolicy only when asked: ingress to 8443 alone, from anywhere or from the peers given', async () => {
+  it('renders a NetworkPolicy only when asked: ingress to 8443 and the monitoring port alone, from anywhere or from the peers given', async () => {
     const policies = (rendered: string) =>
       manifests(rendered).filter((m) => m.kind === 'NetworkPolicy');
     assert.deepEqual(policies(await template()), []);
 
     const [open] = policies(await template('networkPolicy.enabled=true'));
     assert.deepEqual(open?.spec?.policyTypes, ['Ingress']);
-    assert.deepEqual(open?.spec?.ingress, [{ ports: [{ protocol: 'TCP', port: 8443 }] }]);
+    assert.deepEqual(open?.spec?.ingress, [
+      { ports: [{ protocol: 'TCP', port: 8443 }] },
+      { ports: [{ protocol: 'TCP', port: MONITORING_PORT }] },
+    ]);
     assert.deepEqual(open?.spec?.podSelector, {
       matchLabels: {
         'app.kubernetes.io/name': 'outrigger',
@@ -473,11 +480,120 @@ describe('helm chart', { concurrency: false, skip: skipUnless('go', 'controlPlan
       await template(
         'networkPolicy.enabled=true',
         'networkPolicy.from[0].ipBlock.cidr=192.0.2.0/24',
+        'networkPolicy.monitoringFrom[0].namespaceSelector.matchLabels.team=monitoring',
       ),
     );
     assert.deepEqual(narrow?.spec?.ingress, [
       { ports: [{ protocol: 'TCP', port: 8443 }], from: [{ ipBlock: { cidr: '192.0.2.0/24' } }] },
+      {
+        ports: [{ protocol: 'TCP', port: MONITORING_PORT }],
+        from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }],
+      },
     ]);
+  });
+
+  it('serves the monitoring port on the Service, and renders a ServiceMonitor and a PodMonitor only when asked', async () => {
+    const monitors = ['metrics.serviceMonitor.enabled=true', 'metrics.podMonitor.enabled=true'];
+    const lint = await helm(['lint', '--strict', chart, ...monitors.flatMap((s) => ['--set', s])]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+
+    const plain = manifests(await template());
+    assert.deepEqual(
+      plain.filter((m) => m.kind === 'ServiceMonitor' || m.kind === 'PodMonitor'),
+      [],
+      'off by default',
+    );
+    const service = plain.find((m) => m.kind === 'Service') as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: { ports: Array<{ name: string; port: number; targetPort: string }> };
+    };
+    const monitoringPort = service.spec.ports.find((p) => p.name === 'http-monitoring');
+    assert.deepEqual(monitoringPort, {
+      name: 'http-monitoring',
+      port: MONITORING_PORT,
+      targetPort: 'http-monitoring',
+      protocol: 'TCP',
+    });
+    const injector = (
+      plain.find((m) => m.kind === 'Deployment') as unknown as {
+        spec: { template: { spec: { containers: Array<Container & { ports: unknown[] }> } } };
+      }
+    ).spec.template.spec.containers[0];
+    assert.ok(injector?.args?.includes(`--monitoring-port=${MONITORING_PORT}`));
+    assert.deepEqual(injector?.ports[1], {
+      name: 'http-monitoring',
+      containerPort: MONITORING_PORT,
+      protocol: 'TCP',
+    });
+
+    const all = manifests(
+      await template(
+        ...monitors,
+        'metrics.serviceMonitor.labels.release=prom',
+        'metrics.podMonitor.interval=15s',
+      ),
+    ) as unknown as Array<Manifest & { spec: Record<string, unknown> }>;
+    const serviceMonitor = all.find((m) => m.kind === 'ServiceMonitor');
+    assert.ok(serviceMonitor);
+    assert.equal(serviceMonitor.metadata.labels?.release, 'prom');
+    assert.equal(serviceMonitor.metadata.namespace, NAMESPACE);
+    // It selects the Service by labels the Service has, and scrapes its named port.
+    const selector = (serviceMonitor.spec.selector as Selector).matchLabels ?? {};
+    assert.ok(Object.keys(selector).length > 0);
+    for (const [key, value] of Object.entries(selector))
+      assert.equal(service.metadata.labels[key], value, key);
+    assert.deepEqual(serviceMonitor.spec.endpoints, [
+      {
+        port: 'http-monitoring',
+        path: '/metrics',
+        scheme: 'http',
+        interval: '30s',
+        scrapeTimeout: '10s',
+      },
+    ]);
+    // The PodMonitor scrapes the port name and path the injector gives every proxy.
+    const podMonitor = all.find((m) => m.kind === 'PodMonitor');
+    assert.ok(podMonitor);
+    const [endpoint] = podMonitor.spec.podMetricsEndpoints as Array<Record<string, unknown>>;
+    assert.ok(endpoint);
+    const proxy = renderSidecar(defaultConfig(), {}, 'native');
+    const promPort = proxy.ports?.find((p) => p.containerPort === PORTS.prometheus);
+    assert.equal(endpoint.port, promPort?.name);
+    assert.equal(endpoint.path, PROMETHEUS_PATH);
+    assert.equal(endpoint.interval, '15s');
+    assert.deepEqual(podMonitor.spec.namespaceSelector, { any: true });
+    assert.deepEqual((endpoint.relabelings as unknown[])[0], {
+      action: 'keep',
+      sourceLabels: ['__meta_kubernetes_pod_container_name'],
+      regex: proxy.name,
+    });
+
+    // Both decode into prometheus-operator's own API types, unknown fields refused.
+    const monitorObjects = all.filter(
+      (m) => m.kind === 'ServiceMonitor' || m.kind === 'PodMonitor',
+    );
+    const decoded = JSON.parse(
+      execFileSync(goTool(MONITOR_CHECK), {
+        input: monitorObjects.map((m) => JSON.stringify(m)).join('\n'),
+        encoding: 'utf8',
+      }),
+    ) as string[];
+    assert.deepEqual(decoded, ['', '']);
+    const misspelt = { ...serviceMonitor, spec: { ...serviceMonitor.spec, endpoint: [] } };
+    const [error] = JSON.parse(
+      execFileSync(goTool(MONITOR_CHECK), { input: JSON.stringify(misspelt), encoding: 'utf8' }),
+    ) as string[];
+    assert.match(error ?? '', /unknown field "endpoint"/);
+
+    const refused = await helm([
+      'template',
+      'outrigger',
+      chart,
+      '--set',
+      'metrics.serviceMonitor.interval=30',
+    ]);
+    assert.notEqual(refused.code, 0, 'a duration without a unit was accepted');
+    assert.match(refused.stderr, /interval/);
   });
 
   it('helm template output passes a server-side dry run on the real apiserver', async () => {

@@ -3,12 +3,13 @@
 // serving certificate in a Secret and writes caBundle through the API, using the
 // chart's ServiceAccount and RBAC. Every case below is the apiserver's verdict.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { METRICS_PATH, MONITORING_PORT } from '../../src/contract.ts';
 import { skipUnless } from '../support/prerequisites.ts';
 import { type CommandResult, freePort, startCluster, type TestCluster } from './harness/cluster.ts';
 import {
@@ -32,6 +33,9 @@ const TEST_NS = `${RELEASE}-injection-test`;
 const TEST_ACCOUNT = `${RELEASE}-test`;
 const WEBHOOK_CONFIG = `${RELEASE}-${SYSTEM_NS}`;
 const STATUS = 'sidecar.outrigger.dev/status';
+/** Where the umbrella chart installs its outrigger subchart, and the registry its global values name. */
+const UMBRELLA_NS = 'oe2e-umbrella';
+const MIRROR = 'registry.example.test/mirror';
 
 interface PodJson {
   metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
@@ -92,6 +96,7 @@ describe('outrigger on a real kube-apiserver', {
   let cluster: TestCluster;
   let injector: RunningInjector | undefined;
   let injectorPort = 0;
+  let monitoringPort = 0;
   let injectorArgs: string[] = [];
   let logFile = '';
 
@@ -148,6 +153,7 @@ describe('outrigger on a real kube-apiserver', {
     cluster = await startCluster();
     logFile = join(cluster.dir, 'injector.log');
     injectorPort = await freePort();
+    monitoringPort = await freePort();
     for (const ns of [SYSTEM_NS, ENABLED_NS, PLAIN_NS, DISABLED_NS, BASELINE_NS, RESTRICTED_NS])
       ok(await kubectl(['create', 'namespace', ns]), `create ${ns}`);
     ok(await kubectl(['label', 'namespace', ENABLED_NS, 'outrigger-injection=enabled']), 'label');
@@ -242,13 +248,15 @@ describe('outrigger on a real kube-apiserver', {
     );
     const chartArgs: string[] = deployment.spec.template.spec.containers[0].args;
     assert.equal(chartArgs[0], 'serve');
+    assert.ok(chartArgs.includes(`--monitoring-port=${MONITORING_PORT}`));
     injectorArgs = [
       ...chartArgs
         .slice(1)
-        .filter((arg) => !arg.startsWith('--config=') && !arg.startsWith('--port='))
+        .filter((arg) => !/^--(config|port|monitoring-port)=/.test(arg))
         .map((arg) => arg.replace('$(POD_NAMESPACE)', SYSTEM_NS)),
       `--config=${configPath}`,
       `--kubeconfig=${kubeconfig}`,
+      `--monitoring-port=${monitoringPort}`,
     ];
     assert.ok(injectorArgs.includes('--certs-mode=auto'));
     assert.ok(injectorArgs.includes('--cert-ips=127.0.0.1'));
@@ -509,6 +517,33 @@ describe('outrigger on a real kube-apiserver', {
     );
     const pod = await createdPod(podManifest('after-bad-upgrade', ENABLED_NS));
     assert.ok(isInjected(pod), 'injection stopped');
+  });
+
+  it("serves the injector's metrics in plain HTTP on the monitoring port, counting the apiserver's reviews", async () => {
+    const scrape = async () => {
+      const response = await fetch(`http://127.0.0.1:${monitoringPort}${METRICS_PATH}`);
+      assert.equal(response.status, 200);
+      return response.text();
+    };
+    const injected = (text: string) =>
+      Number(
+        /^outrigger_admissions_total\{decision="injected",reason="default_inject"\} (\d+)$/m.exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    const before = await scrape();
+    await createdPod(podManifest('scraped', ENABLED_NS));
+    const after = await scrape();
+    assert.equal(injected(after), injected(before) + 1, after);
+    // Certificate mode auto: the lifecycle metrics are in the same registry, with
+    // one gauge for the served leaf and the manager's for its CA.
+    assert.match(after, /^outrigger_serving_certificate_expiry_timestamp_seconds \d/m);
+    assert.match(after, /^outrigger_webhook_certificate_expiry_timestamp_seconds\{kind="ca"\} \d/m);
+    assert.doesNotMatch(
+      after,
+      /outrigger_webhook_certificate_expiry_timestamp_seconds\{kind="leaf"\}/,
+    );
+    assert.match(after, /^process_resident_memory_bytes \d+/m);
   });
 
   it('refuses a pod with a bad override annotation, naming the annotation', async () => {
@@ -873,6 +908,139 @@ describe('outrigger on a real kube-apiserver', {
     await injector?.stop();
     await runInjector();
     await waitForInjection();
+  });
+
+  it('installs as a subchart of an umbrella chart with global values; enabled: false installs nothing of ours; uninstall cleans up', async () => {
+    const umbrella = join(cluster.dir, 'umbrella');
+    mkdirSync(umbrella, { recursive: true });
+    writeFileSync(
+      join(umbrella, 'Chart.yaml'),
+      [
+        'apiVersion: v2',
+        'name: platform',
+        'version: 1.0.0',
+        'dependencies:',
+        '  - name: outrigger',
+        '    version: 0.1.0',
+        `    repository: file://${chart}`,
+        '    condition: outrigger.enabled',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(umbrella, 'values.yaml'),
+      [
+        'global:',
+        `  imageRegistry: ${MIRROR}`,
+        "  storageClass: fast # another subchart's global: accepted, not ours",
+        'outrigger:',
+        '  enabled: true',
+        // Nothing runs it here (no controller-manager): keep its webhook from
+        // refusing pods while it exists, and its hooks and test namespace out.
+        '  webhook: {failurePolicy: Ignore, timeoutSeconds: 1}',
+        '  configValidation: {enabled: false}',
+        '  test: {enabled: false}',
+        '',
+      ].join('\n'),
+    );
+    ok(await cluster.helm(['dependency', 'build', umbrella]), 'helm dependency build');
+    ok(await kubectl(['create', 'namespace', UMBRELLA_NS]), 'create umbrella namespace');
+    const release = 'platform';
+    const ours = [
+      '-l',
+      `app.kubernetes.io/instance=${release},app.kubernetes.io/part-of=outrigger`,
+    ];
+    const objectsOfOurs = async () => {
+      const namespaced = await kubectl([
+        'get',
+        'deployment,service,configmap,serviceaccount,role,rolebinding,poddisruptionbudget',
+        '-n',
+        UMBRELLA_NS,
+        ...ours,
+        '-o',
+        'name',
+      ]);
+      const cluster = await kubectl([
+        'get',
+        'mutatingwebhookconfiguration,clusterrole,clusterrolebinding',
+        ...ours,
+        '-o',
+        'name',
+      ]);
+      return `${ok(namespaced, 'get namespaced')}${ok(cluster, 'get cluster-scoped')}`
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+    };
+
+    ok(
+      await cluster.helm(['install', release, umbrella, '-n', UMBRELLA_NS]),
+      'helm install umbrella',
+    );
+    const installed = await objectsOfOurs();
+    for (const kind of [
+      'deployment.apps/platform-outrigger',
+      'service/platform-outrigger',
+      'configmap/platform-outrigger',
+      `mutatingwebhookconfiguration.admissionregistration.k8s.io/platform-outrigger-${UMBRELLA_NS}`,
+    ])
+      assert.ok(installed.includes(kind), `${kind} not in ${installed.join(' ')}`);
+    const deployment = JSON.parse(
+      ok(
+        await kubectl(['get', 'deployment', 'platform-outrigger', '-n', UMBRELLA_NS, '-o', 'json']),
+        'get umbrella deployment',
+      ),
+    );
+    assert.equal(deployment.spec.template.spec.containers[0].image, `${MIRROR}/injector:0.1.0`);
+    const configMap = JSON.parse(
+      ok(
+        await kubectl(['get', 'configmap', 'platform-outrigger', '-n', UMBRELLA_NS, '-o', 'json']),
+        'get umbrella configmap',
+      ),
+    );
+    const config = parseYaml(configMap.data['config.yaml']) as {
+      proxy: { image: string };
+      init: { image: string };
+    };
+    assert.equal(config.proxy.image, `${MIRROR}/proxy:0.1.0`);
+    assert.equal(config.init.image, `${MIRROR}/init:0.1.0`);
+    // Every object the release holds, by kind and name, to look for after uninstall.
+    const held = parseAllDocuments(
+      ok(await cluster.helm(['get', 'manifest', release, '-n', UMBRELLA_NS]), 'get manifest'),
+    )
+      .map((doc) => doc.toJS() as { kind: string; metadata: { name: string } } | null)
+      .filter((o) => o !== null)
+      .map((o) => `${o.kind}/${o.metadata.name}`);
+    assert.ok(held.length >= installed.length, held.join(' '));
+    ok(await cluster.helm(['uninstall', release, '-n', UMBRELLA_NS]), 'helm uninstall umbrella');
+    assert.deepEqual(await objectsOfOurs(), [], 'uninstall left objects behind');
+    for (const object of held) {
+      const left = await kubectl(['get', object, '-n', UMBRELLA_NS]);
+      assert.notEqual(left.code, 0, `${object} is still there`);
+      assert.match(left.stderr, /NotFound/, object);
+    }
+
+    ok(
+      await cluster.helm([
+        'install',
+        release,
+        umbrella,
+        '-n',
+        UMBRELLA_NS,
+        '--set',
+        'outrigger.enabled=false',
+      ]),
+      'helm install umbrella, outrigger disabled',
+    );
+    const manifest = ok(
+      await cluster.helm(['get', 'manifest', release, '-n', UMBRELLA_NS]),
+      'helm get manifest',
+    );
+    assert.equal(manifest.trim(), '', 'the disabled subchart rendered objects');
+    assert.deepEqual(await objectsOfOurs(), []);
+    ok(await cluster.helm(['uninstall', release, '-n', UMBRELLA_NS]), 'helm uninstall disabled');
+    const releases = ok(await cluster.helm(['list', '-n', UMBRELLA_NS, '-q']), 'helm list');
+    assert.equal(releases.trim(), '');
   });
 
   /** helm upgrade with only webhook.failurePolicy changed. */

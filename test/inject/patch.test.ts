@@ -18,6 +18,7 @@ test('RFC 6901 escaping: ~ before /, so "~1" in a key survives', () => {
     containers: [],
     volumes: [],
     annotations: { 'x.io/~1odd~/key': 'v' },
+    replacedAnnotations: [],
     probeRewrites: [],
     created: [],
   };
@@ -32,6 +33,7 @@ test('only add operations, and missing maps are created before their keys', () =
     containers: [{ name: 'c' }],
     volumes: [{ name: 'v' }],
     annotations: { a: '1' },
+    replacedAnnotations: [],
     probeRewrites: [],
     created: ['/spec/initContainers', '/spec/volumes', '/metadata', '/metadata/annotations'],
   };

@@ -336,3 +336,30 @@ test("the proxy's workload labels come from the pod's controller and labels", ()
     assert.deepEqual({ workload, app, version }, expected, JSON.stringify(metadata));
   }
 });
+
+test("the metrics merge hands the proxy the app's port and path, and points scraping at the proxy", () => {
+  const pod: V1Pod = {
+    metadata: {
+      annotations: {
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '9102',
+        'prometheus.io/path': '/custom/metrics?x=1',
+      },
+    },
+    spec: { containers: [{ name: 'app' }] },
+  };
+  const injection = renderInjection(pod, defaultConfig(), readOverrides(pod));
+  const sidecar = injection.initContainers.find((c) => c.name === 'outrigger-proxy');
+  assert.ok(sidecar);
+  const config = resolveConfig([], kubeletEnv(sidecar.env ?? []));
+  assert.deepEqual(config.appMetrics, { port: 9102, path: '/custom/metrics?x=1' });
+  assert.equal(injection.annotations['prometheus.io/port'], String(config.ports.prometheus));
+  // Without the merge, the proxy is given nothing to fetch.
+  const plain = renderInjection(
+    { spec: { containers: [{ name: 'app' }] } },
+    defaultConfig(),
+    readOverrides({}),
+  );
+  const plainSidecar = plain.initContainers.find((c) => c.name === 'outrigger-proxy');
+  assert.equal(resolveConfig([], kubeletEnv(plainSidecar?.env ?? [])).appMetrics, undefined);
+});

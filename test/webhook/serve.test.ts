@@ -137,6 +137,8 @@ describe('outrigger serve over HTTPS', () => {
         join(dir, 'tls.key'),
         '--request-timeout',
         '1500',
+        '--monitoring-port',
+        '0',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -505,6 +507,30 @@ describe('outrigger serve over HTTPS', () => {
     );
     const ready = await send('/readyz', undefined, { method: 'GET' });
     assert.equal(ready.status, 200);
+  });
+
+  test('the monitoring port serves the same metrics in plain HTTP, and nothing else', async () => {
+    // Its own review, so the counter below exists when this test runs alone.
+    assert.equal((await post(review(appPod()))).status, 200);
+    const monitoringLine = /monitoring on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
+    // Log lines are written in batches, flushed each second.
+    for (let i = 0; i < 100 && !monitoringLine.test(logs); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const match = monitoringLine.exec(logs);
+    assert.ok(match, `no monitoring line in ${logs}`);
+    const base = match[1];
+    const metrics = await fetch(`${base}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await metrics.text();
+    assert.match(
+      text,
+      /outrigger_admissions_total\{decision="injected",reason="default_inject"\} \d+/,
+    );
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+    const inject = await fetch(`${base}/inject`, { method: 'POST', body: '{}' });
+    assert.equal(inject.status, 404, 'reviews are answered on the TLS port only');
+    assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
   });
 
   test('one structured log line per admission with namespace, pod, decision, reason, duration', async () => {

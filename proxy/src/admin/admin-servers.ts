@@ -3,9 +3,20 @@
 // probes, for the kubelet) and Prometheus (/stats/prometheus). Plain node:http
 // keeps them light.
 import type http from 'node:http';
-import { HEALTH_READY_PATH, PROMETHEUS_PATH, QUIT_PATH } from '../../../src/contract.ts';
+import {
+  type AppMetrics,
+  HEALTH_READY_PATH,
+  PROMETHEUS_PATH,
+  QUIT_PATH,
+} from '../../../src/contract.ts';
 import type { ProxyConfig } from '../config.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
+import {
+  APP_METRICS_FAILURES,
+  type AppMetricsFailure,
+  fetchAppMetrics,
+  mergeExpositions,
+} from './app-metrics.ts';
 import { checkAppProbe } from './app-probes.ts';
 
 // Not `import http from 'node:http'`: an ES import of a built-in reads every
@@ -108,10 +119,33 @@ export function createHealthServer(
   return serve(routes);
 }
 
-export function createPrometheusServer(stats: ProxyStats): http.Server {
+/**
+ * With `appMetrics` (the metrics merge), each scrape fetches the app's metrics
+ * first, so a failure is already counted in the proxy's part that follows.
+ */
+export function createPrometheusServer(stats: ProxyStats, appMetrics?: AppMetrics): http.Server {
+  if (appMetrics === undefined) {
+    return serve({
+      [PROMETHEUS_PATH]: async (_req, res) => {
+        reply(res, 200, stats.registry.contentType, await stats.registry.metrics());
+      },
+    });
+  }
+  // Every reason is a series from the start, so increase() sees the first failure.
+  const failures = Object.fromEntries(
+    APP_METRICS_FAILURES.map((reason) => [reason, stats.appMetricsFailures.child(reason)]),
+  ) as Record<AppMetricsFailure, { value: number }>;
   return serve({
     [PROMETHEUS_PATH]: async (_req, res) => {
-      reply(res, 200, stats.registry.contentType, await stats.registry.metrics());
+      const app = await fetchAppMetrics(appMetrics);
+      if (!app.ok) failures[app.reason].value++;
+      const own = await stats.registry.metrics();
+      if (!app.ok) {
+        reply(res, 200, stats.registry.contentType, own);
+        return;
+      }
+      const families = new Set(stats.registry.getMetricsAsArray().map((m) => m.name));
+      reply(res, 200, stats.registry.contentType, mergeExpositions(own, families, app.text).text);
     },
   });
 }

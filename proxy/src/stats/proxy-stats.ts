@@ -185,6 +185,13 @@ export class ProxyStats {
     ['direction', 'code'],
   );
 
+  /** Metrics merge (admin/app-metrics.ts): scrapes whose app part was left out, by why. */
+  readonly appMetricsFailures = new HotCounter(
+    'outrigger_app_metrics_scrape_failures_total',
+    "Scrapes of /stats/prometheus served without the app's merged metrics, by reason",
+    ['reason'],
+  );
+
   constructor(options: ProxyStatsOptions = {}) {
     this.accessLog = options.accessLog;
     this.lines = accessLogLines(options.accessLogFormat ?? 'json');
@@ -215,6 +222,7 @@ export class ProxyStats {
       this.parseErrors,
       this.connectFailures,
       this.acceptErrorCounter,
+      this.appMetricsFailures,
     ]) {
       metric.register(this.registry);
     }

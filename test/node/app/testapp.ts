@@ -3,7 +3,7 @@
 // the httpbin of Envoy's sidecar walkthrough, and the client its client pods
 // run, so no pod needs curl. Three commands:
 //
-//   testapp serve [--host H] [--port P]     GET /get, POST /post, /status/N, /delay/N, /headers, /healthz
+//   testapp serve [--host H] [--port P]     GET /get, POST /post, /status/N, /delay/N, /headers, /healthz, /metrics
 //   testapp fetch URL [--method M] [--data D] [--header 'name: value']...
 //   testapp tcp-check HOST PORT
 //
@@ -109,15 +109,27 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<number
     case 'GET /healthz':
       sendJson(res, 200, { status: 'ok' });
       return 200;
+    case 'GET /metrics': {
+      // An app's own Prometheus metrics, for the metrics merge.
+      const text =
+        '# HELP testapp_requests_total Requests the test app answered before this one.\n' +
+        `# TYPE testapp_requests_total counter\ntestapp_requests_total ${answered}\n`;
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(text);
+      return 200;
+    }
     default:
       sendJson(res, 404, { error: `no route for ${req.method} ${url.pathname}` });
       return 404;
   }
 }
 
+let answered = 0;
+
 function serve(options: { host: string; port: number }): void {
   const server = createServer((req, res) => {
     const started = process.hrtime.bigint();
+    res.once('finish', () => answered++);
     answer(req, res).then(
       (status) => {
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
