@@ -1,172 +1,110 @@
-// Every error Outrigger raises on purpose is created here, with a stable code.
-// Callers and tests match on `code`, never on message text. A value that came
-// from outside is echoed through echo.ts, so its size is bounded here.
-import { echoText, quoteValue } from './echo.ts';
+// The injector's error table (the webhook, injection, the configuration, the
+// certificates and the `outrigger` CLI): every error it raises on purpose is
+// created here, with a stable code and a reason (src/shared/errors.ts). Only
+// the errors that end an HTTP exchange carry a status: a review that is not
+// one (the server's 400) and the refusals answered as `allowed: false` inside
+// an AdmissionReview, whose `status.code` it is. A value that came from outside
+// is echoed through shared/echo.ts, so its size is bounded here.
 
-export class OutriggerError extends Error {
-  readonly code: string;
-  /** HTTP status the webhook answers with when this error ends a request. */
-  readonly statusCode: number;
+import { echoText, quoteValue } from './shared/echo.ts';
+import { defineError } from './shared/errors.ts';
 
-  constructor(code: string, message: string, statusCode: number) {
-    super(message);
-    this.name = 'OutriggerError';
-    this.code = code;
-    this.statusCode = statusCode;
-  }
-}
+export { isOutriggerError, OutriggerError } from './shared/errors.ts';
 
-type Factory<A extends unknown[]> = ((...args: A) => OutriggerError) & { readonly code: string };
-
-function define<A extends unknown[]>(
-  code: string,
-  statusCode: number,
-  message: (...args: A) => string,
-): Factory<A> {
-  const make = (...args: A) => new OutriggerError(code, message(...args), statusCode);
-  return Object.assign(make, { code });
-}
-
-export function isOutriggerError(err: unknown, factory?: { code: string }): err is OutriggerError {
-  return err instanceof OutriggerError && (factory === undefined || err.code === factory.code);
-}
-
-// ── Admission review (webhook input) ──────────────────────────────────────────
 export const errors = {
-  NOT_ADMISSION_REVIEW: define(
-    'OUTRIGGER_NOT_ADMISSION_REVIEW',
-    400,
+  // ── Admission review (webhook input) ──────────────────────────────────────
+  NOT_ADMISSION_REVIEW: defineError(
+    { code: 'OUTRIGGER_NOT_ADMISSION_REVIEW', reason: 'not_admission_review', httpStatus: 400 },
     (detail: string) => `request body is not an admission.k8s.io/v1 AdmissionReview: ${detail}`,
   ),
-  NOT_A_POD: define(
-    'OUTRIGGER_NOT_A_POD',
-    400,
+  NOT_A_POD: defineError(
+    { code: 'OUTRIGGER_NOT_A_POD', reason: 'not_a_pod', httpStatus: 400 },
     (what: string) => `AdmissionReview carries no Pod to inject: ${what}`,
   ),
 
   // ── Pod override annotations ────────────────────────────────────────────────
-  INVALID_ANNOTATION: define(
-    'OUTRIGGER_INVALID_ANNOTATION',
-    400,
+  INVALID_ANNOTATION: defineError(
+    { code: 'OUTRIGGER_INVALID_ANNOTATION', reason: 'invalid_annotation', httpStatus: 400 },
     (key: string, value: string, expected: string) =>
       `annotation ${echoText(key)}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
-  INVALID_LABEL: define(
-    'OUTRIGGER_INVALID_LABEL',
-    400,
+  INVALID_LABEL: defineError(
+    { code: 'OUTRIGGER_INVALID_LABEL', reason: 'invalid_label', httpStatus: 400 },
     (key: string, value: string, expected: string) =>
       `label ${echoText(key)}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
-  NAME_CONFLICT: define(
-    'OUTRIGGER_NAME_CONFLICT',
-    400,
+  NAME_CONFLICT: defineError(
+    { code: 'OUTRIGGER_NAME_CONFLICT', reason: 'name_conflict', httpStatus: 400 },
     (what: string, name: string) =>
       `the pod already has a ${what} named ${name}, which Outrigger needs for its own; rename it or opt the pod out`,
   ),
 
-  PROXY_PORT_CONFLICT: define(
-    'OUTRIGGER_PROXY_PORT_CONFLICT',
-    400,
+  PROXY_PORT_CONFLICT: defineError(
+    { code: 'OUTRIGGER_PROXY_PORT_CONFLICT', reason: 'proxy_port_conflict', httpStatus: 400 },
     (container: string, port: number, use: string) =>
       `container ${container} declares port ${port}, which the proxy uses (${use}); move the app to another port, or exclude it with traffic.sidecar.outrigger.dev/excludeInboundPorts if you know what you are doing`,
   ),
 
   // ── Configuration ───────────────────────────────────────────────────────────
-  INVALID_CONFIG: define(
-    'OUTRIGGER_INVALID_CONFIG',
-    500,
+  INVALID_CONFIG: defineError(
+    { code: 'OUTRIGGER_INVALID_CONFIG', reason: 'invalid_config' },
     (source: string, detail: string) => `invalid configuration in ${source}: ${detail}`,
   ),
 
   // ── CLI input ───────────────────────────────────────────────────────────────
-  INVALID_MANIFEST: define(
-    'OUTRIGGER_INVALID_MANIFEST',
-    400,
+  INVALID_MANIFEST: defineError(
+    { code: 'OUTRIGGER_INVALID_MANIFEST', reason: 'invalid_manifest' },
     (source: string, detail: string) => `cannot read manifest ${source}: ${detail}`,
   ),
-  MISSING_FLAG: define(
-    'OUTRIGGER_MISSING_FLAG',
-    400,
+  MISSING_FLAG: defineError(
+    { code: 'OUTRIGGER_MISSING_FLAG', reason: 'missing_flag' },
     (flag: string, needed: string) => `${needed} needs ${flag}`,
   ),
-  INVALID_FLAG: define(
-    'OUTRIGGER_INVALID_FLAG',
-    400,
+  INVALID_FLAG: defineError(
+    { code: 'OUTRIGGER_INVALID_FLAG', reason: 'invalid_flag' },
     (flag: string, value: string, expected: string) =>
       `flag ${flag}: invalid value ${quoteValue(value)}: ${expected}`,
   ),
 
-  CLUSTER_REQUEST_FAILED: define(
-    'OUTRIGGER_CLUSTER_REQUEST_FAILED',
-    500,
+  CLUSTER_REQUEST_FAILED: defineError(
+    { code: 'OUTRIGGER_CLUSTER_REQUEST_FAILED', reason: 'cluster_request_failed' },
     (what: string, detail: string) => `cannot ${what}: ${detail}`,
   ),
 
   // ── `outrigger selftest` (what `helm test` runs) ────────────────────────────
-  SELFTEST_FAILED: define(
-    'OUTRIGGER_SELFTEST_FAILED',
-    500,
+  SELFTEST_FAILED: defineError(
+    { code: 'OUTRIGGER_SELFTEST_FAILED', reason: 'selftest_failed' },
     (detail: string) => `selftest failed: ${detail}`,
   ),
 
-  // ── Proxy (outrigger-proxy) ────────────────────────────────────────────────
-  INVALID_PROXY_SETTING: define(
-    'OUTRIGGER_INVALID_PROXY_SETTING',
-    400,
-    (source: string, value: string, expected: string) =>
-      `${source}: invalid value ${quoteValue(value)}: ${expected}`,
-  ),
-  PROXY_UID_NOT_EXEMPTED: define(
-    'OUTRIGGER_PROXY_UID_NOT_EXEMPTED',
-    500,
-    (actual: number, exempted: number, source: string) =>
-      `outrigger-proxy runs as uid ${actual}, but the capture rules exempt uid ${exempted} (${source}): ` +
-      `its own upstream connections would be captured again and loop; run it as uid ${exempted} ` +
-      `(securityContext.runAsUser) or make the two agree`,
-  ),
-  ORIGINAL_DESTINATION_UNAVAILABLE: define(
-    'OUTRIGGER_ORIGINAL_DESTINATION_UNAVAILABLE',
-    500,
-    (detail: string) => `cannot recover the original destination: ${detail}`,
-  ),
-
   // ── Certificates ────────────────────────────────────────────────────────────
-  TLS_MATERIAL: define(
-    'OUTRIGGER_TLS_MATERIAL',
-    500,
+  TLS_MATERIAL: defineError(
+    { code: 'OUTRIGGER_TLS_MATERIAL', reason: 'tls_material' },
     (source: string, detail: string) => `cannot load TLS material from ${source}: ${detail}`,
   ),
 
-  UNSAFE_CERTS_DIR: define(
-    'OUTRIGGER_UNSAFE_CERTS_DIR',
-    500,
+  UNSAFE_CERTS_DIR: defineError(
+    { code: 'OUTRIGGER_UNSAFE_CERTS_DIR', reason: 'unsafe_certs_dir' },
     (dir: string, why: string) =>
       `refusing to write the generated certificates into ${dir}: ${why}; remove it, or pass --certs-dir with a directory of your own`,
   ),
 
-  // ── Traffic capture (outrigger-iptables) ────────────────────────────────────
-  IPTABLES_UNAVAILABLE: define(
-    'OUTRIGGER_IPTABLES_UNAVAILABLE',
-    500,
-    (detail: string) => `no working iptables back end in this network namespace: ${detail}`,
+  CERTIFICATE_SETTINGS: defineError(
+    { code: 'OUTRIGGER_CERTIFICATE_SETTINGS', reason: 'certificate_settings' },
+    (detail: string) => `cannot manage certificates: ${detail}`,
   ),
-  IPTABLES_COMMAND_FAILED: define(
-    'OUTRIGGER_IPTABLES_COMMAND_FAILED',
-    500,
-    (command: string, detail: string) => `${command} failed: ${detail}`,
+  CERTIFICATE_SECRET_CONFLICT: defineError(
+    { code: 'OUTRIGGER_CERTIFICATE_SECRET_CONFLICT', reason: 'certificate_secret_conflict' },
+    (secret: string) => `could not settle Secret ${secret}: too many write conflicts`,
   ),
-  IPTABLES_ROLLED_BACK: define(
-    'OUTRIGGER_IPTABLES_ROLLED_BACK',
-    500,
-    (failure: string, families: string) =>
-      `${failure}\nthe ${families} rules committed before it were rolled back: the network namespace is as it was, and nothing is captured`,
+  CERTIFICATE_SECRET_INCOMPLETE: defineError(
+    { code: 'OUTRIGGER_CERTIFICATE_SECRET_INCOMPLETE', reason: 'certificate_secret_incomplete' },
+    (secret: string) => `Secret ${secret} has no tls.crt and tls.key yet`,
   ),
-  IPTABLES_HALF_APPLIED: define(
-    'OUTRIGGER_IPTABLES_HALF_APPLIED',
-    500,
-    (failure: string, families: string, detail: string) =>
-      `${failure}\nrolling back the ${families} rules committed before it failed too (${detail}): the network namespace is half-programmed; run outrigger-iptables --cleanup`,
+  NO_SERVING_MATERIAL: defineError(
+    { code: 'OUTRIGGER_NO_SERVING_MATERIAL', reason: 'no_serving_material' },
+    (detail: string) => `no serving certificate yet: ${detail}`,
   ),
 } as const;

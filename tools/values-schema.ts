@@ -6,7 +6,7 @@
 
 import { ConfigSchema } from '../src/config/schema.ts';
 import { VALUE_FORMATS } from '../src/config/value-patterns.ts';
-import { QUANTITY } from '../src/config/values.ts';
+import { QUANTITY } from '../src/shared/grammar/index.ts';
 
 type JsonSchema = Record<string, unknown>;
 

@@ -13,13 +13,23 @@ import {
   PORTS,
   PROXY_ENV,
   PROXY_LOG_LEVELS,
-} from '../../src/contract.ts';
-import { errors } from '../../src/errors.ts';
+} from '../../src/shared/contract.ts';
+import {
+  type Grammar,
+  ok,
+  oneOf,
+  parseBoolean,
+  parseHostPort,
+  parseListeningPort,
+  parseNumericId,
+  wholeNumber,
+} from '../../src/shared/grammar/index.ts';
 import { parseAppMetrics } from './admin/app-metrics.ts';
 import { parseAppProbes } from './admin/app-probes.ts';
+import { errors } from './errors.ts';
 import { type HeaderPair, parseHeaderList } from './http/added-headers.ts';
 
-/** The levels the injector's logLevel annotation may pass on (src/contract.ts). */
+/** The levels the injector's logLevel annotation may pass on (src/shared/contract.ts). */
 export const LOG_LEVELS = PROXY_LOG_LEVELS;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -99,264 +109,197 @@ export const DEFAULTS = {
   adminAddress: '127.0.0.1',
 } as const;
 
-/** One setting: its flag, its environment variable, and how to read a value. */
+/** One setting: its flag, its environment variable, and the grammar of its value. */
 interface Setting<T> {
   flag: string;
   env: string | undefined;
   description: string;
-  read: (raw: string, source: string) => T;
+  grammar: Grammar<T>;
 }
 
-function invalid(source: string, raw: string, expected: string): never {
-  throw errors.INVALID_PROXY_SETTING(source, raw, expected);
-}
-
-function port(raw: string, source: string): number {
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) invalid(source, raw, 'a TCP port 0-65535');
-  return Number(raw);
-}
-
-function millis(raw: string, source: string): number {
-  if (!/^\d{1,10}$/.test(raw)) invalid(source, raw, 'a whole number of milliseconds');
-  return Number(raw);
-}
-
-function kib(raw: string, source: string): number {
-  const value = Number(raw);
-  if (!/^\d{1,4}$/.test(raw) || value < 1 || value > 1024)
-    invalid(source, raw, 'a whole number of KiB from 1 to 1024');
-  return value;
-}
-
-function count(raw: string, source: string): number {
-  if (!/^\d{1,7}$/.test(raw) || Number(raw) < 1) invalid(source, raw, 'a whole number from 1');
-  return Number(raw);
-}
-
-function uid(raw: string, source: string): number {
-  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 0xfffffffe) invalid(source, raw, 'a numeric uid');
-  return Number(raw);
-}
-
-function bool(raw: string, source: string): boolean {
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  return invalid(source, raw, '"true" or "false"');
-}
-
-function text(raw: string): string {
-  return raw;
-}
-
-function logLevel(raw: string, source: string): LogLevel {
-  if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw as LogLevel;
-  return invalid(source, raw, `one of ${LOG_LEVELS.join(', ')}`);
-}
-
-function headers(raw: string, source: string): HeaderPair[] {
-  const parsed = parseHeaderList(raw);
-  if (typeof parsed === 'string') invalid(source, raw, parsed);
-  return parsed;
-}
-
-function accessLogFormat(raw: string, source: string): AccessLogFormat {
-  if ((ACCESS_LOG_FORMATS as readonly string[]).includes(raw)) return raw as AccessLogFormat;
-  return invalid(source, raw, `one of ${ACCESS_LOG_FORMATS.join(', ')}`);
-}
-
-function layout(raw: string, source: string): Layout {
-  if ((LAYOUTS as readonly string[]).includes(raw)) return raw as Layout;
-  return invalid(source, raw, `one of ${LAYOUTS.join(', ')}`);
-}
-
-function appProbes(raw: string, source: string): AppProbes {
-  const parsed = parseAppProbes(raw);
-  if (typeof parsed === 'string') invalid(source, raw, parsed);
-  return parsed;
-}
-
-function appMetrics(raw: string, source: string): AppMetrics {
-  const parsed = parseAppMetrics(raw);
-  if (typeof parsed === 'string') invalid(source, raw, parsed);
-  return parsed;
-}
-
-function hostPort(raw: string, source: string): { host: string; port: number } {
-  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(raw);
-  if (!match) return invalid(source, raw, 'host:port');
-  return { host: match[1]!, port: port(match[2]!, source) };
-}
+// Every value is read with the shared grammar (src/shared/grammar), the one the
+// injector checked or wrote it with; only the app probes' and app metrics' JSON are the proxy's own.
+const text: Grammar<string> = ok;
+const port = parseListeningPort;
+const millis = wholeNumber(0, 9_999_999_999, 'milliseconds');
+const kib = wholeNumber(1, 1024, 'KiB');
+const count = wholeNumber(1, 9_999_999);
+const logLevel = oneOf(LOG_LEVELS);
+const accessLogFormat = oneOf(ACCESS_LOG_FORMATS);
+const layout = oneOf(LAYOUTS);
 
 const SETTINGS = {
-  podName: { flag: 'pod-name', env: PROXY_ENV.podName, description: 'pod name', read: text },
+  podName: { flag: 'pod-name', env: PROXY_ENV.podName, description: 'pod name', grammar: text },
   podNamespace: {
     flag: 'pod-namespace',
     env: PROXY_ENV.podNamespace,
     description: 'pod namespace',
-    read: text,
+    grammar: text,
   },
-  podIp: { flag: 'pod-ip', env: PROXY_ENV.podIp, description: 'pod IP', read: text },
-  nodeName: { flag: 'node-name', env: PROXY_ENV.nodeName, description: 'node name', read: text },
+  podIp: { flag: 'pod-ip', env: PROXY_ENV.podIp, description: 'pod IP', grammar: text },
+  nodeName: { flag: 'node-name', env: PROXY_ENV.nodeName, description: 'node name', grammar: text },
   serviceAccount: {
     flag: 'service-account',
     env: PROXY_ENV.serviceAccount,
     description: 'service account',
-    read: text,
+    grammar: text,
   },
   outboundPort: {
     flag: 'outbound-port',
     env: PROXY_ENV.outboundPort,
     description: `outbound capture port (default ${PORTS.outboundCapture})`,
-    read: port,
+    grammar: port,
   },
   inboundPort: {
     flag: 'inbound-port',
     env: PROXY_ENV.inboundPort,
     description: `inbound capture port (default ${PORTS.inboundCapture})`,
-    read: port,
+    grammar: port,
   },
   adminPort: {
     flag: 'admin-port',
     env: PROXY_ENV.adminPort,
     description: `admin port on localhost (default ${PORTS.admin})`,
-    read: port,
+    grammar: port,
   },
   healthPort: {
     flag: 'health-port',
     env: PROXY_ENV.healthPort,
     description: `health port (default ${PORTS.health})`,
-    read: port,
+    grammar: port,
   },
   prometheusPort: {
     flag: 'prometheus-port',
     env: PROXY_ENV.prometheusPort,
     description: `Prometheus port (default ${PORTS.prometheus})`,
-    read: port,
+    grammar: port,
   },
   logLevel: {
     flag: 'log-level',
     env: PROXY_ENV.logLevel,
     description: `log level: ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})`,
-    read: logLevel,
+    grammar: logLevel,
   },
   workloadName: {
     flag: 'workload-name',
     env: PROXY_ENV.workloadName,
     description: 'workload the pod belongs to, for metric labels',
-    read: text,
+    grammar: text,
   },
-  app: { flag: 'app-label', env: PROXY_ENV.app, description: "the pod's app label", read: text },
+  app: { flag: 'app-label', env: PROXY_ENV.app, description: "the pod's app label", grammar: text },
   version: {
     flag: 'version-label',
     env: PROXY_ENV.version,
     description: "the pod's version label",
-    read: text,
+    grammar: text,
   },
   accessLogFormat: {
     flag: 'access-log-format',
     env: PROXY_ENV.accessLogFormat,
     description: `access-log format, ${ACCESS_LOG_FORMATS.join(' or ')} (default json)`,
-    read: accessLogFormat,
+    grammar: accessLogFormat,
   },
   accessLog: {
     flag: 'access-log',
     env: PROXY_ENV.accessLog,
     description: '"true" writes one JSON line per HTTP request on stdout',
-    read: bool,
+    grammar: parseBoolean,
   },
   forwardPodIdentity: {
     flag: 'forward-pod-identity',
     env: PROXY_ENV.forwardPodIdentity,
     description: '"true" adds X-Forwarded-For and X-Client-Hostname to outbound HTTP',
-    read: bool,
+    grammar: parseBoolean,
   },
   addRequestHeaders: {
     flag: 'add-request-headers',
     env: PROXY_ENV.addRequestHeaders,
     description: '"name: value" pairs added to outbound HTTP requests',
-    read: headers,
+    grammar: parseHeaderList,
   },
   addResponseHeaders: {
     flag: 'add-response-headers',
     env: PROXY_ENV.addResponseHeaders,
     description: '"name: value" pairs added to inbound HTTP responses',
-    read: headers,
+    grammar: parseHeaderList,
   },
   connectTimeoutMs: {
     flag: 'connect-timeout-ms',
     env: PROXY_ENV.connectTimeoutMs,
     description: `upstream connect timeout (default ${DEFAULTS.connectTimeoutMs})`,
-    read: millis,
+    grammar: millis,
   },
   idleTimeoutMs: {
     flag: 'idle-timeout-ms',
     env: PROXY_ENV.idleTimeoutMs,
     description: `idle connection timeout, 0 = none (default ${DEFAULTS.idleTimeoutMs})`,
-    read: millis,
+    grammar: millis,
   },
   drainTimeoutMs: {
     flag: 'drain-timeout-ms',
     env: PROXY_ENV.drainTimeoutMs,
     description: `how long SIGTERM waits for open connections (default ${DEFAULTS.drainTimeoutMs})`,
-    read: millis,
+    grammar: millis,
   },
   layout: {
     flag: 'layout',
     env: PROXY_ENV.layout,
     description:
       '"native" (SIGTERM after the app exited) or "classic" (with the app) (default native)',
-    read: layout,
+    grammar: layout,
   },
   appProbes: {
     flag: 'app-probes',
     env: PROXY_ENV.appProbes,
     description:
       "JSON: the app's original probes by /app-health/... path, answered on the health port",
-    read: appProbes,
+    grammar: parseAppProbes,
   },
   appMetrics: {
     flag: 'app-metrics',
     env: PROXY_ENV.appMetrics,
     description:
       'JSON {"port":N,"path":"/..."}: the app\'s metrics on loopback, served after the proxy\'s on the Prometheus port',
-    read: appMetrics,
+    grammar: parseAppMetrics,
   },
   maxConnections: {
     flag: 'max-connections',
     env: PROXY_ENV.maxConnections,
     description:
       'most proxied connections open at once (default: derived from heap, fd and memory limits)',
-    read: count,
+    grammar: count,
   },
   proxyUid: {
     flag: 'proxy-uid',
     env: PROXY_ENV.proxyUid,
     description:
       'uid the capture rules exempt; refuse to start under another (default: not checked)',
-    read: uid,
+    grammar: parseNumericId,
   },
   readBufferKiB: {
     flag: 'read-buffer-kib',
     env: undefined,
     description: `upstream read buffer per connection in KiB, 1-1024 (default ${DEFAULTS.readBufferKiB})`,
-    read: kib,
+    grammar: kib,
   },
   adminAddress: {
     flag: 'admin-address',
     env: undefined,
     description: `address the admin server binds (default ${DEFAULTS.adminAddress})`,
-    read: text,
+    grammar: text,
   },
   fixedDestination: {
     flag: 'fixed-destination',
     env: undefined,
     description: 'debug/test only: forward every connection to host:port, ignoring SO_ORIGINAL_DST',
-    read: hostPort,
+    grammar: parseHostPort,
   },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
-type Resolved = { [K in keyof Settings]: ReturnType<Settings[K]['read']> | undefined };
+type Resolved = {
+  [K in keyof Settings]: (Settings[K]['grammar'] extends Grammar<infer T> ? T : never) | undefined;
+};
 
 // commander is loaded only when there are flags to parse. The injected
 // container passes none (only environment), and loading commander costs about
@@ -394,12 +337,18 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): 
   for (const [key, setting] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
     const flagValue = flags[camel(setting.flag)];
     if (flagValue !== undefined) {
-      resolved[key] = setting.read(flagValue, `flag --${setting.flag}`);
+      resolved[key] = read(setting, flagValue, `flag --${setting.flag}`);
     } else if (setting.env !== undefined && env[setting.env] !== undefined) {
-      resolved[key] = setting.read(env[setting.env]!, `environment variable ${setting.env}`);
+      resolved[key] = read(setting, env[setting.env]!, `environment variable ${setting.env}`);
     }
   }
   return assemble(resolved as Resolved);
+}
+
+function read<T>(setting: Setting<T>, raw: string, source: string): T {
+  const parsed = setting.grammar(raw);
+  if (!parsed.ok) throw errors.INVALID_PROXY_SETTING(source, raw, parsed.expected);
+  return parsed.value;
 }
 
 function parseFlags(argv: readonly string[]): Record<string, string | undefined> {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
+import { commandLineExitCode, resolveConfig } from './config.ts';
 // outrigger-proxy: resolves its configuration once, starts every listener, and
 // drains on SIGTERM/SIGINT. Exits non-zero with a sentence when a setting is wrong.
 // `outrigger-proxy wait` is the classic layout's postStart hook (wait.ts).
-import { isOutriggerError } from '../../src/errors.ts';
-import { commandLineExitCode, resolveConfig } from './config.ts';
+import { isOutriggerError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { startProxy } from './proxy.ts';
 

@@ -4,8 +4,9 @@
 // option, so libc's getsockopt is called through koffi (prebuilt for glibc and
 // musl; no compiler at install time — see docs/proxy.md).
 import { createRequire } from 'node:module';
+import type net from 'node:net';
 import type Koffi from 'koffi';
-import { errors } from '../../src/errors.ts';
+import { errors } from './errors.ts';
 
 export interface Destination {
   /** Textual address (dotted IPv4 or RFC 5952 IPv6). */
@@ -77,6 +78,13 @@ export function originalDestinationOfFd(fd: number, ipv6: boolean): Destination 
     return { address: `${value[4]}.${value[5]}.${value[6]}.${value[7]}`, port, family: 4 };
   }
   return { address: formatIPv6(value, 8), port, family: 6 };
+}
+
+/** Where an accepted socket was going before a REDIRECT; undefined when unknown. */
+export function originalDestination(socket: net.Socket): Destination | undefined {
+  const fd = socketFd(socket);
+  if (fd === undefined) return undefined;
+  return originalDestinationOfFd(fd, isNativeIPv6(socket.localAddress));
 }
 
 /** RFC 5952 text of 16 bytes at `offset`: lower case, longest zero run as `::`. */

@@ -2,8 +2,9 @@
 // other uid every upstream connection is captured again; the loop guard
 // (listeners/own-upstreams.ts) keeps that to one extra connect per request,
 // but nothing would work, so a known mismatch stops the start instead.
-import { PROXY_ENV } from '../../src/contract.ts';
-import { errors } from '../../src/errors.ts';
+
+import { PROXY_ENV } from '../../src/shared/contract.ts';
+import { errors } from './errors.ts';
 
 /** Throws OUTRIGGER_PROXY_UID_NOT_EXEMPTED when `exempted` is set and differs from `actual`. */
 export function assertExemptedUid(exempted: number | undefined, actual: number | undefined): void {

@@ -11,6 +11,7 @@ import {
 import { BufferPool } from './buffer-pool.ts';
 import type { ProxyConfig } from './config.ts';
 import { connectionLimit, readResourceLimits } from './connection-limit.ts';
+import type { Direction } from './connection-vocabulary.ts';
 import {
   encodeHeaderLines,
   identityRewrite,
@@ -32,7 +33,6 @@ import { assertExemptedUid } from './proxy-user.ts';
 import type { Splice } from './splice.ts';
 import { collectDefaultMetrics } from './stats/prometheus-core.ts';
 import { ProxyStats } from './stats/proxy-stats.ts';
-import type { Direction } from './stats/request-record.ts';
 
 export interface StartOptions {
   log: Logger;

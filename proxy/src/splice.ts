@@ -6,13 +6,13 @@
 // on one side reset the other, so a peer sees what the far end did.
 import net from 'node:net';
 import type { BufferPool } from './buffer-pool.ts';
+import type { CloseReason, Direction } from './connection-vocabulary.ts';
 import type { HeldHeadBudget } from './http/held-heads.ts';
 import { type HeaderInserts, HttpSniffer, type SnifferEvents } from './http/sniffer.ts';
 import type { IdleTimeout, IdleWatched } from './idle-timeout.ts';
 import type { OwnUpstream } from './listeners/own-upstreams.ts';
-import type { CloseReason } from './stats/connection-record.ts';
 import type { ProxyStats } from './stats/proxy-stats.ts';
-import type { Direction, RequestRecord } from './stats/request-record.ts';
+import type { RequestRecord } from './stats/request-record.ts';
 import { CONNECTION_FLAGS } from './stats/response-flags.ts';
 
 export interface SpliceSettings {
@@ -159,9 +159,7 @@ export class Splice implements SnifferEvents, IdleWatched, OwnUpstream {
 
   /** Draining: HTTP connections close after their current response; idle ones now. */
   startDrain(): void {
-    this.sniffer.draining = true;
-    if (this.sniffer.sawHttpRequest && !this.sniffer.opaque && this.sniffer.idle)
-      this.closeGracefully();
+    if (this.sniffer.startDrain()) this.closeGracefully();
   }
 
   /** Drain deadline reached: cut what is left. */

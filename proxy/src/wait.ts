@@ -6,8 +6,9 @@
 // /healthz/ready answers 200, 1 when the timeout passes first.
 // main.ts loads this module only for `wait`, so commander costs the proxy nothing.
 import { Command, CommanderError, Option } from 'commander';
-import { HEALTH_READY_PATH, PORTS, PROXY_ENV } from '../../src/contract.ts';
-import { errors, isOutriggerError } from '../../src/errors.ts';
+import { HEALTH_READY_PATH, PORTS, PROXY_ENV } from '../../src/shared/contract.ts';
+import { type Grammar, parsePort, wholeNumber } from '../../src/shared/grammar/index.ts';
+import { errors, isOutriggerError } from './errors.ts';
 
 const { get } = process.getBuiltinModule('node:http');
 
@@ -43,14 +44,17 @@ export function parseWaitArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   command.parse([...argv], { from: 'user' });
   const opts = command.opts<{ timeoutSeconds: string; healthPort: string }>();
   return {
-    timeoutSeconds: wholeNumber(opts.timeoutSeconds, 'flag --timeout-seconds'),
-    healthPort: wholeNumber(opts.healthPort, 'flag --health-port'),
+    timeoutSeconds: read(opts.timeoutSeconds, 'flag --timeout-seconds', seconds),
+    healthPort: read(opts.healthPort, 'flag --health-port', parsePort),
   };
 }
 
-function wholeNumber(raw: string, source: string): number {
-  if (!/^\d{1,5}$/.test(raw)) throw errors.INVALID_PROXY_SETTING(source, raw, 'a whole number');
-  return Number(raw);
+const seconds = wholeNumber(0, 99_999, 'seconds');
+
+function read<T>(raw: string, source: string, grammar: Grammar<T>): T {
+  const parsed = grammar(raw);
+  if (!parsed.ok) throw errors.INVALID_PROXY_SETTING(source, raw, parsed.expected);
+  return parsed.value;
 }
 
 /** The whole `wait` command: its exit status, with a sentence on stderr when it fails. */

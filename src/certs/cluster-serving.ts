@@ -3,6 +3,7 @@
 // server once it exists. It logs through the injector's pino logger from the first
 // line, before the server exists, so start-up problems are never silent.
 import type { Registry } from 'prom-client';
+import { errors } from '../errors.ts';
 import { forgeIssuer } from './issuer.ts';
 import { loadKubeConfig } from './kube-api.ts';
 import {
@@ -72,7 +73,7 @@ export async function startClusterServing(
     },
   });
   const first = initial;
-  if (!first) throw new Error('certificate manager started without serving material');
+  if (!first) throw errors.NO_SERVING_MATERIAL('the certificate manager started without any');
   return {
     initial: first,
     attach: (next) => {

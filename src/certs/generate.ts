@@ -4,6 +4,7 @@
 // its ECDSA support stops short of X.509 signing.
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
+import { errors } from '../errors.ts';
 import type { KeyPair } from './key-pair.ts';
 
 export interface ServingCertificateOptions {
@@ -65,7 +66,7 @@ export function issueServingCertificate(
 ): KeyPair {
   const [commonName] = options.dnsNames;
   if (commonName === undefined)
-    throw new Error('a serving certificate needs at least one DNS name');
+    throw errors.CERTIFICATE_SETTINGS('a serving certificate needs at least one DNS name');
   const caCert = forge.pki.certificateFromPem(authority.cert);
   const caKey = forge.pki.privateKeyFromPem(authority.key);
   const keys = forge.pki.rsa.generateKeyPair({ bits: RSA_BITS, e: 0x10001 });

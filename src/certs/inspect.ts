@@ -2,6 +2,7 @@
 // that CA". node:crypto's X509Certificate parses RSA and ECDSA alike, so inspection
 // does not depend on which key type the generator chose.
 import { X509Certificate } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 
 export interface CertificateFacts {
   /** SHA-256 of the DER encoding, upper-case hex with colons (as openssl prints it). */
@@ -77,15 +78,7 @@ export function isDueForRenewal(
  * `2001:DB8:0:0:0:0:0:1` (as OpenSSL prints a SAN).
  */
 export function canonicalIp(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  const [head = '', tail] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups =
-    tail === undefined
-      ? left
-      : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
-  return groups.map((group) => Number.parseInt(group, 16).toString(16)).join(':');
+  return ipaddr.isValid(ip) ? ipaddr.parse(ip).toNormalizedString() : ip;
 }
 
 /** True when the certificate names every wanted DNS name and IP address. */

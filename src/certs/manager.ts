@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
+import { errors } from '../errors.ts';
 import { caBundlePatch, everyWebhookTrusts } from './ca-bundle-patch.ts';
 import { certificateFacts } from './inspect.ts';
 import type { KeyPair } from './key-pair.ts';
@@ -119,7 +120,8 @@ export async function startCertificateManager(
           webhookConfigurationName: options.webhookConfigurationName,
         })
       : undefined);
-  if (!store) throw new Error('startCertificateManager needs kubeConfig or store');
+  if (!store)
+    throw errors.CERTIFICATE_SETTINGS('startCertificateManager needs kubeConfig or store');
   const now = options.now ?? (() => new Date());
   const recheckMs = options.recheckIntervalMs ?? DEFAULT_RECHECK_MS;
   const policy: RotationPolicy = {
@@ -260,9 +262,7 @@ export async function startCertificateManager(
       );
       return plan.state;
     }
-    throw new Error(
-      `could not settle Secret ${options.namespace}/${options.secretName}: too many write conflicts`,
-    );
+    throw errors.CERTIFICATE_SECRET_CONFLICT(`${options.namespace}/${options.secretName}`);
   }
 
   /** Records on the Secret which CA this replica's served leaf comes from (the CA-drop gate). */
@@ -286,7 +286,7 @@ export async function startCertificateManager(
   }
 
   async function recheckAuto(): Promise<void> {
-    if (!options.issuer) throw new Error('certs.mode auto needs an issuer');
+    if (!options.issuer) throw errors.CERTIFICATE_SETTINGS('certs.mode auto needs an issuer');
     const state = await settleSharedState(options.issuer);
     const bundle = caBundleOf(state);
     // Trust first, serve second: the apiserver must hold the CA before it meets a leaf from it.
@@ -303,9 +303,7 @@ export async function startCertificateManager(
     const cert = decode('tls.crt');
     const key = decode('tls.key');
     if (!cert || !key) {
-      throw new Error(
-        `Secret ${options.namespace}/${options.secretName} has no tls.crt and tls.key yet`,
-      );
+      throw errors.CERTIFICATE_SECRET_INCOMPLETE(`${options.namespace}/${options.secretName}`);
     }
     const ca = decode('ca.crt') ?? '';
     if (writeCaBundle && ca) await ensureCaBundle(ca);
@@ -348,7 +346,7 @@ export async function startCertificateManager(
 
   return {
     current: () => {
-      if (!served) throw new Error('no serving material yet');
+      if (!served) throw errors.NO_SERVING_MATERIAL('the first re-check has not finished');
       return served;
     },
     recheck,

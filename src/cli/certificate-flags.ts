@@ -1,24 +1,15 @@
 // The `serve` flags that switch on cluster certificate management, turned into the
 // options src/certs/cluster-serving.ts takes. Flags are the CLI's business, so they
 // live here with the other commands; the chart's Deployment args name these flags.
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { ClusterCertificateOptions } from '../certs/cluster-serving.ts';
 import { CERTIFICATE_MODES } from '../certs/modes.ts';
 import { errors } from '../errors.ts';
+import { positiveNumber, splitList } from '../shared/grammar/index.ts';
+import { valueOption } from './value-option.ts';
 
-/** `a, b,,c` → ['a', 'b', 'c']: the comma-separated flag values of every command. */
-export function list(value: string): string[] {
-  return value
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item.length > 0);
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
+const seconds = positiveNumber('seconds');
+const days = positiveNumber('days');
 
 export function addClusterCertificateFlags(command: Command): Command {
   return command
@@ -49,22 +40,32 @@ export function addClusterCertificateFlags(command: Command): Command {
     .option(
       '--cert-dns-names <names>',
       'extra DNS names for the serving certificate (comma-separated)',
-      list,
-    )
-    .option('--cert-ips <ips>', 'IP addresses for the serving certificate (comma-separated)', list)
-    .option(
-      '--cert-recheck-seconds <n>',
-      'seconds between re-checks of the Secret and caBundle',
-      positive,
-      60,
+      splitList,
     )
     .option(
-      '--cert-leaf-validity-days <n>',
-      'serving certificate lifetime in days (auto mode)',
-      positive,
-      365,
+      '--cert-ips <ips>',
+      'IP addresses for the serving certificate (comma-separated)',
+      splitList,
     )
-    .option('--cert-ca-validity-days <n>', 'CA lifetime in days (auto mode)', positive, 3650);
+    .addOption(
+      valueOption(
+        '--cert-recheck-seconds <n>',
+        'seconds between re-checks of the Secret and caBundle',
+        seconds,
+      ).default(60),
+    )
+    .addOption(
+      valueOption(
+        '--cert-leaf-validity-days <n>',
+        'serving certificate lifetime in days (auto mode)',
+        days,
+      ).default(365),
+    )
+    .addOption(
+      valueOption('--cert-ca-validity-days <n>', 'CA lifetime in days (auto mode)', days).default(
+        3650,
+      ),
+    );
 }
 
 /** The parsed flags (commander camel-cases them). */

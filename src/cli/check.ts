@@ -6,12 +6,13 @@
 import type { V1Pod, V1Probe } from '@kubernetes/client-node';
 import type { Document } from 'yaml';
 import type { InjectionConfig } from '../config/schema.ts';
-import { NAMESPACE_INJECTION_LABEL } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { enforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
 import type { ProbeRewrite } from '../inject/probes.ts';
 import { describeInject, describeSkip } from '../inject/reasons.ts';
+import { NAMESPACE_INJECTION_LABEL } from '../shared/contract.ts';
+import { fail, ok, type Parsed, splitList } from '../shared/grammar/index.ts';
 import { findPodTemplates } from './manifests.ts';
 
 export interface CheckResult {
@@ -215,15 +216,12 @@ export function formatCheck(results: CheckResult[]): string {
 }
 
 /** `k=v,k2=v2` → { k: 'v', k2: 'v2' }. */
-export function parseLabelList(text: string): Record<string, string> | undefined {
+export function parseLabelList(text: string): Parsed<Record<string, string>> {
   const labels: Record<string, string> = {};
-  for (const item of text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const item of splitList(text)) {
     const eq = item.indexOf('=');
-    if (eq <= 0) return undefined;
+    if (eq <= 0) return fail('expected key=value pairs separated by commas');
     labels[item.slice(0, eq)] = item.slice(eq + 1);
   }
-  return labels;
+  return ok(labels);
 }

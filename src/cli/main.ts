@@ -2,13 +2,14 @@
 // The `outrigger` command: serve the webhook, inject manifests by hand, explain
 // injection decisions, and prove injection on a cluster with a real pod.
 import { writeFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigSource } from '../config/watch.ts';
-import { MONITORING_PORT, WEBHOOK_PORT } from '../contract.ts';
 import { errors, isOutriggerError } from '../errors.ts';
+import { MONITORING_PORT, WEBHOOK_PORT } from '../shared/contract.ts';
+import { parseListeningPort, splitList, wholeNumber } from '../shared/grammar/index.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
-import { addClusterCertificateFlags, list } from './certificate-flags.ts';
+import { addClusterCertificateFlags } from './certificate-flags.ts';
 import {
   type CheckResult,
   checkDocuments,
@@ -19,31 +20,12 @@ import {
 import { injectText, joinInputs } from './inject.ts';
 import { readDocuments, readInputs } from './read-input.ts';
 import { serve } from './serve.ts';
+import { valueOption } from './value-option.ts';
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < 0 || n > 65535)
-    throw new InvalidArgumentError('expected a port from 0 to 65535');
-  return n;
-}
-
-function milliseconds(value: string): number {
-  if (!/^[1-9][0-9]*$/.test(value))
-    throw new InvalidArgumentError('expected a positive number of milliseconds');
-  return Number(value);
-}
-
-function seconds(value: string): number {
-  if (!/^[1-9][0-9]*$/.test(value))
-    throw new InvalidArgumentError('expected a positive whole number of seconds');
-  return Number(value);
-}
-
-function count(value: string): number {
-  if (!/^[1-9][0-9]{0,8}$/.test(value))
-    throw new InvalidArgumentError('expected a positive number');
-  return Number(value);
-}
+// Timers take at most 2^31 - 1 ms; a longer one would fire at once.
+const milliseconds = wholeNumber(1, 2_147_483_647, 'milliseconds');
+const seconds = wholeNumber(1, 2_147_483, 'seconds');
+const count = wholeNumber(1, 999_999_999);
 
 /**
  * What `inject` and `uninject` print: each input's notes on stderr, the edited
@@ -65,12 +47,6 @@ function writeEdited<R extends { output: string; problems: string[] }>(
   if (problems.length > 0) process.exitCode = 1;
 }
 
-function labels(value: string): Record<string, string> {
-  const parsed = parseLabelList(value);
-  if (!parsed) throw new InvalidArgumentError('expected key=value pairs separated by commas');
-  return parsed;
-}
-
 const program = new Command('outrigger')
   .description(
     'Kubernetes sidecar injector: the admission webhook, and its engine as a command line.',
@@ -85,7 +61,9 @@ addClusterCertificateFlags(
       'Run the mutating admission webhook over HTTPS (POST /inject, /healthz, /readyz, /metrics).',
     ),
 )
-  .addOption(new Option('--port <n>', 'port to listen on').default(WEBHOOK_PORT).argParser(port))
+  .addOption(
+    valueOption('--port <n>', 'port to listen on', parseListeningPort).default(WEBHOOK_PORT),
+  )
   .option('--host <address>', 'address to listen on', '0.0.0.0')
   .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when it changes')
   .option('--tls-key <file>', 'serving key (PEM); reloaded when it changes')
@@ -105,34 +83,41 @@ addClusterCertificateFlags(
       .default('info'),
   )
   .addOption(
-    new Option('--request-timeout <ms>', 'time allowed for a whole request to arrive before a 408')
+    valueOption(
+      '--request-timeout <ms>',
+      'time allowed for a whole request to arrive before a 408',
+      milliseconds,
+    )
       .default(10_000)
-      .argParser(milliseconds)
       .hideHelp(),
   )
   .addOption(
-    new Option(
+    valueOption(
       '--monitoring-port <n>',
       `serve /metrics in plain HTTP on this port too (the chart uses ${MONITORING_PORT}; 0 picks a free one)`,
-    ).argParser(port),
+      parseListeningPort,
+    ),
   )
   .addOption(
-    new Option('--max-connections <n>', 'open connections at most; more are closed at once')
-      .default(DEFAULT_CONNECTION_BOUNDS.maxConnections)
-      .argParser(count),
+    valueOption(
+      '--max-connections <n>',
+      'open connections at most; more are closed at once',
+      count,
+    ).default(DEFAULT_CONNECTION_BOUNDS.maxConnections),
   )
   .addOption(
-    new Option('--handshake-timeout <ms>', 'time allowed for a TLS handshake')
-      .default(DEFAULT_CONNECTION_BOUNDS.handshakeTimeoutMs)
-      .argParser(milliseconds),
+    valueOption(
+      '--handshake-timeout <ms>',
+      'time allowed for a TLS handshake',
+      milliseconds,
+    ).default(DEFAULT_CONNECTION_BOUNDS.handshakeTimeoutMs),
   )
   .addOption(
-    new Option(
+    valueOption(
       '--shutdown-timeout <ms>',
       'after SIGTERM, time in-flight reviews get before every connection is closed',
-    )
-      .default(DEFAULT_CONNECTION_BOUNDS.shutdownTimeoutMs)
-      .argParser(milliseconds),
+      milliseconds,
+    ).default(DEFAULT_CONNECTION_BOUNDS.shutdownTimeoutMs),
   )
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
@@ -202,10 +187,12 @@ program
   )
   .option('-f, --filename <file>', 'offline mode: manifests to check; - for standard input')
   .option('-l, --selector <selector>', 'live mode: the pods matching this label selector')
-  .option(
-    '--namespace-labels <k=v,...>',
-    'offline: labels of the target namespace (default: a Namespace in the input, or assume it is enabled)',
-    labels,
+  .addOption(
+    valueOption(
+      '--namespace-labels <k=v,...>',
+      'offline: labels of the target namespace (default: a Namespace in the input, or assume it is enabled)',
+      parseLabelList,
+    ),
   )
   .option(
     '--config <file>',
@@ -321,12 +308,14 @@ program
   .option(
     '--image-pull-secrets <names>',
     'Secrets in that namespace for pulling the image (comma-separated)',
-    list,
+    splitList,
   )
   .addOption(
-    new Option('--timeout <seconds>', 'how long the pod may take to be Running and Ready')
-      .default(120)
-      .argParser(seconds),
+    valueOption(
+      '--timeout <seconds>',
+      'how long the pod may take to be Running and Ready',
+      seconds,
+    ).default(120),
   )
   .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster or $KUBECONFIG)')
   .action(async (options) => {
@@ -337,7 +326,7 @@ program
 program
   .command('selftest-app', { hidden: true })
   .description('The app container of the selftest pod: answers HTTP 200 until SIGTERM.')
-  .addOption(new Option('--port <n>', 'port to listen on').default(8080).argParser(port))
+  .addOption(valueOption('--port <n>', 'port to listen on', parseListeningPort).default(8080))
   .action(async (options) => {
     const { serveSelftestApp } = await import('./selftest-app.ts');
     await serveSelftestApp(options.port);

@@ -11,7 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../certs/kube-api.ts';
 import { parseConfig } from '../config/load.ts';
-import { PROXY_CONTAINER_NAME, STATUS_ANNOTATION } from '../contract.ts';
+import { PROXY_CONTAINER_NAME, STATUS_ANNOTATION } from '../shared/contract.ts';
 import { VERSION } from '../version.ts';
 import { clusterCall } from './cluster-call.ts';
 import { OUTRIGGER_ENTRY_SUFFIX } from './webhook-filters.ts';

@@ -3,13 +3,13 @@
 // and outrigger-proxy ready. Pure, so the judgement is tested on plain objects;
 // selftest.ts does the API calls and the printing.
 import type { V1Container, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { InjectionStatus } from '../inject/render.ts';
 import {
   INIT_CONTAINER_NAME,
   POD_INJECT_KEY,
   PROXY_CONTAINER_NAME,
   STATUS_ANNOTATION,
-} from '../contract.ts';
-import type { InjectionStatus } from '../inject/render.ts';
+} from '../shared/contract.ts';
 
 export const SELFTEST_APP_CONTAINER = 'app';
 export const SELFTEST_APP_PORT = 8080;

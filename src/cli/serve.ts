@@ -6,7 +6,7 @@ import { generateCertificateAuthority, issueServingCertificate } from '../certs/
 import type { KeyPair } from '../certs/key-pair.ts';
 import { preparePrivateDirectory, writePrivateFile } from '../certs/private-directory.ts';
 import { ConfigSource } from '../config/watch.ts';
-import { METRICS_PATH, WEBHOOK_PATH } from '../contract.ts';
+import { METRICS_PATH, WEBHOOK_PATH } from '../shared/contract.ts';
 import { createWebhookLogger } from '../webhook/logger.ts';
 import { createWebhookMetrics } from '../webhook/metrics.ts';
 import { createMonitoringServer } from '../webhook/monitoring.ts';

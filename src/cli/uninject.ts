@@ -5,9 +5,9 @@
 // not add keeps its comments and style, and an untouched document is copied
 // byte for byte.
 import type { Document } from 'yaml';
-import { STATUS_ANNOTATION } from '../contract.ts';
 import { isOutriggerError } from '../errors.ts';
 import { buildUninjectPatch } from '../inject/uninject.ts';
+import { STATUS_ANNOTATION } from '../shared/contract.ts';
 import { findPodTemplates } from './manifests.ts';
 import { applyPatchToDocument, editDocuments } from './yaml-patch.ts';
 

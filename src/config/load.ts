@@ -4,17 +4,18 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { quoteValue } from '../echo.ts';
 import { errors } from '../errors.ts';
-import { ConfigSchema, type InjectionConfig } from './schema.ts';
-import { formatExpectation } from './value-patterns.ts';
+import { quoteValue } from '../shared/echo.ts';
 import {
+  type Parsed,
   parseCidr,
   parseCidrSelection,
   parseInterfaceName,
   parsePortSelection,
-  parseQuantity,
-} from './values.ts';
+} from '../shared/grammar/index.ts';
+import { requestsAboveLimits } from './resources.ts';
+import { type ConfigDocument, ConfigSchema, type InjectionConfig } from './schema.ts';
+import { formatExpectation } from './value-patterns.ts';
 
 const checker = TypeCompiler.Compile(ConfigSchema);
 
@@ -43,53 +44,49 @@ export function parseConfig(text: string, source: string): InjectionConfig {
       `${e.path || '/'}: ${formatExpectation(e.schema.format, e.value) ?? e.message}${e.value === undefined ? '' : ` (got ${quoteValue(e.value)})`}`,
   );
   if (problems.length > 0) throw errors.INVALID_CONFIG(source, problems.join('; '));
-  checkValues(config as InjectionConfig, source);
-  return config as InjectionConfig;
+  return resolve(config as ConfigDocument, source);
 }
 
-function checkValues(config: InjectionConfig, source: string): void {
-  const { interception, proxy, init } = config;
-  const checks: Array<[string, { ok: boolean; expected?: string }]> = [
-    ['/interception/includeInboundPorts', parsePortSelection(interception.includeInboundPorts)],
-    [
-      '/interception/includeOutboundIPRanges',
-      parseCidrSelection(interception.includeOutboundIPRanges),
-    ],
-    ...interception.excludeOutboundIPRanges.map(
-      (cidr, i) =>
-        [`/interception/excludeOutboundIPRanges/${i}`, parseCidr(cidr)] as [
-          string,
-          { ok: boolean },
-        ],
-    ),
-    ...interception.excludeInterfaces.map(
-      (name, i) =>
-        [`/interception/excludeInterfaces/${i}`, parseInterfaceName(name)] as [
-          string,
-          { ok: boolean },
-        ],
-    ),
-  ];
+/**
+ * Checks what the schema cannot (the grammars of list items, requests within
+ * limits) and parses the interception selections into ready values, reporting
+ * every problem at once with its path.
+ */
+function resolve(document: ConfigDocument, source: string): InjectionConfig {
+  const problems: string[] = [];
+  function read<T>(where: string, parsed: Parsed<T>): T | undefined {
+    if (parsed.ok) return parsed.value;
+    problems.push(`${where}: ${parsed.expected}`);
+    return undefined;
+  }
+  const { interception, proxy, init } = document;
+  const includeInboundPorts = read(
+    '/interception/includeInboundPorts',
+    parsePortSelection(interception.includeInboundPorts),
+  );
+  const includeOutboundIPRanges = read(
+    '/interception/includeOutboundIPRanges',
+    parseCidrSelection(interception.includeOutboundIPRanges),
+  );
+  for (const [i, cidr] of interception.excludeOutboundIPRanges.entries())
+    read(`/interception/excludeOutboundIPRanges/${i}`, parseCidr(cidr));
+  for (const [i, name] of interception.excludeInterfaces.entries())
+    read(`/interception/excludeInterfaces/${i}`, parseInterfaceName(name));
   for (const [where, resources] of [
     ['/proxy/resources', proxy.resources],
     ['/init/resources', init.resources],
   ] as const) {
-    for (const resource of ['cpu', 'memory'] as const) {
-      const request = resources.requests?.[resource];
-      const limit = resources.limits?.[resource];
-      if (request === undefined || limit === undefined) continue;
-      const r = parseQuantity(request);
-      const l = parseQuantity(limit);
-      if (r.ok && l.ok && r.value > l.value) {
-        checks.push([
-          `${where}/requests/${resource}`,
-          { ok: false, expected: `request ${request} exceeds limit ${limit}` },
-        ]);
-      }
+    for (const { resource, request, limit } of requestsAboveLimits(resources)) {
+      problems.push(`${where}/requests/${resource}: request ${request} exceeds limit ${limit}`);
     }
   }
-  const problems = checks
-    .filter(([, result]) => !result.ok)
-    .map(([where, result]) => `${where}: ${result.expected}`);
   if (problems.length > 0) throw errors.INVALID_CONFIG(source, problems.join('; '));
+  return {
+    ...document,
+    interception: {
+      ...interception,
+      includeInboundPorts: includeInboundPorts!,
+      includeOutboundIPRanges: includeOutboundIPRanges!,
+    },
+  };
 }

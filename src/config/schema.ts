@@ -2,11 +2,17 @@
 // and the validator come, so the two cannot drift. Every key has a default, so
 // an empty file (or no file) is a complete configuration.
 import { type Static, Type } from '@sinclair/typebox';
-import { ACCESS_LOG_FORMATS, PORTS, PROXY_GID, PROXY_LOG_LEVELS, PROXY_UID } from '../contract.ts';
+import {
+  ACCESS_LOG_FORMATS,
+  PORTS,
+  PROXY_GID,
+  PROXY_LOG_LEVELS,
+  PROXY_UID,
+} from '../shared/contract.ts';
 import { VERSION } from '../version.ts';
 import type { ValueFormat } from './value-patterns.ts';
 import './value-patterns.ts';
-import { QUANTITY } from './values.ts';
+import { QUANTITY } from '../shared/grammar/index.ts';
 
 /** The image this release ships, as `npm run images` and the chart's appVersion name it. */
 const defaultImage = (name: 'proxy' | 'init') => `ghcr.io/outrigger/${name}:${VERSION}`;
@@ -155,7 +161,28 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type InjectionConfig = Static<typeof ConfigSchema>;
+/** The configuration as written: what the schema checks, strings where the file has strings. */
+export type ConfigDocument = Static<typeof ConfigSchema>;
+
+/**
+ * The configuration resolved once, when it is loaded (load.ts): the
+ * interception selections parsed into the values rendering uses, so nothing
+ * downstream parses a configured string again (pino's way).
+ */
+export type InjectionConfig = Omit<ConfigDocument, 'interception'> & {
+  interception: Interception;
+};
+
+export type Interception = Omit<
+  ConfigDocument['interception'],
+  'includeInboundPorts' | 'includeOutboundIPRanges'
+> & {
+  /** `*` for every port, or the ports; empty captures no inbound traffic. */
+  includeInboundPorts: '*' | number[];
+  /** `*` for every destination, or CIDRs in canonical form; empty captures none. */
+  includeOutboundIPRanges: '*' | string[];
+};
+
 export type LabelSelector = Static<typeof LabelSelectorSchema>;
-export type ResourceRequirements = InjectionConfig['proxy']['resources'];
+export type ResourceRequirements = ConfigDocument['proxy']['resources'];
 export type LogLevel = (typeof LOG_LEVELS)[number];

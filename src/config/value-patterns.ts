@@ -8,7 +8,12 @@
 // unreadable, and the pre-install/pre-upgrade hook (`outrigger validate-config`)
 // runs the parser itself on the rendered configuration anyway.
 import { FormatRegistry } from '@sinclair/typebox';
-import { type Parsed, parseCidr, parseCidrSelection, parsePortSelection } from './values.ts';
+import {
+  type Parsed,
+  parseCidr,
+  parseCidrSelection,
+  parsePortSelection,
+} from '../shared/grammar/index.ts';
 
 const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
 const IPV4 = `${IPV4_OCTET}(\\.${IPV4_OCTET}){3}`;

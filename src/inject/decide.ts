@@ -2,7 +2,7 @@
 // `outrigger check` all ask this one function.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectionConfig } from '../config/schema.ts';
-import { parseBoolean } from '../config/values.ts';
+import { errors } from '../errors.ts';
 import {
   INIT_CONTAINER_NAME,
   NAMESPACE_INJECTION_LABEL,
@@ -10,8 +10,8 @@ import {
   PROXY_CONTAINER_NAME,
   STATUS_ANNOTATION,
   SYSTEM_NAMESPACES,
-} from '../contract.ts';
-import { errors } from '../errors.ts';
+} from '../shared/contract.ts';
+import { parseBoolean } from '../shared/grammar/index.ts';
 import { matchesLabelSelector } from './label-selector.ts';
 import type { InjectReason, SkipReason } from './reasons.ts';
 

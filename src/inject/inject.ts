@@ -4,7 +4,11 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectionConfig } from '../config/schema.ts';
 import { type Decision, decideInjection, type InjectionContext } from './decide.ts';
 import { scrapeAnnotations } from './metrics-merge.ts';
-import { readOverrides, unknownAnnotationWarnings } from './overrides.ts';
+import {
+  readOverrides,
+  refuseRequestsAboveLimits,
+  unknownAnnotationWarnings,
+} from './overrides.ts';
 import { buildPatch, type PatchOperation } from './patch.ts';
 import { checkProxyPortCollisions } from './port-collisions.ts';
 import { type Injection, renderInjection } from './render.ts';
@@ -37,6 +41,7 @@ export function injectPod(
     ...unknownAnnotationWarnings(pod),
     ...checkProxyPortCollisions(pod, config, overrides),
   ];
+  refuseRequestsAboveLimits(config, overrides);
   const injection = renderInjection(pod, config, overrides, context.workload);
   const merge = scrapeAnnotations(pod.metadata?.annotations ?? {}, config, overrides);
   if (merge.warning !== undefined) warnings.push(merge.warning);

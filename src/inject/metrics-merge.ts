@@ -3,8 +3,8 @@
 // proxy instead, and the proxy serves the app's metrics together with its own
 // (as Istio's injector does with ISTIO_PROMETHEUS_ANNOTATIONS). Pure: no I/O.
 import type { InjectionConfig } from '../config/schema.ts';
-import { parsePort } from '../config/values.ts';
-import { type AppMetrics, PORTS, PROMETHEUS_PATH } from '../contract.ts';
+import { type AppMetrics, PORTS, PROMETHEUS_PATH } from '../shared/contract.ts';
+import { parsePort } from '../shared/grammar/index.ts';
 import type { Overrides } from './overrides.ts';
 import { proxyPorts } from './port-collisions.ts';
 

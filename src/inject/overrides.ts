@@ -5,8 +5,24 @@
 // key a newer Outrigger introduced, and refusing it would make rolling the
 // injector back refuse every pod that carries one.
 import type { V1Pod } from '@kubernetes/client-node';
-import { LOG_LEVELS, type LogLevel } from '../config/schema.ts';
+import { requestsAboveLimits } from '../config/resources.ts';
 import {
+  type InjectionConfig,
+  LOG_LEVELS,
+  type LogLevel,
+  type ResourceRequirements,
+} from '../config/schema.ts';
+import { errors, type OutriggerError } from '../errors.ts';
+import {
+  ACCESS_LOG_FORMATS,
+  type AccessLogFormat,
+  ORIGINAL_ANNOTATIONS_ANNOTATION,
+  ORIGINAL_PROBES_ANNOTATION,
+  POD_INJECT_KEY,
+  STATUS_ANNOTATION,
+} from '../shared/contract.ts';
+import {
+  oneOf,
   type Parsed,
   parseBoolean,
   parseCidrList,
@@ -15,17 +31,8 @@ import {
   parseImage,
   parsePortList,
   parsePortSelection,
-  parseQuantity,
-} from '../config/values.ts';
-import {
-  ACCESS_LOG_FORMATS,
-  type AccessLogFormat,
-  ORIGINAL_ANNOTATIONS_ANNOTATION,
-  ORIGINAL_PROBES_ANNOTATION,
-  POD_INJECT_KEY,
-  STATUS_ANNOTATION,
-} from '../contract.ts';
-import { errors, type OutriggerError } from '../errors.ts';
+  parseQuantityText,
+} from '../shared/grammar/index.ts';
 import { VERSION } from '../version.ts';
 
 export const SIDECAR_PREFIX = 'sidecar.outrigger.dev/';
@@ -54,20 +61,9 @@ export interface Overrides {
   mergeMetrics?: boolean;
 }
 
-const quantity = (text: string): Parsed<string> => {
-  const parsed = parseQuantity(text);
-  return parsed.ok ? { ok: true, value: text } : parsed;
-};
-
-const accessLogFormat = (text: string): Parsed<AccessLogFormat> =>
-  (ACCESS_LOG_FORMATS as readonly string[]).includes(text)
-    ? { ok: true, value: text as AccessLogFormat }
-    : { ok: false, expected: `expected one of ${ACCESS_LOG_FORMATS.join(', ')}` };
-
-const logLevel = (text: string): Parsed<LogLevel> =>
-  (LOG_LEVELS as readonly string[]).includes(text)
-    ? { ok: true, value: text as LogLevel }
-    : { ok: false, expected: `expected one of ${LOG_LEVELS.join(', ')}` };
+const quantity = parseQuantityText;
+const accessLogFormat = oneOf(ACCESS_LOG_FORMATS);
+const logLevel = oneOf(LOG_LEVELS);
 
 type Grammars = {
   [K in keyof Overrides]-?: readonly [
@@ -157,4 +153,43 @@ function readAll(pod: V1Pod): { overrides: Overrides; problems: OutriggerError[]
     else problems.push(errors.INVALID_ANNOTATION(key, text, parsed.expected));
   }
   return { overrides: overrides as Overrides, problems };
+}
+
+/** The configured proxy resources with the four resource annotations laid over them. */
+export function proxyResources(
+  base: ResourceRequirements,
+  overrides: Overrides,
+): ResourceRequirements {
+  const requests = { ...base.requests };
+  const limits = { ...base.limits };
+  if (overrides.proxyCPU !== undefined) requests.cpu = overrides.proxyCPU;
+  if (overrides.proxyMemory !== undefined) requests.memory = overrides.proxyMemory;
+  if (overrides.proxyCPULimit !== undefined) limits.cpu = overrides.proxyCPULimit;
+  if (overrides.proxyMemoryLimit !== undefined) limits.memory = overrides.proxyMemoryLimit;
+  const resources: ResourceRequirements = {};
+  if (Object.keys(requests).length > 0) resources.requests = requests;
+  if (Object.keys(limits).length > 0) resources.limits = limits;
+  return resources;
+}
+
+const RESOURCE_ANNOTATIONS = {
+  cpu: ['proxyCPU', 'proxyCPULimit'],
+  memory: ['proxyMemory', 'proxyMemoryLimit'],
+} as const;
+
+/**
+ * Refuses a pod whose resource annotations put the proxy's request above its
+ * limit, naming the annotation that did it (the request's when it is set).
+ */
+export function refuseRequestsAboveLimits(config: InjectionConfig, overrides: Overrides): void {
+  const [above] = requestsAboveLimits(proxyResources(config.proxy.resources, overrides));
+  if (above === undefined) return;
+  const { resource, request, limit } = above;
+  const [requestField, limitField] = RESOURCE_ANNOTATIONS[resource];
+  const field = overrides[requestField] !== undefined ? requestField : limitField;
+  throw errors.INVALID_ANNOTATION(
+    OVERRIDE_ANNOTATIONS[field][0],
+    overrides[field] ?? '',
+    `the proxy's ${resource} request (${request}) would exceed its limit (${limit})`,
+  );
 }

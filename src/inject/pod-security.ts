@@ -8,7 +8,7 @@ import {
   POD_INJECT_KEY,
   POD_SECURITY_ENFORCE_LABEL,
   POD_SECURITY_REFUSING_LEVELS,
-} from '../contract.ts';
+} from '../shared/contract.ts';
 import type { Injection } from './render.ts';
 
 export type EnforcedLevel = (typeof POD_SECURITY_REFUSING_LEVELS)[number];

@@ -5,8 +5,8 @@
 // Pure: no I/O.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectionConfig } from '../config/schema.ts';
-import { PORTS } from '../contract.ts';
 import { errors } from '../errors.ts';
+import { PORTS } from '../shared/contract.ts';
 import type { Overrides } from './overrides.ts';
 import { includedInboundPorts } from './render.ts';
 

@@ -7,7 +7,7 @@
 // to the proxy, which checks the app itself, as uid 1337, outside the capture.
 // Pure: containers in, rewrites out.
 import type { V1Container, V1HTTPGetAction, V1Probe } from '@kubernetes/client-node';
-import { APP_HEALTH_PATH_PREFIX, type AppProbe, type AppProbes } from '../contract.ts';
+import { APP_HEALTH_PATH_PREFIX, type AppProbe, type AppProbes } from '../shared/contract.ts';
 
 export const PROBE_FIELDS = {
   readinessProbe: 'readyz',

@@ -3,8 +3,8 @@
 // Pure: no I/O. The user's own containers are touched in one place only: their
 // httpGet/tcpSocket probes of captured ports are pointed at the proxy (probes.ts).
 import type { V1Container, V1EnvVar, V1Pod, V1Probe, V1Volume } from '@kubernetes/client-node';
-import type { InjectionConfig, ResourceRequirements } from '../config/schema.ts';
-import { parseCidrSelection, parsePortSelection, parseQuantity } from '../config/values.ts';
+import type { InjectionConfig } from '../config/schema.ts';
+import { errors } from '../errors.ts';
 import {
   HEALTH_READY_PATH,
   INIT_CONTAINER_NAME,
@@ -16,11 +16,10 @@ import {
   PROXY_CONTAINER_NAME,
   PROXY_ENV,
   STATUS_ANNOTATION,
-} from '../contract.ts';
-import { errors } from '../errors.ts';
+} from '../shared/contract.ts';
 import { VERSION } from '../version.ts';
 import { scrapeAnnotations } from './metrics-merge.ts';
-import { OVERRIDE_ANNOTATIONS, type Overrides } from './overrides.ts';
+import { type Overrides, proxyResources } from './overrides.ts';
 import { type ProbeField, type ProbeRewrite, rewriteAppProbes } from './probes.ts';
 import { workloadIdentity } from './workload-identity.ts';
 
@@ -286,13 +285,10 @@ export function renderIptablesArgs(config: InjectionConfig, overrides: Overrides
   const list = (values: readonly (string | number)[]) => values.join(',');
   const selection = (value: '*' | readonly (string | number)[]) =>
     value === '*' ? '*' : list(value);
-  // The configured lists were validated when the file was loaded; parsing them
-  // again here gives the same normalized form (`8080, 9090` → `8080,9090`) an
-  // annotation gets.
-  const configRanges = parseCidrSelection(i.includeOutboundIPRanges);
+  // Configured selections were parsed when the file was loaded, so both they and
+  // the annotations come in the same normalized form (`8080, 9090` → `8080,9090`).
   const includeInbound = includedInboundPorts(config, overrides);
-  const includeRanges =
-    overrides.includeOutboundIPRanges ?? (configRanges.ok ? configRanges.value : '*');
+  const includeRanges = overrides.includeOutboundIPRanges ?? i.includeOutboundIPRanges;
   // biome-ignore format: flag/value pairs read best one pair per line
   const args = [
     IPTABLES_FLAGS.outboundPort, String(config.proxy.outboundPort),
@@ -323,8 +319,7 @@ export function includedInboundPorts(
   config: InjectionConfig,
   overrides: Overrides,
 ): '*' | number[] {
-  const configured = parsePortSelection(config.interception.includeInboundPorts);
-  return overrides.includeInboundPorts ?? (configured.ok ? configured.value : '*');
+  return overrides.includeInboundPorts ?? config.interception.includeInboundPorts;
 }
 
 /**
@@ -392,7 +387,7 @@ export function renderSidecar(
     // Native sidecars hold the app's containers until this succeeds, so the app
     // never starts with its traffic redirected to a proxy that is not listening.
     startupProbe: { ...healthProbe, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 600 },
-    resources: renderProxyResources(config.proxy.resources, overrides),
+    resources: proxyResources(config.proxy.resources, overrides),
     securityContext: {
       runAsUser: config.proxy.uid,
       runAsGroup: config.proxy.gid,
@@ -455,47 +450,6 @@ function renderProxyEnv(
     env.push({ name: PROXY_ENV.addResponseHeaders, value: headers(overrides.addResponseHeaders) });
   }
   return env;
-}
-
-/**
- * Config resources with the four resource annotations laid over them. A request
- * above its limit would be refused by the apiserver with a message about the
- * container; refusing here names the annotation instead.
- */
-function renderProxyResources(
-  base: ResourceRequirements,
-  overrides: Overrides,
-): ResourceRequirements {
-  const requests = { ...base.requests };
-  const limits = { ...base.limits };
-  if (overrides.proxyCPU !== undefined) requests.cpu = overrides.proxyCPU;
-  if (overrides.proxyMemory !== undefined) requests.memory = overrides.proxyMemory;
-  if (overrides.proxyCPULimit !== undefined) limits.cpu = overrides.proxyCPULimit;
-  if (overrides.proxyMemoryLimit !== undefined) limits.memory = overrides.proxyMemoryLimit;
-  const pairs = [
-    ['cpu', 'proxyCPU', 'proxyCPULimit'],
-    ['memory', 'proxyMemory', 'proxyMemoryLimit'],
-  ] as const;
-  for (const [resource, requestField, limitField] of pairs) {
-    const request = requests[resource];
-    const limit = limits[resource];
-    if (request === undefined || limit === undefined) continue;
-    const r = parseQuantity(request);
-    const l = parseQuantity(limit);
-    if (r.ok && l.ok && r.value > l.value) {
-      const field = overrides[requestField] !== undefined ? requestField : limitField;
-      const [key] = OVERRIDE_ANNOTATIONS[field];
-      throw errors.INVALID_ANNOTATION(
-        key,
-        overrides[field] ?? '',
-        `the proxy's ${resource} request (${request}) would exceed its limit (${limit})`,
-      );
-    }
-  }
-  const resources: ResourceRequirements = {};
-  if (Object.keys(requests).length > 0) resources.requests = requests;
-  if (Object.keys(limits).length > 0) resources.limits = limits;
-  return resources;
 }
 
 function refuseNameConflicts(pod: V1Pod, containers: V1Container[], volumes: V1Volume[]): void {

@@ -6,13 +6,13 @@
 // touched, so a pod the user edited after injection keeps those edits.
 // Pure: pod in, operations and notes out.
 import type { V1Pod, V1Probe } from '@kubernetes/client-node';
+import { errors } from '../errors.ts';
 import {
   APP_HEALTH_PATH_PREFIX,
   ORIGINAL_ANNOTATIONS_ANNOTATION,
   ORIGINAL_PROBES_ANNOTATION,
   STATUS_ANNOTATION,
-} from '../contract.ts';
-import { errors } from '../errors.ts';
+} from '../shared/contract.ts';
 import { escapePointerToken, type RemoveOperation, type ReplaceOperation } from './patch.ts';
 import { PROBE_FIELDS, type ProbeField } from './probes.ts';
 import type { CreatedField, InjectionStatus, OriginalProbes } from './render.ts';

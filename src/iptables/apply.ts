@@ -4,8 +4,8 @@
 // any is changed, and when a later family fails the earlier ones are restored
 // from what was read, so a pod never starts with capture half installed.
 import { existsSync } from 'node:fs';
-import { errors, type OutriggerError } from '../errors.ts';
 import { type Backend, detectBackend } from './backend.ts';
+import { errors, type OutriggerError } from './errors.ts';
 import { ownJumps, renderCapture, renderCleanup } from './rules.ts';
 import { type RunCommand, runCommand } from './run-command.ts';
 import type { CaptureSettings, Family } from './settings.ts';

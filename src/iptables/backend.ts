@@ -3,7 +3,7 @@
 // confusing to debug, so we join whichever back end already holds rules here
 // (our own from an earlier run, or a CNI's) and otherwise follow what the
 // image's plain `iptables` is, much as istio-iptables decides.
-import { errors } from '../errors.ts';
+import { errors } from './errors.ts';
 import type { CommandResult, RunCommand } from './run-command.ts';
 import type { Family } from './settings.ts';
 

@@ -3,10 +3,18 @@
 // annotation fails the init container with a message naming the flag instead
 // of half-programming the pod's network namespace.
 import { Command, Option } from 'commander';
-import { parseCidrRange, parseInterfaceName } from '../config/values.ts';
-import { IPTABLES_FLAGS, PORTS, PROXY_GID, PROXY_UID } from '../contract.ts';
-import { quoteValue } from '../echo.ts';
-import { errors } from '../errors.ts';
+import { IPTABLES_FLAGS, PORTS, PROXY_GID, PROXY_UID } from '../shared/contract.ts';
+import {
+  type Grammar,
+  parseCidrRangeList,
+  parseCidrRangeSelection,
+  parseInterfaceNameList,
+  parseNumericId,
+  parsePort,
+  parsePortList,
+  parsePortSelection,
+} from '../shared/grammar/index.ts';
+import { errors } from './errors.ts';
 import type { CaptureSettings, Cidr, Invocation } from './settings.ts';
 
 /** Raw option values as commander hands them over (all strings). */
@@ -29,8 +37,6 @@ interface RawFlags {
 
 /** The proxy listens on these itself; redirecting them inbound would hide it from probes. */
 const PROXY_OWN_PORTS = [PORTS.admin, PORTS.health, PORTS.prometheus] as const;
-
-const MAX_ID = 4294967294; // (uid_t)-1 means "no change" to the kernel, so it is not a real id.
 
 export interface Output {
   writeOut(text: string): void;
@@ -134,71 +140,39 @@ function settingsFromFlags(raw: RawFlags): CaptureSettings {
   }
   if (raw.m !== 'REDIRECT') throw errors.INVALID_FLAG(f.mode, raw.m, 'expected REDIRECT');
 
-  const userExcludedInbound = portList(f.excludeInboundPorts, raw.d);
+  const inboundPorts = flag(f.includeInboundPorts, raw.b, parsePortSelection);
+  const includeOutboundCidrs = flag(f.includeOutboundIPRanges, raw.i, parseCidrRangeSelection);
   return {
     mode: 'REDIRECT',
-    outboundCapturePort: port(f.outboundPort, raw.p),
-    inboundCapturePort: port(f.inboundPort, raw.z),
-    proxyUid: id(f.proxyUid, raw.u),
-    proxyGid: id(f.proxyGid, raw.g),
-    inboundPorts: raw.b.trim() === '*' ? '*' : portList(f.includeInboundPorts, raw.b),
-    excludeInboundPorts: unique([...PROXY_OWN_PORTS, ...userExcludedInbound]),
-    includeOutboundCidrs: raw.i.trim() === '*' ? '*' : cidrList(f.includeOutboundIPRanges, raw.i),
-    excludeOutboundCidrs: cidrList(f.excludeOutboundIPRanges, raw.x),
-    includeOutboundPorts: portList(f.includeOutboundPorts, raw.q),
-    excludeOutboundPorts: portList(f.excludeOutboundPorts, raw.o),
-    excludeInterfaces: list(raw.c).map((name) => {
-      const parsed = parseInterfaceName(name);
-      if (!parsed.ok) throw errors.INVALID_FLAG(f.excludeInterfaces, name, parsed.expected);
-      return parsed.value;
-    }),
+    outboundCapturePort: flag(f.outboundPort, raw.p, parsePort),
+    inboundCapturePort: flag(f.inboundPort, raw.z, parsePort),
+    proxyUid: flag(f.proxyUid, raw.u, parseNumericId),
+    proxyGid: flag(f.proxyGid, raw.g, parseNumericId),
+    inboundPorts: inboundPorts === '*' ? '*' : unique(inboundPorts),
+    excludeInboundPorts: unique([
+      ...PROXY_OWN_PORTS,
+      ...flag(f.excludeInboundPorts, raw.d, parsePortList),
+    ]),
+    includeOutboundCidrs: includeOutboundCidrs === '*' ? '*' : uniqueCidrs(includeOutboundCidrs),
+    excludeOutboundCidrs: uniqueCidrs(flag(f.excludeOutboundIPRanges, raw.x, parseCidrRangeList)),
+    includeOutboundPorts: unique(flag(f.includeOutboundPorts, raw.q, parsePortList)),
+    excludeOutboundPorts: unique(flag(f.excludeOutboundPorts, raw.o, parsePortList)),
+    excludeInterfaces: flag(f.excludeInterfaces, raw.c, parseInterfaceNameList),
   };
 }
 
-/** Comma-separated items, trimmed; the empty string is the empty list. */
-function list(value: string): string[] {
-  if (value.trim() === '') return [];
-  return value.split(',').map((item) => item.trim());
+/** The flag's value in the shared grammar (the one admission checked it with), or INVALID_FLAG. */
+function flag<T>(name: string, value: string, grammar: Grammar<T>): T {
+  const parsed = grammar(value);
+  if (!parsed.ok) throw errors.INVALID_FLAG(name, value, parsed.expected);
+  return parsed.value;
 }
 
 function unique<T>(items: readonly T[]): T[] {
   return [...new Set(items)];
 }
 
-function port(flag: string, value: string): number {
-  const n = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= 1 && n <= 65535)) throw errors.INVALID_FLAG(flag, value, 'expected a port 1-65535');
-  return n;
-}
-
-function portList(flag: string, value: string): number[] {
-  return unique(
-    list(value).map((item) => {
-      try {
-        return port(flag, item);
-      } catch {
-        throw errors.INVALID_FLAG(flag, value, `${quoteValue(item)} is not a port 1-65535`);
-      }
-    }),
-  );
-}
-
-function id(flag: string, value: string): number {
-  const n = /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= 0 && n <= MAX_ID)) {
-    throw errors.INVALID_FLAG(flag, value, `expected a numeric id 0-${MAX_ID}`);
-  }
-  return n;
-}
-
-function cidrList(flag: string, value: string): Cidr[] {
-  const cidrs = list(value).map((item) => {
-    const cidr = parseCidrRange(item);
-    if (!cidr.ok) {
-      throw errors.INVALID_FLAG(flag, value, `${quoteValue(item)} is not a CIDR: ${cidr.expected}`);
-    }
-    return cidr.value;
-  });
+function uniqueCidrs(cidrs: readonly Cidr[]): Cidr[] {
   const seen = new Set<string>();
   return cidrs.filter((c) => !seen.has(c.text) && seen.add(c.text));
 }

@@ -3,8 +3,8 @@
 // programs the pod's network namespace so TCP in and out goes through the
 // proxy, and exits. Flags follow istio-iptables; see docs/traffic-capture.md.
 import { CommanderError } from 'commander';
-import { isOutriggerError } from '../errors.ts';
 import { type Applied, applyCapture, cleanupCapture } from './apply.ts';
+import { isOutriggerError } from './errors.ts';
 import { parseInvocation } from './flags.ts';
 import { expectedJumps, FAMILIES, renderCapture, renderCleanup } from './rules.ts';
 

@@ -1,11 +1,11 @@
 // What the init container is asked to capture, once the flags are parsed and
 // validated. Rule rendering takes only this shape, so it never sees raw text.
 
-import type { AddressFamily, CidrRange } from '../config/values.ts';
+import type { AddressFamily, CidrRange } from '../shared/grammar/index.ts';
 
 export type Family = AddressFamily;
 
-/** A validated CIDR, already sorted into its address family (src/config/values.ts's grammar). */
+/** A validated CIDR, already sorted into its address family (src/shared/grammar). */
 export type Cidr = CidrRange;
 
 /** `'*'` means every port (or every destination); an empty list means none. */

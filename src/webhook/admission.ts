@@ -4,12 +4,12 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { InjectionConfig } from '../config/schema.ts';
-import { echoText, quoteValue } from '../echo.ts';
-import { errors, isOutriggerError } from '../errors.ts';
+import { errors, isOutriggerError, type OutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { serializePatch } from '../inject/patch.ts';
 import { type EnforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
 import type { SkipReason } from '../inject/reasons.ts';
+import { echoText, quoteValue } from '../shared/echo.ts';
 
 const API_VERSION = 'admission.k8s.io/v1';
 
@@ -112,10 +112,18 @@ export function reviewAdmission(
     namespace,
     pod,
   });
-  const deny = (code: string, message: string) =>
+  // The error table says which refusals are answered in a review, and with which status.
+  const deny = (err: OutriggerError & { httpStatus: number }) =>
     answer(
-      { allowed: false, status: { code: 400, reason: 'BadRequest', message } },
-      { decision: 'denied', reason: reasonOf(code), message },
+      {
+        allowed: false,
+        status: {
+          code: err.httpStatus,
+          reason: statusReason(err.httpStatus),
+          message: err.message,
+        },
+      },
+      { decision: 'denied', reason: err.reason, message: err.message },
     );
 
   if (request.operation !== undefined && request.operation !== 'CREATE') {
@@ -123,16 +131,16 @@ export function reviewAdmission(
   }
   const kind = request.kind?.kind;
   if (kind !== undefined && kind !== 'Pod') {
-    const err = errors.NOT_A_POD(
-      `the request is for a ${echoText(String(kind))}; the webhook should only be sent pods`,
+    return deny(
+      errors.NOT_A_POD(
+        `the request is for a ${echoText(String(kind))}; the webhook should only be sent pods`,
+      ),
     );
-    return deny(err.code, err.message);
   }
   if (!isPodShaped(object)) {
-    const err = errors.NOT_A_POD(
-      'request.object is not a Pod (it needs spec.containers, each with a name)',
+    return deny(
+      errors.NOT_A_POD('request.object is not a Pod (it needs spec.containers, each with a name)'),
     );
-    return deny(err.code, err.message);
   }
   try {
     const outcome = injectPod(object, { namespace, injectorNamespace }, config);
@@ -154,7 +162,7 @@ export function reviewAdmission(
       { decision: 'injected', reason: outcome.decision.reason },
     );
   } catch (err) {
-    if (isOutriggerError(err)) return deny(err.code, err.message);
+    if (answeredInReview(err)) return deny(err);
     throw err;
   }
 }
@@ -197,7 +205,12 @@ function isPodShaped(object: unknown): object is V1Pod {
   return PodShape.Check(object);
 }
 
-/** OUTRIGGER_INVALID_ANNOTATION → invalid_annotation, the metric label. */
-function reasonOf(code: string): string {
-  return code.replace(/^OUTRIGGER_/, '').toLowerCase();
+/** A coded error the table gives an HTTP status: the pod is refused, the review answered. */
+function answeredInReview(err: unknown): err is OutriggerError & { httpStatus: number } {
+  return isOutriggerError(err) && err.httpStatus !== undefined;
+}
+
+/** metav1.StatusReason for a status code (k8s.io/apimachinery/pkg/apis/meta/v1/types.go). */
+function statusReason(code: number): string {
+  return code === 400 ? 'BadRequest' : 'InternalError';
 }

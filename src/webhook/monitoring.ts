@@ -4,7 +4,7 @@
 // webhook port (docs/security.md), since anything that reaches the pod reaches it.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { METRICS_PATH } from '../contract.ts';
+import { METRICS_PATH } from '../shared/contract.ts';
 
 /** Scrapers keep one or two connections; a flood past this is refused at accept. */
 const MAX_CONNECTIONS = 64;

@@ -13,14 +13,15 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { ConfigSource } from '../config/watch.ts';
+import { isOutriggerError } from '../errors.ts';
+import type { EnforcedLevel } from '../inject/pod-security.ts';
+import { describeSkip } from '../inject/reasons.ts';
 import {
   POD_SECURITY_REFUSING_LEVELS,
   POD_SECURITY_WEBHOOK_PATH_PREFIX,
   WEBHOOK_PATH,
-} from '../contract.ts';
-import { echoText } from '../echo.ts';
-import type { EnforcedLevel } from '../inject/pod-security.ts';
-import { describeSkip } from '../inject/reasons.ts';
+} from '../shared/contract.ts';
+import { echoText } from '../shared/echo.ts';
 import { readAdmissionRequest, reviewAdmission, serializeReview } from './admission.ts';
 import {
   type ConnectionBounds,
@@ -128,8 +129,8 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
   app.removeContentTypeParser(['text/plain']);
 
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    // Fastify's errors and the coded OutriggerErrors both carry their status; anything else is a bug.
-    const statusCode = err.statusCode ?? 500;
+    // Fastify's own errors carry a status; ours only when the error table gives one.
+    const statusCode = (isOutriggerError(err) ? err.httpStatus : err.statusCode) ?? 500;
     // Answering an oversized upload while the client is still sending makes the
     // kernel reset the connection, and the client sees a reset instead of the
     // 413. Read and discard the rest first (bounded), as nginx's lingering close does.

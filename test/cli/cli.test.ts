@@ -257,6 +257,27 @@ test('serve flag errors are one coded line, never a stack trace', () => {
   );
 });
 
+test('a bad flag value is one coded line naming the flag, in the shared grammar’s words', () => {
+  for (const [args, line] of [
+    [
+      ['serve', '--port', 'http'],
+      'outrigger: flag --port: invalid value "http": expected a port number from 0 to 65535 (0: any free port) [OUTRIGGER_INVALID_FLAG]\n',
+    ],
+    [
+      ['serve', '--cert-leaf-validity-days', '-1'],
+      'outrigger: flag --cert-leaf-validity-days: invalid value "-1": expected a positive number of days [OUTRIGGER_INVALID_FLAG]\n',
+    ],
+    [
+      ['check', '-f', WORKLOADS, '--namespace-labels', 'team'],
+      'outrigger: flag --namespace-labels: invalid value "team": expected key=value pairs separated by commas [OUTRIGGER_INVALID_FLAG]\n',
+    ],
+  ] as const) {
+    const run = outrigger([...args]);
+    assert.equal(run.code, 1, args.join(' '));
+    assert.equal(run.stderr, line);
+  }
+});
+
 test('validate-config exits 0 on a configuration serve would load, 1 naming what it would refuse', () => {
   const dir = mkdtempSync(join(tmpdir(), 'outrigger-validate-'));
   const file = (name: string, text: string) => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { injectText } from '../../src/cli/inject.ts';
 import { defaultConfig } from '../../src/config/load.ts';
-import { PROXY_ENV } from '../../src/contract.ts';
+import { PROXY_ENV } from '../../src/shared/contract.ts';
 
 const template = `
     metadata: {labels: {app: shop}}

@@ -16,6 +16,35 @@ test('an empty file is the complete default configuration', () => {
   assert.deepEqual(config, defaultConfig());
 });
 
+test('the interception selections are resolved once, at load, into the values rendering uses', () => {
+  const config = parseConfig(
+    'interception: {includeInboundPorts: "8080, 9090", includeOutboundIPRanges: "192.0.2.1, 2001:DB8::/32"}',
+    'selections',
+  );
+  assert.deepEqual(config.interception.includeInboundPorts, [8080, 9090]);
+  assert.deepEqual(config.interception.includeOutboundIPRanges, ['192.0.2.1/32', '2001:db8::/32']);
+  const none = parseConfig(
+    'interception: {includeInboundPorts: "", includeOutboundIPRanges: ""}',
+    'none',
+  );
+  assert.deepEqual(none.interception.includeInboundPorts, []);
+  assert.deepEqual(none.interception.includeOutboundIPRanges, []);
+});
+
+test('the checks beyond the schema report every problem at once, each with its path', () => {
+  assert.throws(
+    () =>
+      parseConfig(
+        'interception: {excludeInterfaces: ["-x"]}\ninit: {resources: {requests: {cpu: "2"}, limits: {cpu: "1"}}}',
+        'cfg',
+      ),
+    (err) =>
+      isOutriggerError(err, errors.INVALID_CONFIG) &&
+      err.message.includes('/interception/excludeInterfaces/0: ') &&
+      err.message.includes('/init/resources/requests/cpu: request 2 exceeds limit 1'),
+  );
+});
+
 test('typos, wrong types and bad list values are refused with their path', () => {
   const cases: Array<[string, string]> = [
     ['proxy: {imge: x}', '/proxy/imge'],

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { METRICS_PATH, MONITORING_PORT } from '../../src/contract.ts';
+import { METRICS_PATH, MONITORING_PORT } from '../../src/shared/contract.ts';
 import { skipUnless } from '../support/prerequisites.ts';
 import { type CommandResult, freePort, startCluster, type TestCluster } from './harness/cluster.ts';
 import {

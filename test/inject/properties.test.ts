@@ -7,12 +7,12 @@ import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import jsonPatch from 'fast-json-patch';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
-import { PORTS } from '../../src/contract.ts';
 import { isOutriggerError } from '../../src/errors.ts';
 import { injectPod } from '../../src/inject/inject.ts';
 import { PROBE_FIELDS, type ProbeField } from '../../src/inject/probes.ts';
 import { renderPod } from '../../src/inject/render.ts';
 import { buildUninjectPatch } from '../../src/inject/uninject.ts';
+import { PORTS } from '../../src/shared/contract.ts';
 import {
   readAdmissionRequest,
   reviewAdmission,

@@ -2,8 +2,8 @@
 // which back end already holds rules, and what plain `iptables` reports.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errors, isOutriggerError } from '../../src/errors.ts';
 import { backendFromVersion, countRules, detectBackend } from '../../src/iptables/backend.ts';
+import { errors, isOutriggerError } from '../../src/iptables/errors.ts';
 import type { CommandResult, RunCommand } from '../../src/iptables/run-command.ts';
 
 const missing: CommandResult = { status: null, stdout: '', stderr: 'spawnSync ENOENT' };

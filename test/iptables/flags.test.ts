@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CommanderError } from 'commander';
-import { PORTS, PROXY_GID, PROXY_UID } from '../../src/contract.ts';
-import { errors, isOutriggerError } from '../../src/errors.ts';
+import { errors, isOutriggerError } from '../../src/iptables/errors.ts';
 import { type Output, parseInvocation } from '../../src/iptables/flags.ts';
+import { PORTS, PROXY_GID, PROXY_UID } from '../../src/shared/contract.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/iptables/main.ts');
 const silent: Output = { writeOut: () => {}, writeErr: () => {} };
@@ -23,7 +23,6 @@ const invalid: ReadonlyArray<{ args: string[]; flag: string; value: string }> = 
   { args: ['-m', 'TPROXY'], flag: '-m', value: 'TPROXY' },
   { args: ['-m', 'redirect'], flag: '-m', value: 'redirect' },
   { args: ['-b', '80,0'], flag: '-b', value: '80,0' },
-  { args: ['-b', '80,'], flag: '-b', value: '80,' },
   { args: ['-d', '8080-8090'], flag: '-d', value: '8080-8090' },
   { args: ['-q', '65536'], flag: '-q', value: '65536' },
   { args: ['-o', '*'], flag: '-o', value: '*' },
@@ -85,8 +84,9 @@ test('defaults follow the contract: capture everything, spare the proxy', () => 
 });
 
 test('lists are trimmed and deduplicated; bare addresses become host CIDRs', () => {
+  // The annotations' list grammar (src/shared/grammar): blank items are dropped, so `80,` is 80.
   const { settings } = parseInvocation(
-    ['-b', ' 8080, 9090 ,8080', '-d', '15021,22', '-x', '192.0.2.1, 2001:DB8::1,192.0.2.1/32'],
+    ['-b', ' 8080, 9090 ,8080,', '-d', '15021,,22', '-x', '192.0.2.1, 2001:DB8::1,192.0.2.1/32'],
     silent,
   );
   assert.deepEqual(settings.inboundPorts, [8080, 9090]);

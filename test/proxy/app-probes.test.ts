@@ -7,7 +7,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { RunningProxy } from '../../proxy/src/proxy.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../../src/certs/generate.ts';
-import type { AppProbes } from '../../src/contract.ts';
+import type { AppProbes } from '../../src/shared/contract.ts';
 import { closeServer, listenHttp, startTestProxy } from './support/harness.ts';
 
 let app: Awaited<ReturnType<typeof listenHttp>>;

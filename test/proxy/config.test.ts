@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { resolveConfig } from '../../proxy/src/config.ts';
+import { isOutriggerError } from '../../proxy/src/errors.ts';
 import { parseHeaderList } from '../../proxy/src/http/added-headers.ts';
-import { PORTS, PROXY_ENV } from '../../src/contract.ts';
-import { isOutriggerError } from '../../src/errors.ts';
+import { PORTS, PROXY_ENV } from '../../src/shared/contract.ts';
 import { NODE, PROXY_MAIN } from './support/harness.ts';
 
 describe('resolveConfig', () => {
@@ -118,11 +118,14 @@ describe('resolveConfig', () => {
   });
 
   test('header lists accept one pair per line or comma-separated pairs', () => {
-    assert.deepEqual(parseHeaderList('A: 1, B: 2\nC: x,y'), [
-      { name: 'A', value: '1' },
-      { name: 'B', value: '2' },
-      { name: 'C', value: 'x,y' },
-    ]);
+    assert.deepEqual(parseHeaderList('A: 1, B: 2\nC: x,y'), {
+      ok: true,
+      value: [
+        { name: 'A', value: '1' },
+        { name: 'B', value: '2' },
+        { name: 'C', value: 'x,y' },
+      ],
+    });
   });
 });
 

@@ -13,7 +13,7 @@ import {
   mergeExpositions,
   parseAppMetrics,
 } from '../../proxy/src/admin/app-metrics.ts';
-import { PROMETHEUS_PATH, PROXY_ENV } from '../../src/contract.ts';
+import { PROMETHEUS_PATH, PROXY_ENV } from '../../src/shared/contract.ts';
 import { type ExpositionFamily, parseExposition } from '../support/exposition.ts';
 import { requirePrerequisites } from '../support/prerequisites.ts';
 import {
@@ -194,8 +194,8 @@ describe('metrics merge through a real proxy', () => {
 
 test('OUTRIGGER_APP_METRICS is read strictly', () => {
   assert.deepEqual(parseAppMetrics('{"port":8080,"path":"/metrics"}'), {
-    port: 8080,
-    path: '/metrics',
+    ok: true,
+    value: { port: 8080, path: '/metrics' },
   });
   for (const bad of [
     '',
@@ -206,7 +206,7 @@ test('OUTRIGGER_APP_METRICS is read strictly', () => {
     '{"port":8080,"path":"/a b"}',
     '{"port":8080,"path":"/m","scheme":"https"}',
   ]) {
-    assert.equal(typeof parseAppMetrics(bad), 'string', bad);
+    assert.equal(parseAppMetrics(bad).ok, false, bad);
   }
 });
 

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { generateCertificateAuthority, issueServingCertificate } from '../../src/certs/generate.ts';
 import { defaultConfig } from '../../src/config/load.ts';
 import { ConfigSource } from '../../src/config/watch.ts';
-import { ECHO_LIMIT, echoText, quoteValue } from '../../src/echo.ts';
+import { ECHO_LIMIT, echoText, quoteValue } from '../../src/shared/echo.ts';
 import { readAdmissionRequest, reviewAdmission } from '../../src/webhook/admission.ts';
 import { createWebhookMetrics } from '../../src/webhook/metrics.ts';
 import { buildWebhookServer } from '../../src/webhook/server.ts';

@@ -8,7 +8,7 @@ import {
   HEALTH_READY_PATH,
   PROMETHEUS_PATH,
   QUIT_PATH,
-} from '../../../src/contract.ts';
+} from '../../../src/shared/contract.ts';
 import type { ProxyConfig } from '../config.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
 import {

@@ -4,7 +4,8 @@
 // them after the proxy's. The app can only ever lose its own part: a refusal, a
 // timeout, an error status, an oversized or malformed answer leave the proxy's
 // metrics whole and count one outrigger_app_metrics_scrape_failures_total.
-import type { AppMetrics } from '../../../src/contract.ts';
+import type { AppMetrics } from '../../../src/shared/contract.ts';
+import { fail, ok, type Parsed } from '../../../src/shared/grammar/parsed.ts';
 
 // See admin-servers.ts: built-ins through getBuiltinModule load nothing extra.
 const { request: httpRequest } = process.getBuiltinModule('node:http');
@@ -31,25 +32,26 @@ export type AppMetricsResult =
   | { ok: false; reason: AppMetricsFailure };
 
 /**
- * OUTRIGGER_APP_METRICS: `{"port":<1-65535>,"path":"/..."}`. Returns a sentence
- * saying what was expected when the value is not that.
+ * OUTRIGGER_APP_METRICS: `{"port":<1-65535>,"path":"/..."}`. Fails with a
+ * sentence saying what was expected when the value is not that.
  */
-export function parseAppMetrics(raw: string): AppMetrics | string {
+export function parseAppMetrics(raw: string): Parsed<AppMetrics> {
   const expected = 'a JSON object {"port":<1-65535>,"path":"/<path>"}';
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
-    return expected;
+    return fail(expected);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return expected;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(expected);
   const { port, path, ...rest } = value as Record<string, unknown>;
-  if (Object.keys(rest).length > 0) return `${expected}, without ${Object.keys(rest).join(', ')}`;
+  if (Object.keys(rest).length > 0)
+    return fail(`${expected}, without ${Object.keys(rest).join(', ')}`);
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
-    return `${expected}: port must be a number from 1 to 65535`;
+    return fail(`${expected}: port must be a number from 1 to 65535`);
   if (typeof path !== 'string' || !/^\/[\x21-\x7e]*$/.test(path))
-    return `${expected}: path must start with / and hold no spaces`;
-  return { port, path };
+    return fail(`${expected}: path must start with / and hold no spaces`);
+  return ok({ port, path });
 }
 
 export interface FetchLimits {

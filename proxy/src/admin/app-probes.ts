@@ -4,7 +4,8 @@
 // kubelet would have done, from the proxy's uid (never redirected), to the pod
 // IP and the app's real port, and answers with the app's result.
 import type http from 'node:http';
-import type { AppProbe, AppProbes } from '../../../src/contract.ts';
+import type { AppProbe, AppProbes } from '../../../src/shared/contract.ts';
+import { fail, ok, type Parsed } from '../../../src/shared/grammar/parsed.ts';
 
 // See admin-servers.ts: built-ins through getBuiltinModule load nothing extra.
 // node:https is loaded only by the first HTTPS probe.
@@ -22,21 +23,21 @@ const BODY_LIMIT = 1024;
 
 /**
  * OUTRIGGER_APP_PROBES: a JSON object from `/app-health/...` paths to probes.
- * Returns a sentence saying what was expected when the value is not that.
+ * Fails with a sentence saying what was expected when the value is not that.
  */
-export function parseAppProbes(raw: string): AppProbes | string {
+export function parseAppProbes(raw: string): Parsed<AppProbes> {
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
-    return 'a JSON object of app probes';
+    return fail('a JSON object of app probes');
   }
-  if (!isObject(value)) return 'a JSON object of app probes';
+  if (!isObject(value)) return fail('a JSON object of app probes');
   for (const [path, probe] of Object.entries(value)) {
     const problem = probeProblem(path, probe);
-    if (problem !== undefined) return `${path}: ${problem}`;
+    if (problem !== undefined) return fail(`${path}: ${problem}`);
   }
-  return value as AppProbes;
+  return ok(value as AppProbes);
 }
 
 function probeProblem(path: string, probe: unknown): string | undefined {

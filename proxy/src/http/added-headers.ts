@@ -1,6 +1,6 @@
 // Headers the proxy adds to HTTP messages. They are the same for every request,
 // so the bytes to insert are encoded once at start and reused for each message.
-import { parseHeaderPairs } from '../../../src/config/values.ts';
+import { ok, type Parsed, parseHeaderPairs } from '../../../src/shared/grammar/index.ts';
 
 export interface HeaderPair {
   name: string;
@@ -9,12 +9,11 @@ export interface HeaderPair {
 
 /**
  * Parses `name: value` pairs, one per line or comma-separated, with the same
- * grammar the injector validated the annotation with. Returns the pairs, or a
- * sentence saying what is wrong.
+ * grammar the injector validated the annotation with.
  */
-export function parseHeaderList(raw: string): HeaderPair[] | string {
+export function parseHeaderList(raw: string): Parsed<HeaderPair[]> {
   const parsed = parseHeaderPairs(raw);
-  return parsed.ok ? parsed.value.map(([name, value]) => ({ name, value })) : parsed.expected;
+  return parsed.ok ? ok(parsed.value.map(([name, value]) => ({ name, value }))) : parsed;
 }
 
 /** The header lines to insert before a header block's final CRLF, or undefined for none. */

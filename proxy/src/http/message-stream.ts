@@ -228,6 +228,11 @@ export class MessageStream {
     this.pendingLength = 0;
   }
 
+  /** The request asked to switch protocols: wait for the response to say whether it did. */
+  awaitSwitch(): void {
+    this.state = S_AWAIT_SWITCH;
+  }
+
   /** Back to expecting a new message (after a refused Upgrade). */
   expectNextMessage(): void {
     if (this.state === S_AWAIT_SWITCH) this.state = S_HEAD;

@@ -3,7 +3,8 @@
 // RequestRecord per exchange. It never changes framing; it only inserts the
 // configured header lines. Anything that stops making sense as HTTP turns the
 // whole connection into opaque bytes.
-import { type Direction, RequestRecord } from '../stats/request-record.ts';
+import type { Direction } from '../connection-vocabulary.ts';
+import { RequestRecord } from '../stats/request-record.ts';
 import type { IdentityRewrite } from './added-headers.ts';
 import { type HeldHeadBudget, UNBOUNDED_HELD_HEADS } from './held-heads.ts';
 import type { MessageHead } from './message-head.ts';
@@ -45,7 +46,7 @@ export class HttpSniffer implements MessageOwner {
   /** Requests waiting for their response, oldest first. */
   private readonly waiting: RequestRecord[] = [];
   /** Set when the next response should say `Connection: close` (draining). */
-  draining = false;
+  private draining = false;
 
   private readonly direction: Direction;
   private readonly inserts: HeaderInserts;
@@ -107,6 +108,16 @@ export class HttpSniffer implements MessageOwner {
   /** True when no message is in flight in either direction (a clean point to close). */
   get idle(): boolean {
     return this.waiting.length === 0 && !this.request.midMessage && !this.response.midMessage;
+  }
+
+  /**
+   * The proxy is draining: from now on each final response says
+   * `Connection: close`. Returns true when the connection can close at once
+   * (HTTP, and no message in flight either way).
+   */
+  startDrain(): boolean {
+    this.draining = true;
+    return this.http && !this.opaque && this.idle;
   }
 
   clientData(chunk: Buffer): void {
@@ -206,7 +217,7 @@ export class HttpSniffer implements MessageOwner {
       this.requestRecord = undefined;
       if (this.switchRequested) {
         this.switchRequested = false;
-        stream.state = S_AWAIT_SWITCH;
+        stream.awaitSwitch();
       }
       return;
     }

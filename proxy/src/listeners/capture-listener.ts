@@ -2,27 +2,18 @@
 // connections, recovers each one's original destination and hands it to a
 // Splice. Connections without a usable destination are reset at once.
 import net from 'node:net';
+import type { Direction } from '../connection-vocabulary.ts';
 import { type Logger, rateLimitedWarning } from '../log.ts';
-import {
-  type Destination,
-  isNativeIPv6,
-  originalDestinationOfFd,
-  socketFd,
-} from '../original-destination.ts';
+import { type Destination, originalDestination } from '../original-destination.ts';
 import { Splice, type SpliceSettings } from '../splice.ts';
 import type { ProxyStats } from '../stats/proxy-stats.ts';
-import type { Direction } from '../stats/request-record.ts';
 import { type PolicyContext, type Refusal, routeFor, unmapIPv4 } from './destination-policy.ts';
 import type { OwnUpstreams } from './own-upstreams.ts';
 
 /** Finds where an accepted connection was going; undefined when unknown. */
 export type OriginalDestinationResolver = (socket: net.Socket) => Destination | undefined;
 
-export const soOriginalDst: OriginalDestinationResolver = (socket) => {
-  const fd = socketFd(socket);
-  if (fd === undefined) return undefined;
-  return originalDestinationOfFd(fd, isNativeIPv6(socket.localAddress));
-};
+export const soOriginalDst: OriginalDestinationResolver = originalDestination;
 
 export interface CaptureListenerOptions {
   direction: Direction;

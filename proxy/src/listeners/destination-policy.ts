@@ -12,9 +12,9 @@
 // Outbound traffic goes to its original address and port. A destination that
 // is one of the proxy's own capture listeners would loop forever, so it is
 // refused.
+
+import type { CloseReason, Direction } from '../connection-vocabulary.ts';
 import type { Destination } from '../original-destination.ts';
-import type { CloseReason } from '../stats/connection-record.ts';
-import type { Direction } from '../stats/request-record.ts';
 
 export type Refusal = Extract<CloseReason, 'loop_refused' | 'not_pod_address'>;
 export type Route = { host: string; port: number } | { refused: Refusal };

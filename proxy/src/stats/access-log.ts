@@ -6,7 +6,7 @@
 //   [START] "METHOD PATH PROTOCOL" CODE FLAGS BYTES_RECEIVED BYTES_SENT DURATION_MS
 //   UPSTREAM_SERVICE_TIME "X-FORWARDED-FOR" "USER-AGENT" "X-REQUEST-ID" "AUTHORITY" "UPSTREAM_HOST"
 //   followed by the direction. Fields the proxy does not know are "-".
-import type { AccessLogFormat } from '../../../src/contract.ts';
+import type { AccessLogFormat } from '../../../src/shared/contract.ts';
 import type { ConnectionRecord } from './connection-record.ts';
 import type { RequestRecord } from './request-record.ts';
 

@@ -1,19 +1,5 @@
 // What the proxy knows about one TCP connection once it has closed.
-import type { Direction } from './request-record.ts';
-
-export type CloseReason =
-  | 'closed'
-  | 'client_reset'
-  | 'upstream_reset'
-  | 'upstream_refused'
-  | 'connect_timeout'
-  | 'idle_timeout'
-  | 'no_destination'
-  | 'loop_refused'
-  | 'not_pod_address'
-  | 'connection_limit'
-  | 'drain_timeout'
-  | 'error';
+import type { CloseReason, Direction } from '../connection-vocabulary.ts';
 
 export interface ConnectionRecord {
   direction: Direction;

@@ -3,12 +3,13 @@
 // admin /stats endpoint, and the optional access log. Label children are cached
 // so that recording a request is one map lookup and a few additions.
 
-import type { AccessLogFormat } from '../../../src/contract.ts';
+import type { AccessLogFormat } from '../../../src/shared/contract.ts';
+import type { CloseReason, Direction } from '../connection-vocabulary.ts';
 import { type AccessLogLines, accessLogLines } from './access-log.ts';
-import type { CloseReason, ConnectionRecord } from './connection-record.ts';
+import type { ConnectionRecord } from './connection-record.ts';
 import { type CounterChild, type HistogramChild, HotCounter, HotHistogram } from './hot-metrics.ts';
 import { Registry } from './prometheus-core.ts';
-import type { Direction, RequestRecord } from './request-record.ts';
+import type { RequestRecord } from './request-record.ts';
 import { CONNECTION_FLAGS } from './response-flags.ts';
 import { Ring } from './ring.ts';
 import {

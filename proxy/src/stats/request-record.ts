@@ -1,7 +1,6 @@
 // What the proxy knows about one HTTP request/response exchange. One object per
 // request, filled in place as the bytes go by and published when it completes.
-
-export type Direction = 'inbound' | 'outbound';
+import type { Direction } from '../connection-vocabulary.ts';
 
 export class RequestRecord {
   direction: Direction;

@@ -4,7 +4,7 @@
 // means nothing did. The refusals the proxy makes before any connect (loop
 // guard, connection limit, a destination that is not the pod) have no Envoy
 // equivalent and get names of their own, distinct from all of Envoy's.
-import type { CloseReason } from './connection-record.ts';
+import type { CloseReason } from '../connection-vocabulary.ts';
 
 export const NO_FLAGS = '-';
 

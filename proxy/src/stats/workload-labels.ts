@@ -1,7 +1,7 @@
 // The label values of Istio's standard metrics, resolved once per process
 // (the pod's own workload) or once per distinct authority (the destination
 // service), so that recording a request never builds a label string.
-import type { Direction } from './request-record.ts';
+import type { Direction } from '../connection-vocabulary.ts';
 
 /** The pod's identity, from its labels (the injector passes them in OUTRIGGER_* variables). */
 export interface WorkloadIdentity {

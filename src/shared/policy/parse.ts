@@ -4,7 +4,7 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { parseCidr } from '../../config/values.ts';
+import { parseCidr } from '../grammar/index.ts';
 import { type Policy, PolicySchema, UPSTREAM_ADDRESS_PATTERN } from './schema.ts';
 
 /** The ConfigMap key the document is read from, and where the proxy finds it. */

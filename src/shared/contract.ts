@@ -1,6 +1,9 @@
 // The names users type and the numbers the three programs agree on, kept in one
 // place so the injector, the init container and the proxy cannot drift apart.
-// They mirror ../shared/design/contract.md; change one only with a reason in docs/.
+// This file is the contract; README.md and docs/ (injection.md for annotations,
+// traffic-capture.md for the init program's flags, proxy.md for the proxy's
+// environment and ports) explain it to users. Change a name only with a reason
+// written in docs/.
 
 /** Namespace label that opts a namespace in (`enabled`) or out (`disabled`). */
 export const NAMESPACE_INJECTION_LABEL = 'outrigger-injection';

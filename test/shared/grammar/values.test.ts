@@ -3,16 +3,23 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
+  oneOf,
   parseCidr,
   parseCidrRange,
+  parseCidrRangeSelection,
   parseCidrSelection,
   parseHeaderPairs,
+  parseHostPort,
   parseInterfaceName,
+  parseListeningPort,
+  parseNumericId,
   parsePortList,
   parsePortSelection,
   parseQuantity,
-} from '../../src/config/values.ts';
-import { VERSION } from '../../src/version.ts';
+  splitList,
+  wholeNumber,
+} from '../../../src/shared/grammar/index.ts';
+import { VERSION } from '../../../src/version.ts';
 
 test('ports: 1-65535 only, as a comma list with blanks allowed', () => {
   assert.deepEqual(parsePortList(' 80, 443 ,8080'), { ok: true, value: [80, 443, 8080] });
@@ -123,6 +130,70 @@ test('header pairs: one per line or comma-separated; framing headers refused', (
 });
 
 test('the version in status annotations is package.json’s', () => {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
   assert.equal(VERSION, pkg.version);
+});
+
+test('lists: commas or newlines, blanks dropped, the bad item named', () => {
+  assert.deepEqual(splitList(' a, b,,\nc ,'), ['a', 'b', 'c']);
+  assert.deepEqual(parsePortList('80,,90'), { ok: true, value: [80, 90] });
+  assert.deepEqual(parsePortList('80,http'), {
+    ok: false,
+    expected: '"http" is not a port: a comma-separated list of ports 1-65535',
+  });
+  assert.deepEqual(parsePortSelection('80,http'), {
+    ok: false,
+    expected: 'expected "*" or a comma-separated list of ports 1-65535',
+  });
+});
+
+test('listening ports may be 0 (any free port); destinations may not', () => {
+  assert.deepEqual(parseListeningPort('0'), { ok: true, value: 0 });
+  assert.deepEqual(parseListeningPort('15001'), { ok: true, value: 15001 });
+  for (const bad of ['65536', '-1', '', ' 80', '123456']) {
+    assert.equal(parseListeningPort(bad).ok, false, bad);
+  }
+  assert.deepEqual(parseHostPort('[2001:db8::1]:80'), {
+    ok: true,
+    value: { host: '2001:db8::1', port: 80 },
+  });
+  assert.deepEqual(parseHostPort('192.0.2.1:8080'), {
+    ok: true,
+    value: { host: '192.0.2.1', port: 8080 },
+  });
+  for (const bad of ['192.0.2.1', '192.0.2.1:0', ':80', 'host:99999']) {
+    assert.equal(parseHostPort(bad).ok, false, bad);
+  }
+});
+
+test('whole numbers, numeric ids and choices', () => {
+  const kib = wholeNumber(1, 1024, 'KiB');
+  assert.deepEqual(kib('64'), { ok: true, value: 64 });
+  assert.deepEqual(kib('0'), {
+    ok: false,
+    expected: 'expected a whole number of KiB from 1 to 1024',
+  });
+  for (const bad of ['1025', '1e3', '+5', ' 5', '5.0', '']) assert.equal(kib(bad).ok, false, bad);
+  assert.deepEqual(parseNumericId('0'), { ok: true, value: 0 });
+  assert.deepEqual(parseNumericId('4294967294'), { ok: true, value: 4294967294 });
+  assert.equal(parseNumericId('4294967295').ok, false);
+  const level = oneOf(['debug', 'info'] as const);
+  assert.deepEqual(level('info'), { ok: true, value: 'info' });
+  assert.deepEqual(level('INFO'), { ok: false, expected: 'expected one of debug, info' });
+});
+
+test('CIDR selections sort into families, and a zone id is refused in every form', () => {
+  assert.deepEqual(parseCidrRangeSelection(' * '), { ok: true, value: '*' });
+  assert.deepEqual(parseCidrRangeSelection('10.0.0.0/8, 2001:db8::/32'), {
+    ok: true,
+    value: [
+      { family: 'ipv4', text: '10.0.0.0/8' },
+      { family: 'ipv6', text: '2001:db8::/32' },
+    ],
+  });
+  for (const parse of [parseCidr, parseCidrSelection, parseCidrRangeSelection]) {
+    const parsed = parse('fe80::1%eth0/64');
+    assert.equal(parsed.ok, false);
+    assert.match(parsed.ok ? '' : parsed.expected, /zone id/);
+  }
 });
