@@ -1,7 +1,7 @@
 // `outrigger serve --certs-mode auto|provided|cert-manager`: runs the certificate
 // manager against the Kubernetes API and hands each new serving pair to the HTTPS
-// server once it exists. Until the server's logger is attached, the manager logs
-// pino-shaped JSON lines to stderr so start-up problems are never silent.
+// server once it exists. It logs through the injector's pino logger from the first
+// line, before the server exists, so start-up problems are never silent.
 import type { Registry } from 'prom-client';
 import { errors } from '../errors.ts';
 import { forgeIssuer } from './issuer.ts';
@@ -31,34 +31,19 @@ export interface ClusterCertificateOptions {
 export interface ClusterServing {
   /** The first serving pair, ready before the server starts. */
   initial: ServingMaterial;
-  /** Routes later pairs to the server and logs through its logger from now on. */
-  attach(update: (material: ServingMaterial) => void, logger: CertificateLogger): void;
+  /** Routes later pairs to the server. */
+  attach(update: (material: ServingMaterial) => void): void;
   stop(): Promise<void>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const LEAF_BACKDATE_ALLOWANCE_MS = 10 * 60 * 1000;
 
-function stderrLogger(): CertificateLogger {
-  // The shape of every log line (webhook/logger.ts, LOG_SHAPE).
-  const line = (level: 'info' | 'warn' | 'error') => (obj: object, msg: string) => {
-    const fields = Object.fromEntries(
-      Object.entries(obj).map(([key, value]) => [
-        key,
-        value instanceof Error ? value.message : value,
-      ]),
-    );
-    const time = new Date().toISOString();
-    process.stderr.write(`${JSON.stringify({ level, time, msg, ...fields })}\n`);
-  };
-  return { info: line('info'), warn: line('warn'), error: line('error') };
-}
-
 export async function startClusterServing(
   options: ClusterCertificateOptions,
   registry: Registry,
+  logger: CertificateLogger,
 ): Promise<ClusterServing> {
-  let logger = stderrLogger();
   let update: ((material: ServingMaterial) => void) | undefined;
   let initial: ServingMaterial | undefined;
   const manager = await startCertificateManager({
@@ -81,11 +66,7 @@ export async function startClusterServing(
         (options.certLeafValidityDays ?? 365) * DAY_MS + LEAF_BACKDATE_ALLOWANCE_MS,
     },
     metrics: registry,
-    logger: {
-      info: (obj, msg) => logger.info(obj, msg),
-      warn: (obj, msg) => logger.warn(obj, msg),
-      error: (obj, msg) => logger.error(obj, msg),
-    },
+    logger,
     onServingMaterial: (material) => {
       if (update) update(material);
       else initial = material;
@@ -95,9 +76,8 @@ export async function startClusterServing(
   if (!first) throw errors.NO_SERVING_MATERIAL('the certificate manager started without any');
   return {
     initial: first,
-    attach: (next, nextLogger) => {
+    attach: (next) => {
       update = next;
-      logger = nextLogger;
       // A re-check may have produced a newer pair between start and attach.
       if (initial && initial !== first) next(initial);
     },

@@ -5,15 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { errors } from '../errors.ts';
-
-export interface KeyPairPem {
-  /** PEM certificate. */
-  cert: string;
-  /** PEM private key (PKCS#1 RSA). */
-  key: string;
-}
-
-export interface CertificateAuthority extends KeyPairPem {}
+import type { KeyPair } from './key-pair.ts';
 
 export interface ServingCertificateOptions {
   /** DNS names for the subjectAltName; the first is also the subject's CN. */
@@ -44,7 +36,7 @@ function validity(cert: forge.pki.Certificate, now: Date, days: number): void {
 
 export function generateCertificateAuthority(
   options: { commonName?: string; validityDays?: number; now?: Date } = {},
-): CertificateAuthority {
+): KeyPair {
   const keys = forge.pki.rsa.generateKeyPair({ bits: RSA_BITS, e: 0x10001 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
@@ -69,9 +61,9 @@ export function generateCertificateAuthority(
 }
 
 export function issueServingCertificate(
-  authority: CertificateAuthority,
+  authority: KeyPair,
   options: ServingCertificateOptions,
-): KeyPairPem {
+): KeyPair {
   const [commonName] = options.dnsNames;
   if (commonName === undefined)
     throw errors.CERTIFICATE_SETTINGS('a serving certificate needs at least one DNS name');

@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import { errors } from '../errors.ts';
 import { caBundlePatch, everyWebhookTrusts } from './ca-bundle-patch.ts';
 import { certificateFacts } from './inspect.ts';
+import type { KeyPair } from './key-pair.ts';
 import { type CertificateStore, kubernetesCertificateStore } from './kube-api.ts';
 import { type CertificateMetrics, certificateMetrics } from './metrics.ts';
 import type { CertificateMode } from './modes.ts';
@@ -32,10 +33,8 @@ import {
 
 export { CERTIFICATE_MODES, type CertificateMode } from './modes.ts';
 
-/** What the HTTPS server needs: its leaf, the key, and the CA bundle clients trust. */
-export interface ServingMaterial {
-  cert: string;
-  key: string;
+/** What the HTTPS server needs: its leaf and key, and the CA bundle clients trust. */
+export interface ServingMaterial extends KeyPair {
   ca: string;
 }
 
@@ -175,7 +174,6 @@ export async function startCertificateManager(
           : 'serving a new webhook certificate',
     );
     served = material;
-    metrics?.servingExpiry('leaf', leaf.notAfter);
   }
 
   /** Writes `bundle` into every webhook's caBundle unless it is already there. */
@@ -294,7 +292,7 @@ export async function startCertificateManager(
     // Trust first, serve second: the apiserver must hold the CA before it meets a leaf from it.
     await ensureCaBundle(bundle);
     await serve({ cert: state.leaf.cert, key: state.leaf.key, ca: bundle });
-    metrics?.servingExpiry('ca', certificateFacts(state.ca.cert).notAfter);
+    metrics?.caExpiry(certificateFacts(state.ca.cert).notAfter);
     await reportServedCa(caFingerprint(state));
   }
 

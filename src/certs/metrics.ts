@@ -1,10 +1,12 @@
-// What the certificate manager tells Prometheus: when the served leaf and the CA
-// expire, how often each rotation step happened, and how often the API work failed.
+// What the certificate manager tells Prometheus: when the CA expires, how often
+// each rotation step happened, and how often the API work failed. The served leaf's
+// expiry is the webhook's own gauge (outrigger_serving_certificate_expiry_timestamp_seconds,
+// src/webhook/metrics.ts), set on every swap in every mode, so it is not counted twice here.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RotationStep } from './state.ts';
 
 export interface CertificateMetrics {
-  servingExpiry(kind: 'leaf' | 'ca', notAfter: Date): void;
+  caExpiry(notAfter: Date): void;
   rotation(step: RotationStep | 'ca-bundle-patched'): void;
   failure(operation: 'reconcile'): void;
 }
@@ -12,7 +14,7 @@ export interface CertificateMetrics {
 export function certificateMetrics(registry: Registry): CertificateMetrics {
   const expiry = new Gauge({
     name: 'outrigger_webhook_certificate_expiry_timestamp_seconds',
-    help: 'Unix time at which the served webhook certificate (kind=leaf) or its CA (kind=ca) expires.',
+    help: 'Unix time at which the CA that signs the served webhook certificate expires (kind=ca; the leaf is outrigger_serving_certificate_expiry_timestamp_seconds).',
     labelNames: ['kind'] as const,
     registers: [registry],
   });
@@ -29,7 +31,7 @@ export function certificateMetrics(registry: Registry): CertificateMetrics {
     registers: [registry],
   });
   return {
-    servingExpiry: (kind, notAfter) => expiry.set({ kind }, Math.floor(notAfter.getTime() / 1000)),
+    caExpiry: (notAfter) => expiry.set({ kind: 'ca' }, Math.floor(notAfter.getTime() / 1000)),
     rotation: (step) => rotations.inc({ step }),
     failure: (operation) => failures.inc({ operation }),
   };

@@ -16,11 +16,7 @@ import {
   isSignedBy,
   joinPemBundle,
 } from './inspect.ts';
-
-export interface KeyPair {
-  cert: string;
-  key: string;
-}
+import type { KeyPair } from './key-pair.ts';
 
 export interface ServedReport {
   caFingerprint: string;

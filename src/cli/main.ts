@@ -3,13 +3,13 @@
 // injection decisions, and prove injection on a cluster with a real pod.
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { addClusterCertificateFlags } from '../certs/cli-flags.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { errors, isOutriggerError } from '../errors.ts';
 import { MONITORING_PORT, WEBHOOK_PORT } from '../shared/contract.ts';
 import { parseListeningPort, splitList, wholeNumber } from '../shared/grammar/index.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_CONNECTION_BOUNDS } from '../webhook/connection-guard.ts';
+import { addClusterCertificateFlags } from './certificate-flags.ts';
 import {
   type CheckResult,
   checkDocuments,

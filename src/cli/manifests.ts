@@ -36,8 +36,6 @@ const TEMPLATE_PATHS: Record<string, readonly string[]> = {
   CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
 };
 
-export const INJECTABLE_KINDS = ['Pod', ...Object.keys(TEMPLATE_PATHS), 'List'] as const;
-
 /** Every pod template in the object, in document order (a List may hold several). */
 export function findPodTemplates(
   object: unknown,

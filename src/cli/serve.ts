@@ -2,8 +2,8 @@
 // without them, from a CA and a localhost certificate generated at start.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClusterCertificateFlags, clusterCertificateOptions } from '../certs/cli-flags.ts';
 import { generateCertificateAuthority, issueServingCertificate } from '../certs/generate.ts';
+import type { KeyPair } from '../certs/key-pair.ts';
 import { preparePrivateDirectory, writePrivateFile } from '../certs/private-directory.ts';
 import { ConfigSource } from '../config/watch.ts';
 import { METRICS_PATH, WEBHOOK_PATH } from '../shared/contract.ts';
@@ -17,6 +17,7 @@ import {
   ServingCertificate,
   watchServingFiles,
 } from '../webhook/tls.ts';
+import { type ClusterCertificateFlags, clusterCertificateOptions } from './certificate-flags.ts';
 
 export interface ServeOptions extends ClusterCertificateFlags {
   port: number;
@@ -36,12 +37,14 @@ export interface ServeOptions extends ClusterCertificateFlags {
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
+  // One logger for every line, the certificate manager's start-up included.
+  const logging = createWebhookLogger(options.logLevel);
   const metrics = createWebhookMetrics();
   const config = await ConfigSource.load(options.config);
   metrics.configLastReloadSuccess.set(1);
 
   let generatedCa: string | undefined;
-  let material: { cert: string; key: string };
+  let material: KeyPair;
   // --certs-mode auto|provided|cert-manager: the certificate manager owns TLS (src/certs/).
   const clusterOptions = clusterCertificateOptions(options);
   // Loaded only in cluster mode: the Kubernetes client is large, and a local or
@@ -50,7 +53,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     clusterOptions &&
     (await (
       await import('../certs/cluster-serving.ts')
-    ).startClusterServing(clusterOptions, metrics.registry));
+    ).startClusterServing(clusterOptions, metrics.registry, logging.logger));
   if (cluster) {
     material = cluster.initial;
   } else if (options.tlsCert && options.tlsKey) {
@@ -67,7 +70,6 @@ export async function serve(options: ServeOptions): Promise<void> {
   setExpiry(checkServingMaterial(material, 'serving certificate'));
   certificate.onUpdate(setExpiry);
 
-  const logging = createWebhookLogger(options.logLevel);
   const { app, setReady, connections, bounds } = buildWebhookServer({
     config,
     certificate,
@@ -84,7 +86,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const log = app.log;
   const monitoring =
     options.monitoringPort === undefined ? undefined : createMonitoringServer(metrics.registry);
-  cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`), log);
+  cluster?.attach((next) => certificate.update(next, `Secret ${clusterOptions?.secretName}`));
 
   config.watch((event) => {
     metrics.configReloads.inc({ result: event.ok ? 'success' : 'failure' });

@@ -9,9 +9,13 @@ import {
   PROXY_LOG_LEVELS,
   PROXY_UID,
 } from '../shared/contract.ts';
+import { VERSION } from '../version.ts';
 import type { ValueFormat } from './value-patterns.ts';
 import './value-patterns.ts';
 import { QUANTITY } from '../shared/grammar/index.ts';
+
+/** The image this release ships, as `npm run images` and the chart's appVersion name it. */
+const defaultImage = (name: 'proxy' | 'init') => `ghcr.io/outrigger/${name}:${VERSION}`;
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
@@ -107,7 +111,7 @@ export const ConfigSchema = Type.Object(
 
     proxy: Type.Object(
       {
-        image: Type.String({ minLength: 1, default: 'ghcr.io/outrigger/proxy:0.1.0' }),
+        image: Type.String({ minLength: 1, default: defaultImage('proxy') }),
         imagePullPolicy: ImagePullPolicy,
         logLevel: LogLevel,
         accessLog: Type.Boolean({ default: false }),
@@ -132,7 +136,7 @@ export const ConfigSchema = Type.Object(
 
     init: Type.Object(
       {
-        image: Type.String({ minLength: 1, default: 'ghcr.io/outrigger/init:0.1.0' }),
+        image: Type.String({ minLength: 1, default: defaultImage('init') }),
         imagePullPolicy: ImagePullPolicy,
         resources: resources({
           requests: { cpu: '10m', memory: '32Mi' },

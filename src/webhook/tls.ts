@@ -5,12 +5,8 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import type { KeyPair } from '../certs/key-pair.ts';
 import { errors } from '../errors.ts';
-
-export interface ServingMaterial {
-  cert: string;
-  key: string;
-}
 
 /** TLS settings every context gets: TLS 1.2 is the floor. */
 export const TLS_OPTIONS = { minVersion: 'TLSv1.2' } as const satisfies SecureContextOptions;
@@ -19,7 +15,7 @@ export const TLS_OPTIONS = { minVersion: 'TLSv1.2' } as const satisfies SecureCo
  * Checks a certificate and key belong together before anything is swapped, so
  * a half-written pair never reaches the listener. Returns the expiry time.
  */
-export function checkServingMaterial(material: ServingMaterial, source: string): Date {
+export function checkServingMaterial(material: KeyPair, source: string): Date {
   try {
     createSecureContext({ ...TLS_OPTIONS, ...material });
     return new Date(new X509Certificate(material.cert).validTo);
@@ -30,15 +26,15 @@ export function checkServingMaterial(material: ServingMaterial, source: string):
 
 export class ServingCertificate {
   #server: Server | undefined;
-  #material: ServingMaterial;
+  #material: KeyPair;
   #listeners: Array<(expiry: Date) => void> = [];
 
-  constructor(material: ServingMaterial, source: string) {
+  constructor(material: KeyPair, source: string) {
     checkServingMaterial(material, source);
     this.#material = material;
   }
 
-  get material(): ServingMaterial {
+  get material(): KeyPair {
     return this.#material;
   }
 
@@ -52,7 +48,7 @@ export class ServingCertificate {
   }
 
   /** Swaps the certificate for new connections. Throws (and keeps the old one) if the pair is bad. */
-  update(material: ServingMaterial, source = 'update'): void {
+  update(material: KeyPair, source = 'update'): void {
     const expiry = checkServingMaterial(material, source);
     this.#server?.setSecureContext({ ...TLS_OPTIONS, ...material });
     this.#material = material;
@@ -101,10 +97,7 @@ export function watchServingFiles(
   };
 }
 
-export async function readServingFiles(paths: {
-  cert: string;
-  key: string;
-}): Promise<ServingMaterial> {
+export async function readServingFiles(paths: { cert: string; key: string }): Promise<KeyPair> {
   try {
     return { cert: await readFile(paths.cert, 'utf8'), key: await readFile(paths.key, 'utf8') };
   } catch (err) {

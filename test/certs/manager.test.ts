@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateCertificateAuthority, issueServingCertificate } from '../../src/certs/generate.ts';
 import { certificateFacts, isSignedBy, splitPemBundle } from '../../src/certs/inspect.ts';
 import { forgeIssuer } from '../../src/certs/issuer.ts';
+import type { KeyPair } from '../../src/certs/key-pair.ts';
 import { loadKubeConfig } from '../../src/certs/kube-api.ts';
 import {
   type CertificateManager,
@@ -14,7 +15,7 @@ import {
   startCertificateManager,
 } from '../../src/certs/manager.ts';
 import { startCluster, type TestCluster } from '../e2e/harness/cluster.ts';
-import { clusterSuiteBlocker } from '../e2e/harness/prerequisites.ts';
+import { skipUnless } from '../support/prerequisites.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NAMESPACE = 'outrigger-certs-test';
@@ -40,14 +41,14 @@ function webhookConfiguration(name: string): string {
   });
 }
 
-describe('certificate manager on a real apiserver', { concurrency: false }, () => {
+const skip = skipUnless('go', 'controlPlaneTools');
+
+describe('certificate manager on a real apiserver', { concurrency: false, skip }, () => {
   let cluster: TestCluster | undefined;
-  const blocker = clusterSuiteBlocker();
   let clock = new Date('2031-03-01T00:00:00Z');
   const managers: CertificateManager[] = [];
 
   before(async () => {
-    if (blocker) return;
     cluster = await startCluster();
     assert.equal((await cluster.kubectl(['create', 'namespace', NAMESPACE])).code, 0);
     assert.equal(
@@ -106,8 +107,7 @@ describe('certificate manager on a real apiserver', { concurrency: false }, () =
   let a: CertificateManager;
   let b: CertificateManager;
 
-  it('two replicas started together converge on one CA and one leaf', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('two replicas started together converge on one CA and one leaf', async () => {
     [a, b] = await Promise.all([
       startReplica('replica-a', servedA),
       startReplica('replica-b', servedB),
@@ -129,8 +129,8 @@ describe('certificate manager on a real apiserver', { concurrency: false }, () =
     assert.deepEqual(facts.ipAddresses, ['127.0.0.1']);
   });
 
-  it('writes the CA into every webhook and puts it back when someone blanks it', async (t) => {
-    if (blocker || !cluster) return t.skip(blocker);
+  it('writes the CA into every webhook and puts it back when someone blanks it', async () => {
+    assert.ok(cluster);
     assert.deepEqual(await caBundles(), [a.current().ca, a.current().ca]);
     const blank = '[{"op":"remove","path":"/webhooks/1/clientConfig/caBundle"}]';
     const patched = await cluster.kubectl([
@@ -146,8 +146,7 @@ describe('certificate manager on a real apiserver', { concurrency: false }, () =
     assert.deepEqual(await caBundles(), [a.current().ca, a.current().ca]);
   });
 
-  it('renews the leaf once, hands it to both replicas without a restart, keeps the CA', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('renews the leaf once, hands it to both replicas without a restart, keeps the CA', async () => {
     const before = a.current();
     clock = new Date(clock.getTime() + 2.2 * DAY);
     await a.recheck();
@@ -162,8 +161,7 @@ describe('certificate manager on a real apiserver', { concurrency: false }, () =
     assert.equal(servedA.at(-1)?.cert, a.current().cert, 'the new leaf reached the callback');
   });
 
-  it('rotates the CA trust-first and drops the old CA only after both replicas moved', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('rotates the CA trust-first and drops the old CA only after both replicas moved', async () => {
     const oldCa = a.current().ca;
     // Day 21 of the CA's 30: a successor is staged and trusted, the old CA still signs.
     clock = new Date(clock.getTime() + 19 * DAY);
@@ -202,12 +200,12 @@ describe('certificate manager on a real apiserver', { concurrency: false }, () =
     );
     assert.equal(final[1], final[0]);
   });
-  it("provided mode serves the user's Secret, writes its ca.crt, and follows its updates", async (t) => {
-    if (blocker || !cluster) return t.skip(blocker);
+  it("provided mode serves the user's Secret, writes its ca.crt, and follows its updates", async () => {
+    assert.ok(cluster);
     const ca = generateCertificateAuthority({ commonName: 'user-ca' });
     const issue = () =>
       issueServingCertificate(ca, { dnsNames: ['outrigger.outrigger-certs-test.svc'] });
-    const secret = (pair: { cert: string; key: string }) =>
+    const secret = (pair: KeyPair) =>
       JSON.stringify({
         apiVersion: 'v1',
         kind: 'Secret',

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { preparePrivateDirectory, writePrivateFile } from '../../src/certs/private-directory.ts';
 import { errors, isOutriggerError } from '../../src/errors.ts';
+import { requirePrerequisites } from '../support/prerequisites.ts';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const PRECIOUS = 'a file the webhook must never write\n';
@@ -39,7 +40,7 @@ describe('the directory for generated certificates', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   test('serve refuses a directory another user made, mode 0777, with a symlink for ca.crt', (t) => {
-    if (process.getuid?.() !== 0) return t.skip('needs root to chown a directory to uid 65534');
+    if (!requirePrerequisites(t, 'root')) return;
     const hostile = join(root, 'hostile');
     mkdirSync(hostile);
     symlinkSync(victim, join(hostile, 'ca.crt'));

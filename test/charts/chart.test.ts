@@ -16,8 +16,8 @@ import { enforcedLevel } from '../../src/inject/pod-security.ts';
 import { renderSidecar } from '../../src/inject/render.ts';
 import { MONITORING_PORT, PORTS, PROMETHEUS_PATH } from '../../src/shared/contract.ts';
 import { type CommandResult, startCluster, type TestCluster } from '../e2e/harness/cluster.ts';
-import { clusterSuiteBlocker } from '../e2e/harness/prerequisites.ts';
 import { goTool } from '../support/go-tool.ts';
+import { skipUnless } from '../support/prerequisites.ts';
 
 const chart = fileURLToPath(new URL('../../charts/outrigger', import.meta.url));
 const MONITOR_CHECK = fileURLToPath(new URL('./monitor-check', import.meta.url));
@@ -63,12 +63,10 @@ interface Manifest {
   };
 }
 
-describe('helm chart', { concurrency: false }, () => {
-  const blocker = clusterSuiteBlocker();
+describe('helm chart', { concurrency: false, skip: skipUnless('go', 'controlPlaneTools') }, () => {
   let cluster: TestCluster | undefined;
 
   before(async () => {
-    if (blocker) return;
     cluster = await startCluster();
     assert.equal((await cluster.kubectl(['create', 'namespace', NAMESPACE])).code, 0);
   });
@@ -97,8 +95,7 @@ describe('helm chart', { concurrency: false }, () => {
       .map((doc) => doc.toJS() as Manifest | null)
       .filter((doc): doc is Manifest => doc !== null);
 
-  it('passes helm lint --strict in every certificate mode and with a url', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('passes helm lint --strict in every certificate mode and with a url', async () => {
     for (const sets of [
       [],
       ['certs.mode=provided'],
@@ -110,8 +107,7 @@ describe('helm chart', { concurrency: false }, () => {
     }
   });
 
-  it('refuses misspelt keys and wrong types, in chart values and in the injection config', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('refuses misspelt keys and wrong types, in chart values and in the injection config', async () => {
     const refused: Array<[string, RegExp]> = [
       ['webhook.failurPolicy=Fail', /failurPolicy/],
       ['replicaCount=two', /replicaCount/],
@@ -130,8 +126,7 @@ describe('helm chart', { concurrency: false }, () => {
     }
   });
 
-  it('writes the policy defaults into the injector configuration as the injector reads them', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('writes the policy defaults into the injector configuration as the injector reads them', async () => {
     const rendered = await template(
       'injection.policy.defaultConfigMap=mesh-policy',
       'injection.policy.namespaces.shop=shop-policy',
@@ -146,8 +141,7 @@ describe('helm chart', { concurrency: false }, () => {
     });
   });
 
-  it('renders no caBundle, so upgrades never blank what the injector wrote', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('renders no caBundle, so upgrades never blank what the injector wrote', async () => {
     for (const rendered of [
       await template(),
       await template('webhook.url=https://192.0.2.10:8443/inject'),
@@ -158,8 +152,7 @@ describe('helm chart', { concurrency: false }, () => {
     }
   });
 
-  it('grants the injector only its own webhook configuration and Secret', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('grants the injector only its own webhook configuration and Secret', async () => {
     const all = manifests(await template());
     const clusterRole = all.find((m) => m.kind === 'ClusterRole');
     assert.deepEqual(clusterRole?.rules, [
@@ -176,8 +169,7 @@ describe('helm chart', { concurrency: false }, () => {
     assert.deepEqual(named?.verbs, ['get', 'update']);
   });
 
-  it('sends namespaces enforcing Pod Security baseline or restricted to their own path, the rest to /inject', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('sends namespaces enforcing Pod Security baseline or restricted to their own path, the rest to /inject', async () => {
     const entries = (rendered: string) =>
       manifests(rendered).find((m) => m.kind === 'MutatingWebhookConfiguration')?.webhooks ?? [];
     const podSecurity = (entry: { namespaceSelector: Selector }) =>
@@ -230,8 +222,7 @@ describe('helm chart', { concurrency: false }, () => {
   });
 
   for (const podOptIn of [true, false]) {
-    it(`the webhook entries and the injector (as outrigger check runs it) agree on every namespace and pod (podOptIn ${podOptIn})`, async (t) => {
-      if (blocker) return t.skip(blocker);
+    it(`the webhook entries and the injector (as outrigger check runs it) agree on every namespace and pod (podOptIn ${podOptIn})`, async () => {
       const webhooks =
         manifests(await template(`injection.podOptIn=${podOptIn}`)).find(
           (m) => m.kind === 'MutatingWebhookConfiguration',
@@ -320,8 +311,7 @@ describe('helm chart', { concurrency: false }, () => {
     });
   }
 
-  it('installs as a subchart of an umbrella chart: global values accepted, enabled as its condition', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('installs as a subchart of an umbrella chart: global values accepted, enabled as its condition', async () => {
     const umbrella = mkdtempSync(join(tmpdir(), 'outrigger-umbrella-'));
     mkdirSync(join(umbrella, 'charts'));
     cpSync(chart, join(umbrella, 'charts', 'outrigger'), { recursive: true });
@@ -363,8 +353,7 @@ describe('helm chart', { concurrency: false }, () => {
     assert.equal(manifests(disabled.stdout).length, 0);
   });
 
-  it('a pre-install/pre-upgrade hook Job runs validate-config on the exact configuration the release writes', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('a pre-install/pre-upgrade hook Job runs validate-config on the exact configuration the release writes', async () => {
     // Within the schema, but refused by the injector: a request above its limit.
     const sets = [
       'injection.proxy.resources.requests.cpu=2',
@@ -417,8 +406,7 @@ describe('helm chart', { concurrency: false }, () => {
     );
   });
 
-  it('helm test is one Pod hook running the injector image; what it needs are ordinary resources', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('helm test is one Pod hook running the injector image; what it needs are ordinary resources', async () => {
     const all = manifests(
       await template(
         'image.registry=registry.example.test/outrigger',
@@ -488,8 +476,7 @@ describe('helm chart', { concurrency: false }, () => {
     );
   });
 
-  it('renders a NetworkPolicy only when asked: ingress to 8443 and the monitoring port alone, from anywhere or from the peers given', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('renders a NetworkPolicy only when asked: ingress to 8443 and the monitoring port alone, from anywhere or from the peers given', async () => {
     const policies = (rendered: string) =>
       manifests(rendered).filter((m) => m.kind === 'NetworkPolicy');
     assert.deepEqual(policies(await template()), []);
@@ -523,8 +510,7 @@ describe('helm chart', { concurrency: false }, () => {
     ]);
   });
 
-  it('serves the monitoring port on the Service, and renders a ServiceMonitor and a PodMonitor only when asked', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('serves the monitoring port on the Service, and renders a ServiceMonitor and a PodMonitor only when asked', async () => {
     const monitors = ['metrics.serviceMonitor.enabled=true', 'metrics.podMonitor.enabled=true'];
     const lint = await helm(['lint', '--strict', chart, ...monitors.flatMap((s) => ['--set', s])]);
     assert.equal(lint.code, 0, lint.stdout + lint.stderr);
@@ -628,8 +614,8 @@ describe('helm chart', { concurrency: false }, () => {
     assert.match(refused.stderr, /interval/);
   });
 
-  it('helm template output passes a server-side dry run on the real apiserver', async (t) => {
-    if (blocker || !cluster) return t.skip(blocker);
+  it('helm template output passes a server-side dry run on the real apiserver', async () => {
+    assert.ok(cluster);
     // The test namespace must exist for the objects in it to be checked (a dry
     // run creates nothing).
     await cluster.kubectl(['create', 'namespace', 'outrigger-injection-test']);

@@ -10,15 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { METRICS_PATH, MONITORING_PORT } from '../../src/shared/contract.ts';
+import { skipUnless } from '../support/prerequisites.ts';
 import { type CommandResult, freePort, startCluster, type TestCluster } from './harness/cluster.ts';
 import {
-  missingInjectorBuild,
   type RunningInjector,
   runOutrigger,
   servedFingerprint,
   startInjector,
 } from './harness/injector.ts';
-import { clusterSuiteBlocker } from './harness/prerequisites.ts';
 
 const chart = fileURLToPath(new URL('../../charts/outrigger', import.meta.url));
 const RELEASE = 'outrigger';
@@ -87,8 +86,13 @@ function podManifest(
   });
 }
 
-describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15 * 60_000 }, () => {
-  const blocker = clusterSuiteBlocker() ?? missingInjectorBuild();
+const skip = skipUnless('go', 'controlPlaneTools', 'build');
+
+describe('outrigger on a real kube-apiserver', {
+  concurrency: false,
+  timeout: 15 * 60_000,
+  skip,
+}, () => {
   let cluster: TestCluster;
   let injector: RunningInjector | undefined;
   let injectorPort = 0;
@@ -146,7 +150,6 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
   }
 
   before(async () => {
-    if (blocker) return;
     cluster = await startCluster();
     logFile = join(cluster.dir, 'injector.log');
     injectorPort = await freePort();
@@ -266,8 +269,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     await cluster?.stop();
   });
 
-  it('bootstraps its CA into a Secret and caBundle through the API', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('bootstraps its CA into a Secret and caBundle through the API', async () => {
     const secret = JSON.parse(
       ok(
         await kubectl(['get', 'secret', `${RELEASE}-tls`, '-n', SYSTEM_NS, '-o', 'json']),
@@ -292,8 +294,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.match(events.stdout, /CABundleWritten/);
   });
 
-  it('injects a pod in a labelled namespace with init container, proxy and status annotation', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('injects a pod in a labelled namespace with init container, proxy and status annotation', async () => {
     const pod = await createdPod(podManifest('injected', ENABLED_NS));
     assert.ok(isInjected(pod), `not injected: ${containerNames(pod)}`);
     const status = JSON.parse(pod.metadata.annotations?.[STATUS] ?? '{}');
@@ -305,8 +306,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.ok(isInjected(stored));
   });
 
-  it('leaves alone: annotation opt-out, label opt-out, unlabelled namespace, kube-system, hostNetwork', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('leaves alone: annotation opt-out, label opt-out, unlabelled namespace, kube-system, hostNetwork', async () => {
     const untouched = [
       podManifest('opt-out-annotation', ENABLED_NS, {
         annotations: { 'sidecar.outrigger.dev/inject': 'false' },
@@ -329,8 +329,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     }
   });
 
-  it('injects a pod labelled sidecar.outrigger.dev/inject=true in a namespace without the label', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('injects a pod labelled sidecar.outrigger.dev/inject=true in a namespace without the label', async () => {
     const pod = await createdPod(
       podManifest('opt-in-label', PLAIN_NS, { labels: { 'sidecar.outrigger.dev/inject': 'true' } }),
     );
@@ -344,8 +343,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.deepEqual(containerNames(annotated), ['app']);
   });
 
-  it('check in live mode reads the namespace, the webhook selectors and the pod, and says which filter decides', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('check in live mode reads the namespace, the webhook selectors and the pod, and says which filter decides', async () => {
     const check = (...args: string[]) =>
       runOutrigger(['check', ...args, `--kubeconfig=${cluster.kubeconfig}`]);
     // Created by the earlier cases; stored as the apiserver admitted them.
@@ -458,8 +456,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     );
   });
 
-  it('a policy annotation is admitted with its volume, refused when malformed, and check says whether its ConfigMap exists and validates', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('a policy annotation is admitted with its volume, refused when malformed, and check says whether its ConfigMap exists and validates', async () => {
     const check = (...args: string[]) =>
       runOutrigger(['check', ...args, '-n', ENABLED_NS, `--kubeconfig=${cluster.kubeconfig}`]);
     const policyMap = (name: string, policy: string) =>
@@ -556,8 +553,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     }
   });
 
-  it('version and proxy-status read the injected pods from the apiserver', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('version and proxy-status read the injected pods from the apiserver', async () => {
     const version = await runOutrigger(['version', `--kubeconfig=${cluster.kubeconfig}`]);
     assert.equal(version.code, 0, version.stderr);
     assert.match(version.stdout, /^client: outrigger \S+$/m);
@@ -580,8 +576,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.ok(!pods.some((p) => p.pod === 'opt-out-label'), 'an uninjected pod is listed');
   });
 
-  it('warns about an unknown sidecar.outrigger.dev key and still injects the pod', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('warns about an unknown sidecar.outrigger.dev key and still injects the pod', async () => {
     const result = await createPod(
       podManifest('unknown-key', ENABLED_NS, {
         annotations: { 'sidecar.outrigger.dev/fromTheFuture': 'yes' },
@@ -594,8 +589,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     );
   });
 
-  it('helm upgrade with a bad CIDR fails before anything changes, and injection keeps working', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('helm upgrade with a bad CIDR fails before anything changes, and injection keeps working', async () => {
     const before = ok(
       await kubectl(['get', 'configmap', RELEASE, '-n', SYSTEM_NS, '-o', 'jsonpath={.data}']),
       'get configmap',
@@ -622,8 +616,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.ok(isInjected(pod), 'injection stopped');
   });
 
-  it("serves the injector's metrics in plain HTTP on the monitoring port, counting the apiserver's reviews", async (t) => {
-    if (blocker) return t.skip(blocker);
+  it("serves the injector's metrics in plain HTTP on the monitoring port, counting the apiserver's reviews", async () => {
     const scrape = async () => {
       const response = await fetch(`http://127.0.0.1:${monitoringPort}${METRICS_PATH}`);
       assert.equal(response.status, 200);
@@ -639,16 +632,18 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     await createdPod(podManifest('scraped', ENABLED_NS));
     const after = await scrape();
     assert.equal(injected(after), injected(before) + 1, after);
-    // Certificate mode auto: the lifecycle metrics are in the same registry.
-    assert.match(
+    // Certificate mode auto: the lifecycle metrics are in the same registry, with
+    // one gauge for the served leaf and the manager's for its CA.
+    assert.match(after, /^outrigger_serving_certificate_expiry_timestamp_seconds \d/m);
+    assert.match(after, /^outrigger_webhook_certificate_expiry_timestamp_seconds\{kind="ca"\} \d/m);
+    assert.doesNotMatch(
       after,
-      /^outrigger_webhook_certificate_expiry_timestamp_seconds\{kind="leaf"\} \d/m,
+      /outrigger_webhook_certificate_expiry_timestamp_seconds\{kind="leaf"\}/,
     );
     assert.match(after, /^process_resident_memory_bytes \d+/m);
   });
 
-  it('refuses a pod with a bad override annotation, naming the annotation', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('refuses a pod with a bad override annotation, naming the annotation', async () => {
     const result = await createPod(
       podManifest('bad-override', ENABLED_NS, {
         annotations: { 'traffic.sidecar.outrigger.dev/excludeInboundPorts': 'http' },
@@ -661,8 +656,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.notEqual(stored.code, 0, 'nothing was stored');
   });
 
-  it('kubectl apply --dry-run=server shows the injection and stores nothing', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('kubectl apply --dry-run=server shows the injection and stores nothing', async () => {
     const result = await kubectl(
       ['apply', '--dry-run=server', '-o', 'json', '-f', '-'],
       podManifest('dry-run', ENABLED_NS),
@@ -671,8 +665,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.notEqual((await kubectl(['get', 'pod', 'dry-run', '-n', ENABLED_NS])).code, 0);
   });
 
-  it('does not inject twice a pod that already carries the status annotation', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('does not inject twice a pod that already carries the status annotation', async () => {
     const pod = await createdPod(
       podManifest('already-injected', ENABLED_NS, {
         annotations: { [STATUS]: '{"containers":["outrigger-proxy"]}' },
@@ -681,8 +674,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.deepEqual(containerNames(pod), ['app']);
   });
 
-  it('every injected variant passes the apiserver validation', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('every injected variant passes the apiserver validation', async () => {
     const variants: Record<string, string>[] = [
       { 'sidecar.outrigger.dev/nativeSidecar': 'false' },
       {
@@ -708,8 +700,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     }
   });
 
-  it("the apiserver takes the probe rewrite and the classic layout's order", async (t) => {
-    if (blocker) return t.skip(blocker);
+  it("the apiserver takes the probe rewrite and the classic layout's order", async () => {
     for (const native of [true, false]) {
       const manifest = JSON.stringify({
         apiVersion: 'v1',
@@ -774,8 +765,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     }
   });
 
-  it('refuses an injected pod where Pod Security baseline or restricted is enforced, and the injector says why', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('refuses an injected pod where Pod Security baseline or restricted is enforced, and the injector says why', async () => {
     const refused = await createPod(podManifest('refused-baseline', BASELINE_NS));
     assert.notEqual(refused.code, 0, 'the PodSecurity plugin must refuse the injected pod');
     assert.match(refused.stderr, /violates PodSecurity "baseline:latest"/);
@@ -886,8 +876,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     return undefined;
   }
 
-  it('helm test is one pod running the injector image; its selftest passes with the test RBAC once the pod runs', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('helm test is one pod running the injector image; its selftest passes with the test RBAC once the pod runs', async () => {
     const hooks = await testHooks();
     // helm test --logs reads each test hook as a pod: only a pod may be one.
     assert.deepEqual(
@@ -948,8 +937,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     assert.equal(left.stdout.trim(), '', 'the selftest deleted its pod');
   });
 
-  it('the selftest fails with a clear message when the pod never runs, or is not injected, and cleans up', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('the selftest fails with a clear message when the pod never runs, or is not injected, and cleans up', async () => {
     const [testPod] = await testHooks();
     const args = (testPod?.spec.containers[0]?.args ?? []).filter(
       (arg) => !arg.startsWith('--timeout='),
@@ -994,8 +982,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     }
   });
 
-  it('rotates the leaf during a stream of pod creations without failing one', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('rotates the leaf during a stream of pod creations without failing one', async () => {
     await injector?.stop();
     // A leaf this short is always due: the injector renews it at every 1 s re-check.
     await runInjector(['--cert-leaf-validity-days=0.0005']);
@@ -1020,8 +1007,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     await waitForInjection();
   });
 
-  it('installs as a subchart of an umbrella chart with global values; enabled: false installs nothing of ours; uninstall cleans up', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('installs as a subchart of an umbrella chart with global values; enabled: false installs nothing of ours; uninstall cleans up', async () => {
     const umbrella = join(cluster.dir, 'umbrella');
     mkdirSync(umbrella, { recursive: true });
     writeFileSync(
@@ -1161,8 +1147,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
       `helm upgrade to failurePolicy ${policy}`,
     );
 
-  it('with the injector stopped: Fail refuses with a clear message, Ignore admits uninjected', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('with the injector stopped: Fail refuses with a clear message, Ignore admits uninjected', async () => {
     await injector?.stop();
     const refused = await createPod(podManifest('while-down-fail', ENABLED_NS));
     assert.notEqual(refused.code, 0);
@@ -1183,8 +1168,7 @@ describe('outrigger on a real kube-apiserver', { concurrency: false, timeout: 15
     await waitForInjection();
   });
 
-  it('helm uninstall removes the webhook configuration', async (t) => {
-    if (blocker) return t.skip(blocker);
+  it('helm uninstall removes the webhook configuration', async () => {
     ok(await cluster.helm(['uninstall', RELEASE, '-n', SYSTEM_NS]), 'helm uninstall');
     const gone = await kubectl(['get', 'mutatingwebhookconfiguration', WEBHOOK_CONFIG]);
     assert.notEqual(gone.code, 0);

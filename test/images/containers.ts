@@ -201,7 +201,11 @@ export class ThrowawayContainerd {
       try {
         return sh('ctr', ['--address', this.address, ...args]);
       } catch (err) {
-        if (Date.now() > deadline || existsSync(this.address)) throw err;
+        // containerd binds its socket a moment before it serves on it: until then
+        // ctr cannot dial (no socket yet, or connection refused). Any other failure is ctr's.
+        const stderr = String((err as { stderr?: unknown }).stderr ?? '');
+        const starting = !existsSync(this.address) || /failed to dial/.test(stderr);
+        if (Date.now() > deadline || !starting) throw err;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }

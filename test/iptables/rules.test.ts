@@ -1,9 +1,9 @@
 // Golden tests: the exact iptables-restore text for each flag combination,
 // compared with files under testdata/ that reviewers read in diffs.
-// Regenerate them with `npm run golden:iptables` (UPDATE_GOLDEN=1).
+// Regenerate them with `npm run golden:update` (or `npm run golden:iptables` for these alone).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseInvocation } from '../../src/iptables/flags.ts';
@@ -14,10 +14,10 @@ import {
   renderCapture,
   renderCleanup,
 } from '../../src/iptables/rules.ts';
+import { expectGolden } from '../support/golden.ts';
 
 const TESTDATA = join(import.meta.dirname, 'testdata');
 const MAIN = join(import.meta.dirname, '../../src/iptables/main.ts');
-const update = process.env.UPDATE_GOLDEN === '1';
 
 /** Each case is the init container's argument list; the golden is its --dry-run output. */
 const cases: ReadonlyArray<{ name: string; args: string[] }> = [
@@ -52,15 +52,14 @@ function dryRun(args: string[]): string {
   return FAMILIES.map((family) => renderCapture(settings, family)).join('\n');
 }
 
-function assertGolden(name: string, actual: string): void {
-  const file = join(TESTDATA, `${name}.rules`);
-  if (update) writeFileSync(file, actual);
-  assert.equal(actual, readFileSync(file, 'utf8'), `${file} differs (npm run golden:iptables)`);
+/** testdata/<name>.rules, through the one golden helper. */
+function expectGoldenRules(name: string, actual: string): void {
+  expectGolden(join(TESTDATA, `${name}.rules`), actual);
 }
 
 for (const { name, args } of cases) {
   test(`golden: ${name} (${args.map((a) => JSON.stringify(a)).join(' ') || 'no flags'})`, () => {
-    assertGolden(name, dryRun(args));
+    expectGoldenRules(name, dryRun(args));
   });
 }
 
@@ -75,12 +74,12 @@ test('golden: a re-run deletes the jumps it finds before adding them again', () 
     '-A OUTPUT -j KUBE-SERVICES',
     'COMMIT',
   ].join('\n');
-  assertGolden('rerun', renderCapture(settings, 'ipv4', ownJumps(saved)));
+  expectGoldenRules('rerun', renderCapture(settings, 'ipv4', ownJumps(saved)));
 });
 
 test('golden: cleanup removes the jumps and then the chains', () => {
   const { settings } = parseInvocation([]);
-  assertGolden(
+  expectGoldenRules(
     'cleanup',
     FAMILIES.map((family) => renderCleanup(family, expectedJumps(settings))).join('\n'),
   );

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { skipBecause } from '../support/prerequisites.ts';
 
 export const CLUSTER_DIR =
   process.env.OUTRIGGER_CLUSTER_DIR ?? join(homedir(), '.cache', 'outrigger-cluster');
@@ -109,11 +110,7 @@ export async function clusterMissing(): Promise<string | undefined> {
  * not. Under CI a missing cluster is a failure, not a skip.
  */
 export async function skipUnlessCluster(): Promise<string | false> {
-  const missing = await clusterMissing();
-  if (missing === undefined) return false;
-  if (process.env.CI === 'true')
-    throw new Error(`CI=true and the node suite cannot run: ${missing}`);
-  return missing;
+  return skipBecause(await clusterMissing());
 }
 
 let counter = 0;

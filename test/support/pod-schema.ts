@@ -1,5 +1,5 @@
 // A strict check of a Pod against the Kubernetes v1 OpenAPI schema (extracted
-// by test/support/extract-pod-schema.ts): types, enums and required fields as
+// by tools/extract-pod-schema.ts): types, enums and required fields as
 // published, plus no unknown fields, so a misspelled key cannot slip through.
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';

@@ -10,11 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import jsonPatch from 'fast-json-patch';
-import {
-  type CertificateAuthority,
-  generateCertificateAuthority,
-  issueServingCertificate,
-} from '../../src/certs/generate.ts';
+import { generateCertificateAuthority, issueServingCertificate } from '../../src/certs/generate.ts';
+import type { KeyPair } from '../../src/certs/key-pair.ts';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
@@ -49,7 +46,7 @@ const appPod = (annotations: Record<string, string> = {}) => ({
 
 describe('outrigger serve over HTTPS', () => {
   let dir: string;
-  let ca: CertificateAuthority;
+  let ca: KeyPair;
   let server: ChildProcess;
   let port: number;
   let logs = '';
@@ -91,6 +88,30 @@ describe('outrigger serve over HTTPS', () => {
     });
 
   const post = (body: unknown, agent?: Agent) => send('/inject', JSON.stringify(body), { agent });
+
+  /** Each sample of /metrics by its series (`name{labels}`), so a test reads what it changed. */
+  const scrape = async (): Promise<Map<string, number>> => {
+    const reply = await send('/metrics', undefined, { method: 'GET' });
+    assert.equal(reply.status, 200);
+    const samples = new Map<string, number>();
+    for (const line of reply.body.split('\n')) {
+      const match = /^(\S+) (\S+)$/.exec(line);
+      if (match?.[1] && !line.startsWith('#')) samples.set(match[1], Number(match[2]));
+    }
+    return samples;
+  };
+
+  /** A new leaf from the same CA, written as Kubernetes writes mounted Secrets: renamed into place. */
+  const swapLeaf = () => {
+    const next = issueServingCertificate(ca, {
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
+    writeFileSync(join(dir, 'tls.key.new'), next.key);
+    writeFileSync(join(dir, 'tls.crt.new'), next.cert);
+    renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
+    renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+  };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'outrigger-serve-'));
@@ -423,17 +444,9 @@ describe('outrigger serve over HTTPS', () => {
 
   test('a certificate swap mid-burst loses no request and new connections get the new leaf', async () => {
     const oldSerial = (await send('/healthz', undefined, { method: 'GET' })).serial;
-    const next = issueServingCertificate(ca, {
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-    });
     const swapped = Promise.resolve().then(async () => {
       await new Promise((r) => setTimeout(r, 100));
-      // Written as Kubernetes writes mounted Secrets: new files renamed into place.
-      writeFileSync(join(dir, 'tls.key.new'), next.key);
-      writeFileSync(join(dir, 'tls.crt.new'), next.cert);
-      renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
-      renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+      swapLeaf();
     });
     const keepAlive = new Agent({
       keepAlive: true,
@@ -465,31 +478,45 @@ describe('outrigger serve over HTTPS', () => {
   });
 
   test('metrics count decisions by reason and expose a sub-millisecond latency histogram', async () => {
-    const reply = await send('/metrics', undefined, { method: 'GET' });
-    assert.equal(reply.status, 200);
-    assert.match(
-      reply.body,
-      /outrigger_admissions_total\{decision="injected",reason="default_inject"\} \d+/,
+    // What this test sends, counted against what the server had counted before
+    // it, so the test reads the same alone or after the others.
+    const injected = 'outrigger_admissions_total{decision="injected",reason="default_inject"}';
+    const skipped =
+      'outrigger_admissions_total{decision="skipped",reason="injection_disabled_by_annotation"}';
+    const denied = 'outrigger_admissions_total{decision="denied",reason="invalid_annotation"}';
+    const reloads = 'outrigger_tls_reloads_total{result="success"}';
+    const before = await scrape();
+    await post(review(appPod()));
+    await post(review(appPod({ 'sidecar.outrigger.dev/inject': 'false' })));
+    await post(review(appPod({ 'traffic.sidecar.outrigger.dev/excludeInboundPorts': '70000' })));
+    swapLeaf();
+    // The files are polled each second: the swap is counted within a few.
+    let after = await scrape();
+    for (let i = 0; i < 100 && (after.get(reloads) ?? 0) === (before.get(reloads) ?? 0); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await scrape();
+    }
+    const added = (series: string) => (after.get(series) ?? 0) - (before.get(series) ?? 0);
+    assert.equal(added(injected), 1);
+    assert.equal(added(skipped), 1);
+    assert.equal(added(denied), 1);
+    assert.equal(added(reloads), 1);
+    assert.ok(
+      after.has('outrigger_injection_duration_seconds_bucket{le="0.0001",decision="injected"}'),
+      'a bucket below a millisecond',
     );
-    assert.match(
-      reply.body,
-      /outrigger_admissions_total\{decision="skipped",reason="injection_disabled_by_annotation"\} 1/,
-    );
-    assert.match(
-      reply.body,
-      /outrigger_admissions_total\{decision="denied",reason="invalid_annotation"\} 1/,
-    );
-    assert.match(
-      reply.body,
-      /outrigger_injection_duration_seconds_bucket\{le="0.0001",decision="injected"\}/,
-    );
-    assert.match(reply.body, /outrigger_tls_reloads_total\{result="success"\} 1/);
     const ready = await send('/readyz', undefined, { method: 'GET' });
     assert.equal(ready.status, 200);
   });
 
   test('the monitoring port serves the same metrics in plain HTTP, and nothing else', async () => {
-    const match = /monitoring on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(logs);
+    // Its own review, so the counter below exists when this test runs alone.
+    assert.equal((await post(review(appPod()))).status, 200);
+    const monitoringLine = /monitoring on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
+    // Log lines are written in batches, flushed each second.
+    for (let i = 0; i < 100 && !monitoringLine.test(logs); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const match = monitoringLine.exec(logs);
     assert.ok(match, `no monitoring line in ${logs}`);
     const base = match[1];
     const metrics = await fetch(`${base}/metrics`);
@@ -506,13 +533,23 @@ describe('outrigger serve over HTTPS', () => {
     assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
   });
 
-  test('one structured log line per admission with namespace, pod, decision, reason, duration', () => {
-    const line = logs
-      .split('\n')
-      .filter((l) => l.includes('"msg":"admission"'))
-      .map((l) => JSON.parse(l))
-      .find((l) => l.decision === 'injected');
-    assert.ok(line, 'no admission log line');
+  test('one structured log line per admission with namespace, pod, decision, reason, duration', async () => {
+    const sent = review(appPod());
+    assert.equal((await post(sent)).status, 200);
+    // Log lines are written in batches, flushed each second: wait for this review's.
+    const lineFor = (uid: string) =>
+      logs
+        .split('\n')
+        .filter((l) => l.startsWith('{') && l.endsWith('}') && l.includes('"msg":"admission"'))
+        .map((l) => JSON.parse(l))
+        .find((l) => l.uid === uid);
+    let line = lineFor(sent.request.uid);
+    for (let i = 0; i < 100 && !line; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      line = lineFor(sent.request.uid);
+    }
+    assert.ok(line, 'no admission log line for the review sent');
+    assert.equal(line.decision, 'injected');
     assert.equal(line.namespace, 'demo');
     assert.equal(line.pod, 'web-*');
     assert.equal(line.reason, 'default_inject');

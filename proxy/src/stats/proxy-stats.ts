@@ -360,11 +360,6 @@ export class ProxyStats {
     };
   }
 
-  reset(): void {
-    this.recentRequests.clear();
-    this.recentConnections.clear();
-  }
-
   private childrenFor(
     direction: Direction,
     authority: string,

@@ -22,10 +22,4 @@ export class Ring<T> {
     for (let i = 0; i < this.count; i++) out.push(this.items[(start + i) % this.items.length]!);
     return out;
   }
-
-  clear(): void {
-    this.items.fill(undefined);
-    this.next = 0;
-    this.count = 0;
-  }
 }

@@ -1,7 +1,7 @@
 // The injector as the e2e suite runs it: a local `outrigger serve` process built
 // from this checkout (dist/), talking to the test apiserver with a kubeconfig.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
@@ -11,13 +11,6 @@ import { type CommandResult, run } from './cluster.ts';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const node = `${repoRoot}node_modules/.bin/node`;
 const entry = `${repoRoot}dist/src/cli/main.js`;
-
-/** Why the injector cannot be started (no build), or undefined. */
-export function missingInjectorBuild(): string | undefined {
-  return existsSync(entry)
-    ? undefined
-    : `${entry} is missing: run npm run build (npm run test:e2e does)`;
-}
 
 export interface RunningInjector {
   port: number;

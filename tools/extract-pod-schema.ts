@@ -2,7 +2,7 @@
 // Kubernetes OpenAPI v3 document, without descriptions, into
 // test/inject/testdata/pod.openapi.json for the property tests' schema check.
 //
-//   node test/support/extract-pod-schema.ts <kubernetes>/api/openapi-spec/v3/api__v1_openapi.json
+//   node tools/extract-pod-schema.ts <kubernetes>/api/openapi-spec/v3/api__v1_openapi.json
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const [source] = process.argv.slice(2);
@@ -33,6 +33,6 @@ function strip(node: unknown): unknown {
 
 const root = strip({ $ref: '#/components/schemas/io.k8s.api.core.v1.Pod' });
 writeFileSync(
-  new URL('../inject/testdata/pod.openapi.json', import.meta.url),
+  new URL('../test/inject/testdata/pod.openapi.json', import.meta.url),
   `${JSON.stringify({ ...(root as object), definitions: picked }, null, 1)}\n`,
 );

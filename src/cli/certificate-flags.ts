@@ -1,12 +1,12 @@
-// The `serve` flags that switch on cluster certificate management. Kept beside the
-// manager so the CLI gains them with one call and the chart's Deployment args and
-// these names are read side by side.
+// The `serve` flags that switch on cluster certificate management, turned into the
+// options src/certs/cluster-serving.ts takes. Flags are the CLI's business, so they
+// live here with the other commands; the chart's Deployment args name these flags.
 import { type Command, Option } from 'commander';
-import { valueOption } from '../cli/value-option.ts';
+import type { ClusterCertificateOptions } from '../certs/cluster-serving.ts';
+import { CERTIFICATE_MODES } from '../certs/modes.ts';
 import { errors } from '../errors.ts';
 import { positiveNumber, splitList } from '../shared/grammar/index.ts';
-import type { ClusterCertificateOptions } from './cluster-serving.ts';
-import { CERTIFICATE_MODES } from './modes.ts';
+import { valueOption } from './value-option.ts';
 
 const seconds = positiveNumber('seconds');
 const days = positiveNumber('days');

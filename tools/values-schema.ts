@@ -4,9 +4,9 @@
 // Every object closes with additionalProperties: false so misspelt keys are refused,
 // except `global`, which a parent chart shares with all its subcharts.
 
-import { ConfigSchema } from '../../src/config/schema.ts';
-import { VALUE_FORMATS } from '../../src/config/value-patterns.ts';
-import { QUANTITY } from '../../src/shared/grammar/index.ts';
+import { ConfigSchema } from '../src/config/schema.ts';
+import { VALUE_FORMATS } from '../src/config/value-patterns.ts';
+import { QUANTITY } from '../src/shared/grammar/index.ts';
 
 type JsonSchema = Record<string, unknown>;
 
