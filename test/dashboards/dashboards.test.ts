@@ -58,7 +58,7 @@ test('the dashboards are Grafana dashboards of the schema they declare, panels l
     'outrigger-proxies.json',
   ]);
   for (const { file, json } of dashboards) {
-    assert.equal(json.schemaVersion, 39, file);
+    assert.equal(json.schemaVersion, 42, file);
     assert.match(json.uid, /^[a-z0-9-]{1,40}$/, file);
     const ids = json.panels.map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length, `${file}: panel ids unique`);
