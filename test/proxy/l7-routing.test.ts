@@ -15,6 +15,7 @@ import { holdNetnsLock } from '../support/netns-lock.ts';
 import { requirePrerequisites } from '../support/prerequisites.ts';
 import { ConfigMapVolume } from './support/configmap-volume.ts';
 import { NODE, PROXY_MAIN } from './support/harness.ts';
+import type { Answer } from './support/l7-client.ts';
 import { AS_PROXY_USER, call, ECHO_APP, installCapture, startIn } from './support/pod-processes.ts';
 
 const POD_IP = '192.0.2.10';
@@ -73,14 +74,6 @@ listeners:
       - name: default
         to: [{address: "${defaultBackend}"}]
 `;
-}
-
-interface Answer {
-  status: number;
-  backend: string | undefined;
-  headers: Record<string, string | undefined>;
-  port: number | undefined;
-  ms: number;
 }
 
 interface RawResult {

@@ -38,7 +38,7 @@ type Scenario =
   | { kind: 'upload'; url: string; bytes: number }
   | { kind: 'download'; url: string; pauseMs?: number; pattern?: boolean };
 
-interface Answer {
+export interface Answer {
   status: number;
   backend: string | undefined;
   headers: Record<string, string | undefined>;
