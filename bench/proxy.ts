@@ -16,6 +16,9 @@
 // /proc/PID/stat) and its peak RSS (VmHWM). BENCH_REPEATS (default 3) runs
 // (BENCH_TARGETS=outrigger,node-relay narrows them; nginx always runs); each
 // figure is the median of its repeats, reported as ratios to nginx and to direct.
+// While working: BENCH_LOADS=small runs the small-body load alone,
+// BENCH_BASELINE=DIR adds outrigger@base and policy@base from another built
+// checkout, and BENCH_NODE_OPTIONS adds flags to the sidecar's Node.
 //
 // The L7 path (issue 14): "policy" is outrigger-proxy with a policy file that
 // declares the app port `protocol: http` with 50 routes, each matching one
@@ -43,31 +46,62 @@ const APP_PORT = 18080;
 const SIDECAR_PORT = 15006;
 const NODE = process.execPath;
 
-type Target = 'direct' | 'nginx' | 'haproxy' | 'node-relay' | 'outrigger' | 'nginx-map' | 'policy';
+type Target =
+  | 'direct'
+  | 'nginx'
+  | 'haproxy'
+  | 'node-relay'
+  | 'outrigger'
+  | 'nginx-map'
+  | 'policy'
+  | 'outrigger@base'
+  | 'policy@base';
+/**
+ * BENCH_BASELINE=DIR (a built checkout of another commit) adds outrigger@base
+ * and policy@base: the same two targets run from DIR's dist/, each right
+ * after its own, so a change is measured against its parent in one run.
+ */
+const BASELINE = process.env.BENCH_BASELINE;
 const ALL_TARGETS: Target[] = [
   'direct',
   'nginx',
   'haproxy',
   'node-relay',
   'outrigger',
+  ...(BASELINE === undefined ? [] : (['outrigger@base'] as const)),
   'nginx-map',
   'policy',
+  ...(BASELINE === undefined ? [] : (['policy@base'] as const)),
 ];
 /** Routes in the policy target's table, and nginx-map's map. */
 const POLICY_ROUTES = 50;
 /** The header the L7 targets' load carries: the last route. */
 const TENANT_HEADER = `x-tenant: t${POLICY_ROUTES}`;
-const L7_TARGETS: readonly Target[] = ['nginx-map', 'policy'];
+const L7_TARGETS: readonly Target[] = ['nginx-map', 'policy', 'policy@base'];
+/**
+ * BENCH_LOADS=small narrows each target's run to the small-body load (the
+ * one the CPU-per-request figures come from); default small,big,latency.
+ */
+const LOADS = new Set((process.env.BENCH_LOADS ?? 'small,big,latency').split(','));
 /**
  * BENCH_TARGETS=a,b narrows a run (for quick comparisons while working);
  * nginx always runs, since every ratio is taken against it.
  */
 const TARGETS: Target[] = process.env.BENCH_TARGETS
-  ? ALL_TARGETS.filter((t) => t === 'nginx' || process.env.BENCH_TARGETS?.split(',').includes(t))
+  ? ALL_TARGETS.filter(
+      (t) =>
+        t === 'nginx' || process.env.BENCH_TARGETS?.split(',').includes(t.replace('@base', '')),
+    )
   : ALL_TARGETS;
 
 /** Image flags for outrigger-proxy (images/catalog.ts); node-relay runs with the same. */
-const PROXY_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=64';
+/** BENCH_NODE_OPTIONS adds flags to the sidecar's (--cpu-prof --cpu-prof-dir=DIR for a profile). */
+const PROXY_NODE_OPTIONS = [
+  '--max-semi-space-size=2 --max-old-space-size=64',
+  process.env.BENCH_NODE_OPTIONS,
+]
+  .filter(Boolean)
+  .join(' ');
 
 /**
  * The floor for a sidecar written for Node: a node:net relay to a fixed
@@ -346,12 +380,18 @@ async function startSidecar(
     NS.pod,
     0,
     'setpriv',
-    ['--reuid=1337', '--regid=1337', '--clear-groups', NODE, join(ROOT, 'dist/proxy/src/main.js')],
+    [
+      '--reuid=1337',
+      '--regid=1337',
+      '--clear-groups',
+      NODE,
+      join(target.endsWith('@base') ? BASELINE! : ROOT, 'dist/proxy/src/main.js'),
+    ],
     // As the image runs it (images/catalog.ts): NODE_OPTIONS only take effect at start.
     {
       OUTRIGGER_LOG_LEVEL: 'warn',
       NODE_OPTIONS: PROXY_NODE_OPTIONS,
-      ...(target === 'policy' ? { OUTRIGGER_POLICY_FILE: writePolicy(dir) } : {}),
+      ...(target.startsWith('policy') ? { OUTRIGGER_POLICY_FILE: writePolicy(dir) } : {}),
     },
   );
   // A direct call to 15006 has no original destination to go to; ask its health port.
@@ -402,9 +442,12 @@ async function measure(target: Target, dir: string): Promise<Run> {
     const smallRps = wrk('/', SECONDS, header);
     const after = sidecar.pid ? procStat(sidecar.pid).cpuSeconds : 0;
     const cpuSecPer1k = sidecar.pid ? ((after - before) / (smallRps * SECONDS)) * 1000 : undefined;
-    wrk('/1m', 2, header);
-    const bigRps = wrk('/1m', SECONDS, header);
-    const latency = fixedRate(SECONDS, header);
+    let bigRps = Number.NaN;
+    if (LOADS.has('big')) {
+      wrk('/1m', 2, header);
+      bigRps = wrk('/1m', SECONDS, header);
+    }
+    const latency = LOADS.has('latency') ? fixedRate(SECONDS, header) : { p50: NaN, p99: NaN };
     const peak = sidecar.pid ? peakRssMiB(sidecar.pid) : undefined;
     return {
       smallRps,
@@ -495,17 +538,30 @@ async function main() {
   console.log(
     '\nTargets for outrigger: throughput ≥ 0.9× nginx; p99 at 1k/s ≤ 1.25× nginx; ≤ 0.03 CPU s per 1,000 requests; RSS ≤ 60 MiB.',
   );
-  const map = runs.get('nginx-map');
-  const routed = runs.get('policy');
-  if (map !== undefined && routed !== undefined && map.length > 0 && routed.length > 0) {
-    // Per repeat, the two ran back to back: their ratios are the figures to read.
-    const pairs = map.map((m, i) => ({ m, p: routed[i]! }));
-    const rps = pairs.map(({ m, p }) => p.smallRps / m.smallRps);
-    const cpu = pairs.map(
-      ({ m, p }) => (p.cpuSecPer1k ?? Number.NaN) / (m.cpuSecPer1k ?? Number.NaN),
-    );
+  // Per repeat, the two of a pair ran back to back: their ratios are the figures to read.
+  const ratios = (of: Target, to: Target) => {
+    const a = runs.get(of);
+    const b = runs.get(to);
+    if (a === undefined || b === undefined || a.length === 0 || b.length === 0) return undefined;
+    const pairs = b.map((m, i) => ({ m, p: a[i]! }));
+    return {
+      rps: pairs.map(({ m, p }) => p.smallRps / m.smallRps),
+      cpu: pairs.map(({ m, p }) => (p.cpuSecPer1k ?? Number.NaN) / (m.cpuSecPer1k ?? Number.NaN)),
+    };
+  };
+  const list = (values: number[]) =>
+    `${values.map((r) => r.toFixed(2)).join(' / ')}× (median ${median(values).toFixed(2)}×`;
+  const l7 = ratios('policy', 'nginx-map');
+  if (l7 !== undefined) {
     console.log(
-      `\npolicy (${POLICY_ROUTES} header routes, load on the last) against nginx-map, per repeat: throughput ${rps.map((r) => r.toFixed(2)).join(' / ')}× (median ${median(rps).toFixed(2)}×, target ≥ 0.8×); CPU per request ${cpu.map((r) => r.toFixed(2)).join(' / ')}× (median ${median(cpu).toFixed(2)}×, target ≤ 1.3×)`,
+      `\npolicy (${POLICY_ROUTES} header routes, load on the last) against nginx-map, per repeat: throughput ${list(l7.rps)}, target ≥ 0.8×); CPU per request ${list(l7.cpu)}, target ≤ 1.3×)`,
+    );
+  }
+  for (const t of ['outrigger', 'policy'] as const) {
+    const base = ratios(t, `${t}@base`);
+    if (base === undefined) continue;
+    console.log(
+      `${t} against ${t}@base (${BASELINE}), per repeat: throughput ${list(base.rps)}); CPU per request ${list(base.cpu)})`,
     );
   }
 }

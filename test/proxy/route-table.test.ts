@@ -168,6 +168,7 @@ test('composeHead drops lines, appends to a value and adds lines before the empt
     appendAt: fields.lastValueEnd(names.indexOfName('x-forwarded-for')),
     appendBytes: Buffer.from(', 192.0.2.1'),
     added: [Buffer.from('x-new: yes\r\n')],
+    addedCount: 1,
   });
   assert.equal(
     out.toString('latin1'),
@@ -203,4 +204,51 @@ test('a reload keeps a route bucket whose name and limits are unchanged, and sta
   state.replace(policy(listener('2m', 'renamed')));
   assert.equal(tables.lookup('inbound', 80)!.routes[0]!.bucket!.take(), true, 'renamed: full');
   assert.equal(tables.lookup('inbound', 81), undefined, 'an undeclared port stays L4');
+});
+
+test('fields recorded by parseHead as it goes are those scan() finds in the head afterwards', () => {
+  const names = new FieldNames(['connection', 'x-tenant', 'x-forwarded-for', 'te']);
+  const name = fc.constantFrom(
+    'Connection',
+    'x-TENANT',
+    'X-Forwarded-For',
+    'TE',
+    'Host',
+    'tE',
+    'x-other',
+  );
+  const ows = fc.constantFrom('', ' ', '\t', '  ');
+  const value = fc.stringMatching(/^[a-z0-9,. ]{0,12}$/);
+  const line = fc.tuple(name, ows, value, ows, fc.constantFrom('\r\n', '\n'));
+  // Reused from head to head, as the route table's are (values are kept between them).
+  const recorded = new HeadFields(names);
+  const scanned = new HeadFields(names);
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 12 }), fc.nat(40), (lines, offset) => {
+      const text = `GET / HTTP/1.1\r\n${lines.map(([n, a, v, b, eol]) => `${n}:${a}${v}${b}${eol}`).join('')}\r\n`;
+      // The head sits inside a larger read, as it does on the wire.
+      const chunk = Buffer.concat([Buffer.alloc(offset, 0x41), Buffer.from(text, 'latin1')]);
+      const head = new MessageHead();
+      head.fields = recorded;
+      const end = parseHead(chunk, offset, chunk.length, true, head);
+      assert.equal(end, chunk.length);
+      assert.equal(recorded.recordedFor, head);
+      scanned.scan(chunk.subarray(offset, end));
+      assert.deepEqual(
+        [...recorded.lines.subarray(0, recorded.length)],
+        [...scanned.lines.subarray(0, scanned.length)],
+      );
+      assert.equal(recorded.emptyLineAt, scanned.emptyLineAt);
+      for (let i = 0; i < names.names.length; i++) {
+        const first = lines.find(([n]) => n.toLowerCase() === names.names[i]);
+        const expected =
+          first && `${first[1]}${first[2]}${first[3]}`.replace(/^[ \t]+|[ \t]+$/g, '');
+        assert.equal(recorded.value(i), expected);
+        assert.equal(recorded.value(i), scanned.value(i));
+        assert.equal(recorded.value(i), scanned.value(i), 'the second read, from the kept string');
+        assert.equal(recorded.lastValueEnd(i), scanned.lastValueEnd(i));
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

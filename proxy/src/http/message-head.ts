@@ -21,6 +21,18 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
 /** Longest method token accepted when sniffing a connection's first bytes. */
 export const MAX_METHOD_LENGTH = 20;
 
+/**
+ * Told of every field line parseHead passes, so that a caller that needs more
+ * than MessageHead keeps (the L7 path's routing/head-fields.ts) gets it in the
+ * same pass. Offsets are into parseHead's buffer; `next` is past the line's LF.
+ */
+export interface FieldRecorder {
+  begin(buf: Buffer, start: number): void;
+  field(lineStart: number, colon: number, valueStart: number, valueEnd: number, next: number): void;
+  /** The head is whole; its empty line starts at `emptyLineAt`. */
+  end(emptyLineAt: number, head: MessageHead): void;
+}
+
 export class MessageHead {
   // request
   method = '';
@@ -57,6 +69,9 @@ export class MessageHead {
   capturesLogFields = false;
   userAgent = '';
   requestId = '';
+
+  /** Set by the L7 path, per route table: told of each field line (FieldRecorder). */
+  fields: FieldRecorder | undefined;
 
   /** The previous head's strings, reused when the same bytes come again. */
   previousTarget = '';
@@ -279,6 +294,8 @@ export function parseHead(
     ? parseRequestLine(buf, start, lineEnd, head)
     : parseStatusLine(buf, start, lineEnd, head);
   if (startLine !== PARSE_OK) return HEAD_MALFORMED;
+  const recorder = head.fields;
+  recorder?.begin(buf, start);
 
   let i = lf + 1;
   for (;;) {
@@ -286,10 +303,10 @@ export function parseHead(
     const lineStart = i;
     if (i >= limit) return HEAD_INCOMPLETE;
     let c = buf[i]!;
-    if (c === LF) return headEnd(head, isRequest, i + 1);
+    if (c === LF) return headEnd(head, isRequest, lineStart, i + 1);
     if (c === CR) {
       if (i + 1 >= limit) return HEAD_INCOMPLETE;
-      return buf[i + 1] === LF ? headEnd(head, isRequest, i + 2) : HEAD_MALFORMED;
+      return buf[i + 1] === LF ? headEnd(head, isRequest, lineStart, i + 2) : HEAD_MALFORMED;
     }
     if (c === SP || c === HT) return HEAD_MALFORMED; // obs-fold (RFC 9112 §5.2)
     while (i < limit && TCHAR[buf[i]!] === 1) i++;
@@ -318,6 +335,7 @@ export function parseHead(
     i++; // past the LF
     while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HT))
       valueEnd--;
+    recorder?.field(lineStart, colon, valueStart, valueEnd, i);
 
     const nameLength = colon - lineStart;
     if (nameLength === 14 && nameIs(buf, lineStart, colon, CONTENT_LENGTH)) {
@@ -360,8 +378,9 @@ export function parseHead(
   }
 }
 
-function headEnd(head: MessageHead, isRequest: boolean, end: number): number {
+function headEnd(head: MessageHead, isRequest: boolean, emptyLineAt: number, end: number): number {
   if (isRequest) absoluteFormAuthority(head);
+  head.fields?.end(emptyLineAt, head);
   return end;
 }
 

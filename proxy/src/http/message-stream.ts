@@ -6,6 +6,7 @@
 import type { IdentityRewrite } from './added-headers.ts';
 import type { HeldHeadBudget } from './held-heads.ts';
 import {
+  type FieldRecorder,
   HEAD_MALFORMED,
   looksLikeRequest,
   MessageHead,
@@ -136,6 +137,11 @@ export class MessageStream {
     this.heldHeads = heldHeads;
     this.identity = identity;
     this.head.tracksIdentity = identity !== undefined;
+  }
+
+  /** Tell `recorder` of every field line of the heads parsed from now on (FieldRecorder). */
+  recordFields(recorder: FieldRecorder | undefined): void {
+    this.head.fields = recorder;
   }
 
   /** Keep each request's User-Agent and X-Request-Id (for the access log). */

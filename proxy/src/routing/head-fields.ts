@@ -1,13 +1,15 @@
-// The header fields the L7 path reads or rewrites, found in a head that
-// parseHead has already validated (message-head.ts). One pass over the field
-// lines compares each name, by length first, with a fixed set of lower-case
-// names compiled once per route table; only the lines of those names are
-// recorded, as offsets into the head's bytes, so nothing is copied and no
-// string is made unless a route asks for a value.
+// The header fields the L7 path reads or rewrites, recorded as parseHead
+// validates the head (message-head.ts, FieldRecorder): each field name is
+// compared, by length first, with a fixed set of lower-case names compiled
+// once per route table; only the lines of those names are recorded, as
+// offsets into the head's bytes, so nothing is copied and no string is made
+// unless a route asks for a value.
 //
 // Then a head is rebuilt (composeHead) from its own bytes without the dropped
 // lines, with extra bytes at chosen value ends (X-Forwarded-For's pod IP) and
 // the added lines before the empty line: one allocation and a few copies.
+
+import type { FieldRecorder } from '../http/message-head.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -54,36 +56,98 @@ export class FieldNames {
 
 /** Per recorded line: [lineStart, valueStart, valueEnd, lineEnd, nameIndex]. */
 const SLOTS = 5;
+/** Recorded lines a head starts with room for; more grow the list. */
+const INITIAL_LINES = 16;
 
-/** Where the named fields are in one head. Reused from head to head. */
-export class HeadFields {
+/**
+ * Where the named fields are in one head. Reused from head to head: it is
+ * filled either by parseHead as it goes (the FieldRecorder calls, one pass
+ * over the head) or by scan() afterwards, and read before anything else can
+ * run (matching and rebuilding a head are synchronous).
+ */
+export class HeadFields implements FieldRecorder {
   private readonly names: FieldNames;
-  /** Flat list of SLOTS numbers per recorded line, in head order. */
-  readonly lines: number[] = [];
+  /** SLOTS offsets per recorded line, in head order, relative to the head's first byte. */
+  lines = new Int32Array(INITIAL_LINES * SLOTS);
+  /** Numbers used in `lines` (SLOTS per line). */
+  length = 0;
   /** Per name: the slot offset of its first line, or -1. */
   private readonly first: Int32Array;
   /** Per name: the slot offset of its last line, or -1. */
   private readonly last: Int32Array;
+  /** Per name: the string value() last made, given again while the bytes are the same. */
+  private readonly previous: string[];
   /** Offset of the head's empty line (where added lines go). */
   emptyLineAt = 0;
+  /** The head's bytes are buf[base..]. */
   private buf: Buffer = Buffer.alloc(0);
+  private base = 0;
+  /** The head the last complete recording was of (parseHead's), or undefined after scan(). */
+  recordedFor: object | undefined;
 
   constructor(names: FieldNames) {
     this.names = names;
     this.first = new Int32Array(names.names.length).fill(-1);
     this.last = new Int32Array(names.names.length).fill(-1);
+    this.previous = names.names.map(() => '');
+  }
+
+  /** A head starts at buf[start]: forget the last one's lines. */
+  begin(buf: Buffer, start: number): void {
+    this.buf = buf;
+    this.base = start;
+    this.length = 0;
+    this.recordedFor = undefined;
+    // A loop, not fill(): for a dozen entries the builtin's call costs more.
+    const first = this.first;
+    const last = this.last;
+    for (let k = 0; k < first.length; k++) {
+      first[k] = -1;
+      last[k] = -1;
+    }
+  }
+
+  /** One field line, in absolute offsets into begin()'s buffer; kept when its name is one of ours. */
+  field(
+    lineStart: number,
+    colon: number,
+    valueStart: number,
+    valueEnd: number,
+    next: number,
+  ): void {
+    const index = this.names.lookup(this.buf, lineStart, colon);
+    if (index < 0) return;
+    const base = this.base;
+    const slot = this.length;
+    if (slot + SLOTS > this.lines.length) {
+      const grown = new Int32Array(this.lines.length * 2);
+      grown.set(this.lines);
+      this.lines = grown;
+    }
+    const lines = this.lines;
+    lines[slot] = lineStart - base;
+    lines[slot + 1] = valueStart - base;
+    lines[slot + 2] = valueEnd - base;
+    lines[slot + 3] = next - base;
+    lines[slot + 4] = index;
+    this.length = slot + SLOTS;
+    if (this.first[index] === -1) this.first[index] = slot;
+    this.last[index] = slot;
+  }
+
+  /** The head's empty line starts at `emptyLineAt` (absolute): the recording of `head` is whole. */
+  end(emptyLineAt: number, head: object): void {
+    this.emptyLineAt = emptyLineAt - this.base;
+    this.recordedFor = head;
   }
 
   /**
-   * Scans `head` (a whole, valid head, its empty line included), byte by byte
-   * in JavaScript: as in parseHead, a native indexOf per line costs more than
-   * walking a short line.
+   * Records `head` (a whole, valid head, its empty line included) after the
+   * fact, byte by byte in JavaScript: as in parseHead, a native indexOf per
+   * line costs more than walking a short line.
    */
   scan(head: Buffer): void {
-    this.buf = head;
-    this.lines.length = 0;
-    this.first.fill(-1);
-    this.last.fill(-1);
+    this.begin(head, 0);
     const end = head.length;
     let i = 0;
     while (i < end && head[i] !== LF) i++;
@@ -99,19 +163,12 @@ export class HeadFields {
       const colon = i;
       while (i < end && head[i] !== LF) i++;
       const lf = i < end ? i : end - 1;
-      const index = this.names.lookup(head, lineStart, colon);
-      if (index >= 0) {
-        let valueStart = colon + 1;
-        while (valueStart < lf && (head[valueStart] === SP || head[valueStart] === HT))
-          valueStart++;
-        let valueEnd = lf > valueStart && head[lf - 1] === CR ? lf - 1 : lf;
-        while (valueEnd > valueStart && (head[valueEnd - 1] === SP || head[valueEnd - 1] === HT))
-          valueEnd--;
-        const slot = this.lines.length;
-        this.lines.push(lineStart, valueStart, valueEnd, lf + 1, index);
-        if (this.first[index] === -1) this.first[index] = slot;
-        this.last[index] = slot;
-      }
+      let valueStart = colon + 1;
+      while (valueStart < lf && (head[valueStart] === SP || head[valueStart] === HT)) valueStart++;
+      let valueEnd = lf > valueStart && head[lf - 1] === CR ? lf - 1 : lf;
+      while (valueEnd > valueStart && (head[valueEnd - 1] === SP || head[valueEnd - 1] === HT))
+        valueEnd--;
+      this.field(lineStart, colon, valueStart, valueEnd, lf + 1);
       i = lf + 1;
     }
     this.emptyLineAt = end;
@@ -121,11 +178,28 @@ export class HeadFields {
     return this.first[index] !== -1;
   }
 
-  /** The first value of the field, or undefined. */
+  /**
+   * The first value of the field, or undefined. The same string as last time
+   * when the bytes are the same: requests on a connection mostly repeat a
+   * routing header's value, and comparing a few bytes costs less than making
+   * (and hashing, for the route map) a new string.
+   */
   value(index: number): string | undefined {
     const slot = this.first[index]!;
     if (slot < 0) return undefined;
-    return this.buf.toString('latin1', this.lines[slot + 1], this.lines[slot + 2]);
+    const buf = this.buf;
+    const start = this.base + this.lines[slot + 1]!;
+    const end = this.base + this.lines[slot + 2]!;
+    const previous = this.previous[index]!;
+    const length = end - start;
+    if (previous.length === length) {
+      let i = 0;
+      while (i < length && previous.charCodeAt(i) === buf[start + i]) i++;
+      if (i === length) return previous;
+    }
+    const value = buf.toString('latin1', start, end);
+    this.previous[index] = value;
+    return value;
   }
 
   /** Offset just past the last value of the field (trailing OWS excluded), or -1. */
@@ -148,8 +222,9 @@ export interface HeadEdit {
   /** Bytes appended at an offset (a value's end), or undefined. */
   appendAt: number;
   appendBytes: Buffer | undefined;
-  /** Lines (each ending in CRLF) added before the empty line. */
-  readonly added: Buffer[];
+  /** Lines (each ending in CRLF) added before the empty line: the first `addedCount` of `added`. */
+  readonly added: readonly Buffer[];
+  readonly addedCount: number;
 }
 
 /**
@@ -165,25 +240,28 @@ export function composeHead(
   tail?: Buffer,
 ): Buffer {
   const lines = fields.lines;
+  const count = fields.length;
   const drop = edit.drop;
   const append = edit.appendBytes;
+  const added = edit.added;
+  const addedCount = edit.addedCount;
   let dropped = 0;
-  for (let s = 0; s < lines.length; s += SLOTS) {
+  for (let s = 0; s < count; s += SLOTS) {
     if (drop[lines[s + 4]!] === 1) dropped += lines[s + 3]! - lines[s]!;
   }
-  if (dropped === 0 && append === undefined && edit.added.length === 0 && tail === undefined) {
+  if (dropped === 0 && append === undefined && addedCount === 0 && tail === undefined) {
     return head;
   }
   let size = fields.emptyLineAt + 2 - dropped;
   if (append !== undefined) size += append.length;
-  for (const line of edit.added) size += line.length;
+  for (let k = 0; k < addedCount; k++) size += added[k]!.length;
   if (tail !== undefined) size += tail.length;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   let cursor = 0;
   let toAppend = append;
-  for (let s = 0; s <= lines.length; s += SLOTS) {
-    const last = s === lines.length;
+  for (let s = 0; s <= count; s += SLOTS) {
+    const last = s === count;
     if (!last && drop[lines[s + 4]!] !== 1) continue;
     const end = last ? fields.emptyLineAt : lines[s]!;
     if (toAppend !== undefined && edit.appendAt >= cursor && edit.appendAt < end) {
@@ -195,7 +273,7 @@ export function composeHead(
     at += head.copy(out, at, cursor, end);
     if (!last) cursor = lines[s + 3]!;
   }
-  for (const line of edit.added) at += line.copy(out, at);
+  for (let k = 0; k < addedCount; k++) at += added[k]!.copy(out, at);
   out[at++] = CR;
   out[at++] = LF;
   if (tail !== undefined) at += tail.copy(out, at);

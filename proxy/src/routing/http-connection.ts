@@ -423,7 +423,12 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const table =
       this.routing.tables.lookup(this.direction, this.destination.port) ?? ROUTELESS_TABLE;
     const fields = table.requestFields;
-    fields.scan(raw);
+    // parseHead recorded the fields as it went, unless the table changed since
+    // the last head (a reload): then they are found now, and from the next head on.
+    if (head.fields !== fields || fields.recordedFor !== head) {
+      fields.scan(raw);
+      stream.recordFields(fields);
+    }
     const record = new RequestRecord(
       this.direction,
       head.method,
@@ -566,8 +571,10 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const edit = clearEdit(this.edit, names.names.length);
     const inserts = this.settings.inserts;
     markHopByHop(edit.drop, table.requestHop, exchange.upgrade);
-    if (route !== undefined) for (const i of route.request.drop) edit.drop[i] = 1;
-    if (route !== undefined) edit.added.push(...route.request.added);
+    if (route !== undefined) {
+      for (const i of route.request.drop) edit.drop[i] = 1;
+      addLines(edit, route.request.added);
+    }
     let lines = inserts.request;
     const identity = inserts.identity;
     if (identity !== undefined) {
@@ -581,7 +588,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
         lines = identity.insertWhenForwarded;
       }
     }
-    if (lines !== undefined) edit.added.push(lines);
+    if (lines !== undefined) addLine(edit, lines);
     return composeHead(raw, fields, edit);
   }
 
@@ -592,6 +599,8 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
       ? pool.connectNew(this.direction, exchange.target!, this)
       : pool.acquire(this.direction, exchange.target!, this);
     exchange.upstream = upstream;
+    // The response's head is recorded against the same table as the request's.
+    upstream.stream.recordFields(exchange.table.responseFields);
     if (this.feeding && bodyFollows) {
       // The head and the body bytes after it in this chunk leave in one write (uncorked in runRequests).
       upstream.upstream.cork();
@@ -717,24 +726,24 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     if (next === NEXT_UNTIL_CLOSE || this.draining || !exchange.requestDone)
       exchange.closeAfter = true;
     // Rebuilt with the body bytes of the same read (onResponseBytes), or alone after it.
-    this.prepareResponseHead(raw, exchange);
+    this.prepareResponseHead(raw, head, exchange);
     return next;
   }
 
-  private prepareResponseHead(raw: Buffer, exchange: Exchange): void {
+  private prepareResponseHead(raw: Buffer, head: MessageHead, exchange: Exchange): void {
     const table = exchange.table;
     const fields = table.responseFields;
-    fields.scan(raw);
+    if (head.fields !== fields || fields.recordedFor !== head) fields.scan(raw);
     const edit = clearEdit(this.responseEdit, table.responseNames.names.length);
     markHopByHop(edit.drop, table.responseHop, false);
     const rewrite: CompiledRewrite | undefined = exchange.route?.response;
     if (rewrite !== undefined) {
       for (const i of rewrite.drop) edit.drop[i] = 1;
-      edit.added.push(...rewrite.added);
+      addLines(edit, rewrite.added);
     }
     const inserts = this.settings.inserts.response;
-    if (inserts !== undefined) edit.added.push(inserts);
-    if (exchange.closeAfter) edit.added.push(CONNECTION_CLOSE);
+    if (inserts !== undefined) addLine(edit, inserts);
+    if (exchange.closeAfter) addLine(edit, CONNECTION_CLOSE);
     this.pendingRaw = raw;
     this.pendingFields = fields;
   }
@@ -898,17 +907,36 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
 type MutableEdit = { -readonly [K in keyof HeadEdit]: HeadEdit[K] } & { added: Buffer[] };
 
 function newEdit(): MutableEdit {
-  return { drop: new Uint8Array(0), appendAt: -1, appendBytes: undefined, added: [] };
+  return {
+    drop: new Uint8Array(0),
+    appendAt: -1,
+    appendBytes: undefined,
+    added: [],
+    addedCount: 0,
+  };
 }
 
-/** The reused edit, cleared for a head of `names` field names. */
+/**
+ * The reused edit, cleared for a head of `names` field names. Loops and a
+ * count rather than fill() and `length = 0`, which leave JavaScript for a
+ * few entries (the request path does this twice per request).
+ */
 function clearEdit(edit: MutableEdit, names: number): MutableEdit {
-  if (edit.drop.length !== names) edit.drop = new Uint8Array(names);
-  else edit.drop.fill(0);
+  const drop = edit.drop;
+  if (drop.length !== names) edit.drop = new Uint8Array(names);
+  else for (let i = 0; i < names; i++) drop[i] = 0;
   edit.appendAt = -1;
   edit.appendBytes = undefined;
-  edit.added.length = 0;
+  edit.addedCount = 0;
   return edit;
+}
+
+function addLine(edit: MutableEdit, line: Buffer): void {
+  edit.added[edit.addedCount++] = line;
+}
+
+function addLines(edit: MutableEdit, lines: readonly Buffer[]): void {
+  for (const line of lines) edit.added[edit.addedCount++] = line;
 }
 
 /** `Expect: 100-continue` on the request just scanned. */
