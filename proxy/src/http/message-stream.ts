@@ -317,7 +317,7 @@ export class MessageStream {
         if (this.ownerEmitsHeads) {
           if (at > this.flushed) this.emit(chunk.subarray(this.flushed, at));
           this.flushed = end;
-          this.rawHead = chunk.subarray(at, end);
+          this.rawHead = at === 0 && end === length ? chunk : chunk.subarray(at, end);
           this.afterHead(end - at);
           this.rawHead = undefined;
           return end;

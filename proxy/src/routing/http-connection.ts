@@ -642,13 +642,17 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     this.toClient(bytes);
   }
 
-  /** Publishes a finished exchange and moves on; false while it is not finished. */
-  private finishIfDone(exchange: Exchange): boolean {
+  /**
+   * Publishes a finished exchange and moves on; false while it is not
+   * finished. `now`: performance.now(), or the time of the upstream read
+   * that ended the response (which saves reading the clock again).
+   */
+  private finishIfDone(exchange: Exchange, now = performance.now()): boolean {
     if (!exchange.responseDone || !(exchange.requestDone || exchange.closeAfter)) return false;
     if (this.exchange !== exchange) return true;
     this.exchange = undefined;
     const record = exchange.record;
-    record.durationMs = performance.now() - record.startedAt;
+    record.durationMs = now - record.startedAt;
     this.stats.recordRequest(record);
     const upstream = exchange.upstream;
     if (upstream !== undefined && upstream.user === this) {
@@ -659,7 +663,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
         upstream.user = undefined;
         this.releasing = upstream;
       } else {
-        this.routing.pool.release(upstream);
+        this.routing.pool.release(upstream, now);
       }
     }
     if (exchange.closeAfter) {
@@ -756,18 +760,18 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     }
   }
 
-  onResponseMessageEnd(upstream: UpstreamConnection, leftover: boolean): void {
+  onResponseMessageEnd(upstream: UpstreamConnection, leftover: boolean, at: number): void {
     this.flushResponseHead();
     const exchange = this.exchange;
     if (exchange === undefined || exchange.upstream !== upstream) return;
     if (exchange.record.status === 0) return; // an interim response: the final one follows
     if (leftover) upstream.reusable = false;
     exchange.responseDone = true;
-    if (!this.finishIfDone(exchange)) {
+    if (!this.finishIfDone(exchange, at)) {
       // The response is complete before the request (the upstream answered early):
       // the client connection closes once the rest of the request is dropped.
       exchange.closeAfter = true;
-      this.finishIfDone(exchange);
+      this.finishIfDone(exchange, at);
     }
   }
 

@@ -43,8 +43,11 @@ export interface UpstreamUser {
   /** Body and framing bytes of the response, in order, to go to the client. */
   onResponseBytes(bytes: Buffer): void;
   onResponseBodyBytes(wireBytes: number, payloadBytes: number): void;
-  /** A message ended (a final response, or an interim 1xx); `leftover`: bytes followed it. */
-  onResponseMessageEnd(upstream: UpstreamConnection, leftover: boolean): void;
+  /**
+   * A message ended (a final response, or an interim 1xx); `leftover`: bytes
+   * followed it. `at`: performance.now() of the read that ended it.
+   */
+  onResponseMessageEnd(upstream: UpstreamConnection, leftover: boolean, at: number): void;
   onResponseMalformed(upstream: UpstreamConnection): void;
   /** The upstream closed its side (FIN). */
   onUpstreamEnd(upstream: UpstreamConnection): void;
@@ -218,7 +221,7 @@ export class UpstreamConnection implements MessageOwner, OwnUpstream {
       const leftover = taken < rest.length;
       const user: UpstreamUser | undefined = this.user;
       if (user === undefined) return;
-      user.onResponseMessageEnd(this, leftover);
+      user.onResponseMessageEnd(this, leftover, this.stream.now());
       // An interim response leaves the same user waiting for the final one.
       if (!leftover || this.user !== user) {
         if (leftover) this.destroy();
@@ -290,8 +293,12 @@ export class UpstreamPool {
     return connection;
   }
 
-  /** The exchange on it is over: kept for the next request if it can carry one. */
-  release(connection: UpstreamConnection): void {
+  /**
+   * The exchange on it is over: kept for the next request if it can carry
+   * one. `now`: performance.now(), or a moment ago (the read that ended the
+   * response), when the caller has one.
+   */
+  release(connection: UpstreamConnection, now = performance.now()): void {
     connection.user = undefined;
     if (!connection.reusable || connection.upstream.destroyed || !connection.connected) {
       connection.upstream.destroy();
@@ -306,7 +313,7 @@ export class UpstreamPool {
       connection.upstream.end();
       return;
     }
-    connection.idleSince = performance.now();
+    connection.idleSince = now;
     list.push(connection);
     this.idleCount++;
     this.startSweeper();
