@@ -58,8 +58,9 @@ type Target =
   | 'policy@base';
 /**
  * BENCH_BASELINE=DIR (a built checkout of another commit) adds outrigger@base
- * and policy@base: the same two targets run from DIR's dist/, each right
- * after its own, so a change is measured against its parent in one run.
+ * and policy@base (name them in BENCH_TARGETS to pick them): the same two
+ * targets run from DIR's dist/, each right after its own, so a change is
+ * measured against its parent in one run.
  */
 const BASELINE = process.env.BENCH_BASELINE;
 const ALL_TARGETS: Target[] = [
@@ -88,10 +89,7 @@ const LOADS = new Set((process.env.BENCH_LOADS ?? 'small,big,latency').split(','
  * nginx always runs, since every ratio is taken against it.
  */
 const TARGETS: Target[] = process.env.BENCH_TARGETS
-  ? ALL_TARGETS.filter(
-      (t) =>
-        t === 'nginx' || process.env.BENCH_TARGETS?.split(',').includes(t.replace('@base', '')),
-    )
+  ? ALL_TARGETS.filter((t) => t === 'nginx' || process.env.BENCH_TARGETS?.split(',').includes(t))
   : ALL_TARGETS;
 
 /** Image flags for outrigger-proxy (images/catalog.ts); node-relay runs with the same. */

@@ -90,6 +90,8 @@ before(async () => {
       socket.destroy();
     } else if (path === '/edit') {
       socket.write(ok('edited', 'x-powered-by: raw\r\n'));
+    } else if (path === '/nominated') {
+      socket.write(ok('n', 'connection: x-internal\r\nx-internal: 1\r\nx-public: 2\r\n'));
     } else if (path === '/hop') {
       socket.write(ok('hop', 'keep-alive: timeout=5\r\nconnection: keep-alive\r\n'));
     } else if (head.startsWith('HEAD')) {
@@ -192,6 +194,38 @@ test('hop-by-hop fields stop at the proxy in both directions', async () => {
   const sent = upstream.heads.at(-1)!;
   assert.doesNotMatch(sent, /keep-alive|^te:|proxy-connection|^connection:/im);
   assert.doesNotMatch(out, /keep-alive/i);
+});
+
+test('fields a Connection value names are removed in both directions, framing and Host kept', async () => {
+  usePolicy('    routes: [{name: all}]');
+  const body = 'abc';
+  const out = (
+    await rawExchange(
+      proxy.ports.inbound,
+      `POST /nominated HTTP/1.1\r\nHost: app\r\nConnection: x-private, content-length\r\nconnection: host, X-Second\r\nX-Private: p\r\nx-second: s\r\nX-Kept: k\r\nContent-Length: ${body.length}\r\n\r\n${body}${get('/after', 'Connection: close\r\n')}`,
+      false,
+    )
+  ).toString('latin1');
+  const sent = upstream.heads.at(-2)!;
+  assert.doesNotMatch(sent, /x-private|x-second|^connection:/im);
+  assert.match(sent, /^Host: app\r\n/m);
+  assert.match(sent, /^Content-Length: 3\r\n/m, 'framing is never removed');
+  assert.match(sent, /^X-Kept: k\r\n/m);
+  assert.match(upstream.heads.at(-1)!, /^GET \/after /, 'the body stayed in its request');
+  assert.doesNotMatch(out, /x-internal/i);
+  assert.match(out, /x-public: 2\r\n/);
+});
+
+test("an outbound X-Forwarded-For that Connection names is replaced by the pod's own line", async () => {
+  usePolicy('    routes: [{name: all}]', 'outbound');
+  await rawExchange(
+    proxy.ports.outbound,
+    get('/id', 'X-Forwarded-For: 203.0.113.9\r\nConnection: close, x-forwarded-for\r\n'),
+    false,
+  );
+  const sent = upstream.heads.at(-1)!;
+  assert.doesNotMatch(sent, /203\.0\.113\.9/);
+  assert.match(sent, /X-Forwarded-For: 192\.0\.2\.7\r\n/i);
 });
 
 test('a route sets, adds and removes request and response headers', async () => {

@@ -252,3 +252,21 @@ test('fields recorded by parseHead as it goes are those scan() finds in the head
     { numRuns: 300 },
   );
 });
+
+test('parseHead reads Connection options: close, upgrade, and any other option named', () => {
+  const options = (...values: string[]) => {
+    const raw = Buffer.from(
+      `GET / HTTP/1.1\r\nHost: a\r\n${values.map((v) => `Connection: ${v}\r\n`).join('')}\r\n`,
+      'latin1',
+    );
+    const head = new MessageHead();
+    assert.ok(parseHead(raw, 0, raw.length, true, head) > 0);
+    return [head.connectionClose, head.connectionUpgrade, head.connectionOptions];
+  };
+  assert.deepEqual(options('keep-alive'), [false, false, false]);
+  assert.deepEqual(options('Close'), [true, false, false]);
+  assert.deepEqual(options(' , Upgrade ,'), [false, true, false]);
+  assert.deepEqual(options('close, X-Private'), [true, false, true]);
+  assert.deepEqual(options('keep-alive', 'x-a'), [false, false, true]);
+  assert.deepEqual(options('closed'), [false, false, true], 'a token, not a prefix');
+});

@@ -46,6 +46,11 @@ export class MessageHead {
   chunked = false;
   connectionClose = false;
   connectionUpgrade = false;
+  /**
+   * Connection names an option other than close, keep-alive and upgrade: a
+   * field an intermediary must remove before forwarding (RFC 9110 §7.6.1).
+   */
+  connectionOptions = false;
   hasUpgrade = false;
   http10 = false;
 
@@ -93,6 +98,7 @@ export class MessageHead {
     this.chunked = false;
     this.connectionClose = false;
     this.connectionUpgrade = false;
+    this.connectionOptions = false;
     this.hasUpgrade = false;
     this.http10 = false;
     if (this.tracksIdentity) {
@@ -241,8 +247,14 @@ function nameIs(buf: Buffer, start: number, end: number, lower: Buffer): boolean
   return true;
 }
 
-/** Case-insensitive search for a token inside a comma-separated field value. */
-function hasToken(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
+const KEEP_ALIVE = Buffer.from('keep-alive');
+
+/**
+ * Reads the options of one Connection value (a comma-separated token list)
+ * into the head, in one pass: close, upgrade, and whether any other option
+ * (a field to remove before forwarding) is named. keep-alive is neither.
+ */
+function readConnectionOptions(buf: Buffer, start: number, end: number, head: MessageHead): void {
   let i = start;
   while (i < end) {
     while (i < end && (buf[i] === SP || buf[i] === HT || buf[i] === 0x2c)) i++;
@@ -250,10 +262,13 @@ function hasToken(buf: Buffer, start: number, end: number, lower: Buffer): boole
     while (j < end && buf[j] !== 0x2c) j++;
     let k = j;
     while (k > i && (buf[k - 1] === SP || buf[k - 1] === HT)) k--;
-    if (nameIs(buf, i, k, lower)) return true;
+    if (k > i) {
+      if (nameIs(buf, i, k, CLOSE)) head.connectionClose = true;
+      else if (nameIs(buf, i, k, UPGRADE)) head.connectionUpgrade = true;
+      else if (!nameIs(buf, i, k, KEEP_ALIVE)) head.connectionOptions = true;
+    }
     i = j + 1;
   }
-  return false;
 }
 
 /** True when the last transfer coding of a Transfer-Encoding value is `chunked`. */
@@ -352,8 +367,7 @@ export function parseHead(
       head.hasTransferEncoding = true;
       head.chunked = endsWithChunked(buf, valueStart, valueEnd);
     } else if (nameLength === 10 && nameIs(buf, lineStart, colon, CONNECTION)) {
-      if (hasToken(buf, valueStart, valueEnd, CLOSE)) head.connectionClose = true;
-      if (hasToken(buf, valueStart, valueEnd, UPGRADE)) head.connectionUpgrade = true;
+      readConnectionOptions(buf, valueStart, valueEnd, head);
     } else if (nameLength === 7 && nameIs(buf, lineStart, colon, UPGRADE)) {
       head.hasUpgrade = true;
     } else if (nameLength === 4 && isRequest && nameIs(buf, lineStart, colon, HOST)) {

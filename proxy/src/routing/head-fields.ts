@@ -202,6 +202,18 @@ export class HeadFields implements FieldRecorder {
     return value;
   }
 
+  /** Every value of the field, in order (each line's; not split at commas). */
+  values(index: number): string[] {
+    const out: string[] = [];
+    for (let s = 0; s < this.length; s += SLOTS) {
+      if (this.lines[s + 4] !== index) continue;
+      out.push(
+        this.buf.toString('latin1', this.base + this.lines[s + 1]!, this.base + this.lines[s + 2]!),
+      );
+    }
+    return out;
+  }
+
   /** Offset just past the last value of the field (trailing OWS excluded), or -1. */
   lastValueEnd(index: number): number {
     const slot = this.last[index]!;
@@ -278,4 +290,50 @@ export function composeHead(
   out[at++] = LF;
   if (tail !== undefined) at += tail.copy(out, at);
   return at === size ? out : out.subarray(0, at);
+}
+
+/**
+ * Fields an intermediary never removes for being named in Connection: the
+ * body is forwarded with the framing it came with, and a request without
+ * Host is not one the upstream can route.
+ */
+const NEVER_NOMINATED = new Set(['content-length', 'transfer-encoding', 'host']);
+
+/**
+ * The field names a head's Connection values nominate for removal (RFC 9110
+ * §7.6.1: an intermediary removes each named field, then Connection itself),
+ * lower-cased, without the ones NEVER_NOMINATED keeps.
+ */
+export function nominatedFields(fields: HeadFields, connectionIndex: number): string[] {
+  const names: string[] = [];
+  for (const value of fields.values(connectionIndex)) {
+    for (const token of value.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '' && !NEVER_NOMINATED.has(name)) names.push(name);
+    }
+  }
+  return names;
+}
+
+/**
+ * composeHead with the `nominated` fields removed as well. Those names are
+ * not among the table's, so the head is scanned again against a wider set:
+ * the rare path, taken only when a Connection value names more than close,
+ * keep-alive or upgrade (MessageHead.connectionOptions).
+ */
+export function composeWithout(
+  head: Buffer,
+  names: FieldNames,
+  edit: HeadEdit,
+  nominated: readonly string[],
+  tail?: Buffer,
+): Buffer {
+  const wider = new FieldNames([...names.names, ...nominated]);
+  const fields = new HeadFields(wider);
+  fields.scan(head);
+  // FieldNames keeps the first occurrence of each name in order: the table's indices hold.
+  const drop = new Uint8Array(wider.names.length);
+  drop.set(edit.drop);
+  for (const name of nominated) drop[wider.indexOfName(name)] = 1;
+  return composeHead(head, fields, { ...edit, drop }, tail);
 }

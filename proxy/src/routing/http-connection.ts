@@ -36,7 +36,13 @@ import type { ProxyStats } from '../stats/proxy-stats.ts';
 import { RequestRecord } from '../stats/request-record.ts';
 import { CONNECTION_FLAGS } from '../stats/response-flags.ts';
 import { decideFault } from './faults.ts';
-import { composeHead, type HeadEdit, type HeadFields } from './head-fields.ts';
+import {
+  composeHead,
+  composeWithout,
+  type HeadEdit,
+  type HeadFields,
+  nominatedFields,
+} from './head-fields.ts';
 import {
   BAD_REQUEST_BODY,
   cachedAnswer,
@@ -149,6 +155,9 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   /** A response head not written yet, and where its fields are (see onResponseBytes). */
   private pendingRaw: Buffer | undefined;
   private pendingFields: HeadFields | undefined;
+  /** Fields the pending head's Connection names, removed as it is written; usually undefined. */
+  private pendingNominated: string[] | undefined;
+  private pendingNames: RouteTable['responseNames'] | undefined;
   private readonly responseEdit: MutableEdit = newEdit();
   /** A finished exchange's upstream, waiting for the client to take its last bytes. */
   private releasing: UpstreamConnection | undefined;
@@ -364,7 +373,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const raw = this.pendingRaw;
     if (raw !== undefined && bytes.length <= MERGE_BODY_BYTES) {
       this.pendingRaw = undefined;
-      const out = composeHead(raw, this.pendingFields!, this.responseEdit, bytes);
+      const out = this.composeResponseHead(raw, bytes);
       if (!this.client.destroyed) this.client.write(out, this.clientWriteDone);
       return;
     }
@@ -380,8 +389,16 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const raw = this.pendingRaw;
     if (raw === undefined) return;
     this.pendingRaw = undefined;
-    const out = composeHead(raw, this.pendingFields!, this.responseEdit);
+    const out = this.composeResponseHead(raw);
     if (!this.client.destroyed) this.client.write(out, this.clientWriteDone);
+  }
+
+  private composeResponseHead(raw: Buffer, tail?: Buffer): Buffer {
+    const nominated = this.pendingNominated;
+    if (nominated === undefined)
+      return composeHead(raw, this.pendingFields!, this.responseEdit, tail);
+    this.pendingNominated = undefined;
+    return composeWithout(raw, this.pendingNames!, this.responseEdit, nominated, tail);
   }
 
   private toUpstream(upstream: UpstreamConnection, bytes: Buffer): void {
@@ -496,7 +513,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
       this.answer(exchange, fault.abortStatus, FAULT_ABORT_BODY, 'FI', bodyWithheld);
       return next;
     }
-    exchange.head = this.rebuildRequestHead(raw, exchange, route);
+    exchange.head = this.rebuildRequestHead(raw, head, exchange, route);
     const backend = route?.backends === undefined ? ORIGINAL_DESTINATION : route.backends.pick();
     exchange.target =
       backend === undefined
@@ -562,6 +579,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   /** The head as it goes upstream: hop-by-hop fields out, route and pod edits in. */
   private rebuildRequestHead(
     raw: Buffer,
+    head: MessageHead,
     exchange: Exchange,
     route: CompiledRoute | undefined,
   ): Buffer {
@@ -569,6 +587,11 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const names = table.requestNames;
     const fields = table.requestFields;
     const edit = clearEdit(this.edit, names.names.length);
+    // An upgrade hands the connection over whole, its Connection options with it.
+    const nominated =
+      head.connectionOptions && !exchange.upgrade
+        ? nominatedFields(fields, table.requestHop.connection)
+        : undefined;
     const inserts = this.settings.inserts;
     markHopByHop(edit.drop, table.requestHop, exchange.upgrade);
     if (route !== undefined) {
@@ -579,7 +602,10 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const identity = inserts.identity;
     if (identity !== undefined) {
       if (identity.dropClientHostname) edit.drop[table.clientHostnameIndex] = 1;
-      const end = fields.lastValueEnd(table.forwardedForIndex);
+      // A client's X-Forwarded-For that its Connection names is removed: the pod's goes on a line of its own.
+      const end = nominated?.includes('x-forwarded-for')
+        ? -1
+        : fields.lastValueEnd(table.forwardedForIndex);
       if (end >= 0 && identity.forwardedForSuffix !== undefined) {
         edit.appendAt = end;
         edit.appendBytes = fields.lastValueEmpty(table.forwardedForIndex)
@@ -589,6 +615,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
       }
     }
     if (lines !== undefined) addLine(edit, lines);
+    if (nominated !== undefined) return composeWithout(raw, names, edit, nominated);
     return composeHead(raw, fields, edit);
   }
 
@@ -738,6 +765,10 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     const table = exchange.table;
     const fields = table.responseFields;
     if (head.fields !== fields || fields.recordedFor !== head) fields.scan(raw);
+    this.pendingNominated = head.connectionOptions
+      ? nominatedFields(fields, table.responseHop.connection)
+      : undefined;
+    this.pendingNames = table.responseNames;
     const edit = clearEdit(this.responseEdit, table.responseNames.names.length);
     markHopByHop(edit.drop, table.responseHop, false);
     const rewrite: CompiledRewrite | undefined = exchange.route?.response;
