@@ -10,7 +10,7 @@ import {
   unknownAnnotationWarnings,
 } from './overrides.ts';
 import { buildPatch, type PatchOperation } from './patch.ts';
-import { choosePolicy } from './policy.ts';
+import { choosePolicy, type PolicyChoice } from './policy.ts';
 import { checkProxyPortCollisions } from './port-collisions.ts';
 import { type Injection, renderInjection } from './render.ts';
 
@@ -21,6 +21,8 @@ export type InjectionOutcome =
       decision: Extract<Decision, { inject: true }>;
       injection: Injection;
       patch: PatchOperation[];
+      /** The traffic policy ConfigMap mounted, and why (or why none). */
+      policy: PolicyChoice;
       /** For the user, not a refusal: unknown keys under our prefixes, excluded proxy ports in use. */
       warnings: string[];
     };
@@ -47,5 +49,12 @@ export function injectPod(
   const injection = renderInjection(pod, config, overrides, context.workload, policy);
   const merge = scrapeAnnotations(pod.metadata?.annotations ?? {}, config, overrides);
   if (merge.warning !== undefined) warnings.push(merge.warning);
-  return { injected: true, decision, injection, patch: buildPatch(injection), warnings };
+  return {
+    injected: true,
+    decision,
+    injection,
+    patch: buildPatch(injection),
+    policy,
+    warnings,
+  };
 }

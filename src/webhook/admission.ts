@@ -8,6 +8,7 @@ import { errors, isOutriggerError, type OutriggerError } from '../errors.ts';
 import { injectPod } from '../inject/inject.ts';
 import { serializePatch } from '../inject/patch.ts';
 import { type EnforcedLevel, explainPodSecurity } from '../inject/pod-security.ts';
+import type { PolicyChoice } from '../inject/policy.ts';
 import type { SkipReason } from '../inject/reasons.ts';
 import { echoText, quoteValue } from '../shared/echo.ts';
 
@@ -42,7 +43,7 @@ export interface AdmissionReviewOut {
 
 /** What happened to one review, for the log line and the metrics. */
 export type ReviewOutcome =
-  | { decision: 'injected'; reason: string }
+  | { decision: 'injected'; reason: string; policy: PolicyChoice }
   | { decision: 'skipped'; reason: SkipReason }
   | { decision: 'denied'; reason: string; message: string };
 
@@ -159,7 +160,7 @@ export function reviewAdmission(
         patch,
         ...(warnings.length > 0 ? { warnings } : {}),
       },
-      { decision: 'injected', reason: outcome.decision.reason },
+      { decision: 'injected', reason: outcome.decision.reason, policy: outcome.policy },
     );
   } catch (err) {
     if (answeredInReview(err)) return deny(err);

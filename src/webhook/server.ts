@@ -177,6 +177,10 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
         decision: outcome.decision,
         reason: outcome.reason,
         ...(outcome.decision === 'skipped' ? { detail: describeSkip(outcome.reason) } : {}),
+        // The traffic policy ConfigMap the proxy was given (docs/policy.md), when one was.
+        ...(outcome.decision === 'injected' && outcome.policy.configMap !== undefined
+          ? { policy: outcome.policy.configMap, policyReason: outcome.policy.reason }
+          : {}),
         ...(outcome.decision === 'denied' ? { detail: outcome.message } : {}),
         ...(podSecurity ? { podSecurity } : {}),
         dryRun: admission.dryRun === true,

@@ -533,27 +533,40 @@ describe('outrigger serve over HTTPS', () => {
     assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
   });
 
-  test('one structured log line per admission with namespace, pod, decision, reason, duration', async () => {
-    const sent = review(appPod());
-    assert.equal((await post(sent)).status, 200);
-    // Log lines are written in batches, flushed each second: wait for this review's.
-    const lineFor = (uid: string) =>
-      logs
+  /** The admission log line of a review; lines are written in batches, flushed each second. */
+  async function admissionLine(uid: string): Promise<Record<string, unknown> | undefined> {
+    for (let i = 0; i < 100; i++) {
+      const line = logs
         .split('\n')
         .filter((l) => l.startsWith('{') && l.endsWith('}') && l.includes('"msg":"admission"'))
         .map((l) => JSON.parse(l))
         .find((l) => l.uid === uid);
-    let line = lineFor(sent.request.uid);
-    for (let i = 0; i < 100 && !line; i++) {
+      if (line) return line;
       await new Promise((r) => setTimeout(r, 100));
-      line = lineFor(sent.request.uid);
     }
+    return undefined;
+  }
+
+  test('one structured log line per admission with namespace, pod, decision, reason, duration', async () => {
+    const sent = review(appPod());
+    assert.equal((await post(sent)).status, 200);
+    const line = await admissionLine(sent.request.uid);
     assert.ok(line, 'no admission log line for the review sent');
     assert.equal(line.decision, 'injected');
     assert.equal(line.namespace, 'demo');
     assert.equal(line.pod, 'web-*');
     assert.equal(line.reason, 'default_inject');
     assert.equal(typeof line.durationMs, 'number');
+    assert.equal(line.policy, undefined, 'no policy named, none logged');
+  });
+
+  test("the admission line names the pod's traffic policy ConfigMap and why", async () => {
+    const sent = review(appPod({ 'sidecar.outrigger.dev/policy': 'web-policy' }));
+    assert.equal((await post(sent)).status, 200);
+    const line = await admissionLine(sent.request.uid);
+    assert.ok(line, 'no admission log line for the review sent');
+    assert.equal(line.policy, 'web-policy');
+    assert.equal(line.policyReason, 'annotation');
   });
 
   test('SIGTERM finishes an in-flight review, then exits 0', async () => {
