@@ -9,7 +9,7 @@
 // lines, with extra bytes at chosen value ends (X-Forwarded-For's pod IP) and
 // the added lines before the empty line: one allocation and a few copies.
 
-import type { FieldRecorder } from '../http/message-head.ts';
+import type { FieldRecorder, MessageHead } from '../http/message-head.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -66,7 +66,7 @@ const INITIAL_LINES = 16;
  * run (matching and rebuilding a head are synchronous).
  */
 export class HeadFields implements FieldRecorder {
-  private readonly names: FieldNames;
+  readonly names: FieldNames;
   /** SLOTS offsets per recorded line, in head order, relative to the head's first byte. */
   lines = new Int32Array(INITIAL_LINES * SLOTS);
   /** Numbers used in `lines` (SLOTS per line). */
@@ -83,7 +83,7 @@ export class HeadFields implements FieldRecorder {
   private buf: Buffer = Buffer.alloc(0);
   private base = 0;
   /** The head the last complete recording was of (parseHead's), or undefined after scan(). */
-  recordedFor: object | undefined;
+  recordedFor: MessageHead | undefined;
 
   constructor(names: FieldNames) {
     this.names = names;
@@ -136,7 +136,7 @@ export class HeadFields implements FieldRecorder {
   }
 
   /** The head's empty line starts at `emptyLineAt` (absolute): the recording of `head` is whole. */
-  end(emptyLineAt: number, head: object): void {
+  end(emptyLineAt: number, head: MessageHead): void {
     this.emptyLineAt = emptyLineAt - this.base;
     this.recordedFor = head;
   }
@@ -323,12 +323,12 @@ export function nominatedFields(fields: HeadFields, connectionIndex: number): st
  */
 export function composeWithout(
   head: Buffer,
-  names: FieldNames,
+  recorded: HeadFields,
   edit: HeadEdit,
   nominated: readonly string[],
   tail?: Buffer,
 ): Buffer {
-  const wider = new FieldNames([...names.names, ...nominated]);
+  const wider = new FieldNames([...recorded.names.names, ...nominated]);
   const fields = new HeadFields(wider);
   fields.scan(head);
   // FieldNames keeps the first occurrence of each name in order: the table's indices hold.

@@ -157,7 +157,6 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
   private pendingFields: HeadFields | undefined;
   /** Fields the pending head's Connection names, removed as it is written; usually undefined. */
   private pendingNominated: string[] | undefined;
-  private pendingNames: RouteTable['responseNames'] | undefined;
   private readonly responseEdit: MutableEdit = newEdit();
   /** A finished exchange's upstream, waiting for the client to take its last bytes. */
   private releasing: UpstreamConnection | undefined;
@@ -395,10 +394,9 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
 
   private composeResponseHead(raw: Buffer, tail?: Buffer): Buffer {
     const nominated = this.pendingNominated;
-    if (nominated === undefined)
-      return composeHead(raw, this.pendingFields!, this.responseEdit, tail);
-    this.pendingNominated = undefined;
-    return composeWithout(raw, this.pendingNames!, this.responseEdit, nominated, tail);
+    return nominated === undefined
+      ? composeHead(raw, this.pendingFields!, this.responseEdit, tail)
+      : composeWithout(raw, this.pendingFields!, this.responseEdit, nominated, tail);
   }
 
   private toUpstream(upstream: UpstreamConnection, bytes: Buffer): void {
@@ -615,7 +613,7 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
       }
     }
     if (lines !== undefined) addLine(edit, lines);
-    if (nominated !== undefined) return composeWithout(raw, names, edit, nominated);
+    if (nominated !== undefined) return composeWithout(raw, fields, edit, nominated);
     return composeHead(raw, fields, edit);
   }
 
@@ -768,7 +766,6 @@ export class HttpConnection implements IdleWatched, UpstreamUser {
     this.pendingNominated = head.connectionOptions
       ? nominatedFields(fields, table.responseHop.connection)
       : undefined;
-    this.pendingNames = table.responseNames;
     const edit = clearEdit(this.responseEdit, table.responseNames.names.length);
     markHopByHop(edit.drop, table.responseHop, false);
     const rewrite: CompiledRewrite | undefined = exchange.route?.response;
