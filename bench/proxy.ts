@@ -92,8 +92,10 @@ const TARGETS: Target[] = process.env.BENCH_TARGETS
   ? ALL_TARGETS.filter((t) => t === 'nginx' || process.env.BENCH_TARGETS?.split(',').includes(t))
   : ALL_TARGETS;
 
-/** Image flags for outrigger-proxy (images/catalog.ts); node-relay runs with the same. */
-/** BENCH_NODE_OPTIONS adds flags to the sidecar's (--cpu-prof --cpu-prof-dir=DIR for a profile). */
+/**
+ * Image flags for outrigger-proxy (images/catalog.ts); node-relay runs with the
+ * same. BENCH_NODE_OPTIONS adds to them (--cpu-prof --cpu-prof-dir=DIR for a profile).
+ */
 const PROXY_NODE_OPTIONS = [
   '--max-semi-space-size=2 --max-old-space-size=64',
   process.env.BENCH_NODE_OPTIONS,
